@@ -1,0 +1,51 @@
+# One entry point per task; every target installs what it needs into .venv/.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APP ?= examples/counter.py
+PORT ?= 50051
+PYTEST_ARGS ?=
+
+.PHONY: install stubs check-stubs serve test test-fault lint typecheck check bench bench-full clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+stubs: $(STAMP)
+	$(BIN)/python tools/gen_stubs.py
+
+check-stubs: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit/test_stubs.py
+
+serve: $(STAMP)
+	$(BIN)/motion-grpc serve $(APP) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests --ignore=tests/fault/test_soak.py $(PYTEST_ARGS)
+
+test-fault: $(STAMP)
+	MOTION_SOAK_ROUNDS=$${MOTION_SOAK_ROUNDS:-100} $(BIN)/python -m pytest -q tests/fault $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check motion_grpc
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	$(BIN)/python -m bench --profile quick
+
+bench-full: $(STAMP)
+	$(BIN)/python -m bench --profile full
+
+clean:
+	rm -rf $(VENV) .motion .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""Regenerate motion_grpc/_proto from proto/ (run by `make stubs`).
+
+grpc's generator emits absolute imports (`from motion.v1 import motion_pb2`);
+the stubs live under motion_grpc._proto, so that import is rewritten here.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import sys
+
+from grpc_tools import protoc
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PROTO_DIR = ROOT / "proto"
+OUT_DIR = ROOT / "motion_grpc" / "_proto"
+
+
+def main(out_dir: pathlib.Path = OUT_DIR) -> int:
+    protos = sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
+    include = str(pathlib.Path(protoc.__file__).parent / "_proto")
+    args = [
+        "protoc",
+        f"-I{PROTO_DIR}",
+        f"-I{include}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        *protos,
+    ]
+    if protoc.main(args) != 0:
+        return 1
+    for path in out_dir.rglob("*.py*"):
+        text = path.read_text()
+        fixed = re.sub(r"^from motion\.v1 import", "from motion_grpc._proto.motion.v1 import", text, flags=re.M)
+        if fixed != text:
+            path.write_text(fixed)
+    for pkg in {p.parent for p in out_dir.rglob("*_pb2.py")} | {out_dir / "motion"}:
+        init = pkg / "__init__.py"
+        if not init.exists():
+            init.write_text("")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else OUT_DIR))
