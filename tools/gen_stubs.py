@@ -33,7 +33,9 @@ def main(out_dir: pathlib.Path = OUT_DIR) -> int:
         return 1
     for path in out_dir.rglob("*.py*"):
         text = path.read_text()
-        fixed = re.sub(r"^from motion\.v1 import", "from motion_grpc._proto.motion.v1 import", text, flags=re.M)
+        fixed = re.sub(
+            r"^from motion\.v1 import", "from motion_grpc._proto.motion.v1 import", text, flags=re.M
+        )
         if fixed != text:
             path.write_text(fixed)
     for pkg in {p.parent for p in out_dir.rglob("*_pb2.py")} | {out_dir / "motion"}:

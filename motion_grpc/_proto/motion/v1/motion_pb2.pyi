@@ -111,14 +111,16 @@ class UpdateOutcome(_message.Message):
     def __init__(self, update_id: _Optional[str] = ..., flow: _Optional[str] = ..., op: _Optional[str] = ..., status: _Optional[_Union[UpdateStatus, str]] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class GetStateRequest(_message.Message):
-    __slots__ = ("instance", "keys", "accept_pickle")
+    __slots__ = ("instance", "keys", "accept_pickle", "version_only")
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     ACCEPT_PICKLE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ONLY_FIELD_NUMBER: _ClassVar[int]
     instance: InstanceRef
     keys: _containers.RepeatedScalarFieldContainer[str]
     accept_pickle: bool
-    def __init__(self, instance: _Optional[_Union[InstanceRef, _Mapping]] = ..., keys: _Optional[_Iterable[str]] = ..., accept_pickle: _Optional[bool] = ...) -> None: ...
+    version_only: bool
+    def __init__(self, instance: _Optional[_Union[InstanceRef, _Mapping]] = ..., keys: _Optional[_Iterable[str]] = ..., accept_pickle: _Optional[bool] = ..., version_only: _Optional[bool] = ...) -> None: ...
 
 class GetStateResponse(_message.Message):
     __slots__ = ("state", "pickled_state", "version")

@@ -1,0 +1,78 @@
+"""The `motion-grpc` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from motion_grpc.engine import EngineSettings
+from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
+from motion_grpc.store import RedisSettings
+from motion_grpc.store.embedded import DEFAULT_DATA_DIR, embedded_settings
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="motion-grpc", description="Serve Motion components over gRPC.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="host every Component found in the given apps")
+    serve.add_argument("apps", nargs="+", metavar="APP", help="a Python file or an importable module")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=50051, help="port to listen on; 0 picks a free one")
+    serve.add_argument(
+        "--redis",
+        default=None,
+        help="redis:// or redis+cluster:// URL (default: MOTION_REDIS_URL, MOTION_REDIS_HOST..., "
+        "else an embedded Redis with its data in --data-dir)",
+    )
+    serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="embedded Redis data directory")
+    serve.add_argument("--serve-threads", type=_positive_int, default=16, help="threads running serve ops")
+    serve.add_argument("--update-workers", type=_positive_int, default=4, help="threads applying updates")
+    serve.add_argument("--lease-ttl", type=float, default=5.0, help="update lease TTL in seconds")
+    serve.add_argument(
+        "--allow-pickle", action="store_true", help="accept cloudpickle props from trusted clients"
+    )
+    serve.add_argument("--debug", action="store_true", help="send op tracebacks to clients")
+    serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
+    return parser
+
+
+def _redis_settings(args: argparse.Namespace) -> RedisSettings:
+    if args.redis:
+        return RedisSettings(url=args.redis)
+    return RedisSettings.from_env() or embedded_settings(args.data_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        components = load_components(args.apps)
+    except AppLoadError as exc:
+        print(f"motion-grpc: {exc}", file=sys.stderr)
+        return 2
+    options = ServerOptions(
+        address=f"{args.host}:{args.port}",
+        serve_threads=args.serve_threads,
+        allow_pickle=args.allow_pickle,
+        debug=args.debug,
+    )
+    engine_settings = EngineSettings(update_workers=args.update_workers, lease_ttl=args.lease_ttl)
+    asyncio.run(serve_forever(components, _redis_settings(args), options, engine_settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Python clients (blocking and asyncio) over the generated stubs."""
+
+from motion_grpc.client._messages import FlushOutcome, RunOutcome
+from motion_grpc.client.aio import AsyncInstanceHandle, AsyncMotionClient
+from motion_grpc.client.sync import InstanceHandle, MotionClient
+
+__all__ = [
+    "AsyncInstanceHandle",
+    "AsyncMotionClient",
+    "FlushOutcome",
+    "InstanceHandle",
+    "MotionClient",
+    "RunOutcome",
+]

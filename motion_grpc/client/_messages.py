@@ -1,0 +1,145 @@
+"""Requests and responses shared by the sync and asyncio clients."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+
+from motion_grpc import codec
+from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+from motion_grpc.errors import ERROR_TYPE_METADATA_KEY, InvalidArgumentError, MotionError, error_for
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Everything a Run answered: the result, the version it came from, and the queued updates."""
+
+    result: Any
+    version: int
+    cached: bool
+    update_ids: list[str] = field(default_factory=list)
+    update_outcomes: list[pb.UpdateOutcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FlushOutcome:
+    """The version after a flush and the awaited updates that failed or were discarded."""
+
+    version: int
+    failed: list[pb.UpdateOutcome] = field(default_factory=list)
+
+
+def to_error(error: grpc.RpcError) -> MotionError:
+    """The motion_grpc.errors exception for a failed call (the same table the server uses)."""
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+    details = (error.details() if hasattr(error, "details") else None) or str(code)
+    error_type = None
+    trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+    for item in trailing or ():
+        if item[0] == ERROR_TYPE_METADATA_KEY:  # type: ignore[index]
+            error_type = str(item[1])  # type: ignore[index]
+    return error_for(code, details, error_type)
+
+
+def mapped(func: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except grpc.RpcError as exc:
+            raise to_error(exc) from None
+
+    return wrapper
+
+
+def mapped_async(func: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await func(*args, **kwargs)
+        except grpc.RpcError as exc:
+            raise to_error(exc) from None
+
+    return wrapper
+
+
+def instance_ref(component: str, instance_id: str) -> pb.InstanceRef:
+    return pb.InstanceRef(component=component, instance_id=instance_id)
+
+
+def _encode_dict(value: Mapping[str, Any] | None, what: str) -> Any:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{what} must be a dict, not {type(value).__name__}")
+    try:
+        return codec.to_struct(value, what)
+    except codec.EncodeError as exc:
+        raise InvalidArgumentError(f"{exc}; send JSON-like data, or use a client with pickle=True") from exc
+
+
+def run_request(
+    ref: pb.InstanceRef,
+    flow: str,
+    props: Mapping[str, Any] | None,
+    *,
+    ignore_cache: bool,
+    force_refresh: bool,
+    flush_update: bool,
+    init_state_params: Mapping[str, Any] | None,
+    use_pickle: bool,
+) -> pb.RunRequest:
+    request = pb.RunRequest(
+        instance=ref,
+        flow=flow,
+        ignore_cache=ignore_cache,
+        force_refresh=force_refresh,
+        flush_update=flush_update,
+        accept_pickle=use_pickle,
+        init_state_params=_encode_dict(init_state_params, "init_state_params"),
+    )
+    if use_pickle:
+        if props is not None and not isinstance(props, Mapping):
+            raise InvalidArgumentError(f"props must be a dict, not {type(props).__name__}")
+        request.pickled_props = codec.dumps(dict(props or {}))
+    else:
+        request.props.CopyFrom(_encode_dict(props, "props"))
+    return request
+
+
+def run_outcome(response: pb.RunResponse) -> RunOutcome:
+    if response.pickled_result:
+        result = codec.loads(response.pickled_result)
+    else:
+        result = codec.from_value(response.result)
+    return RunOutcome(
+        result=result,
+        version=response.version,
+        cached=response.cached,
+        update_ids=list(response.update_ids),
+        update_outcomes=list(response.update_outcomes),
+    )
+
+
+def state_request(ref: pb.InstanceRef, keys: Iterable[str] | None, use_pickle: bool) -> pb.GetStateRequest:
+    if isinstance(keys, str):
+        keys = [keys]
+    return pb.GetStateRequest(instance=ref, keys=list(keys or ()), accept_pickle=use_pickle)
+
+
+def state_of(response: pb.GetStateResponse) -> dict[str, Any]:
+    if response.pickled_state:
+        return {key: codec.loads(value) for key, value in response.pickled_state.items()}
+    return codec.from_struct(response.state)
+
+
+def write_request(ref: pb.InstanceRef, patch: Mapping[str, Any], use_pickle: bool) -> pb.WriteStateRequest:
+    if use_pickle:
+        return pb.WriteStateRequest(instance=ref, pickled_patch=codec.dumps(dict(patch)))
+    return pb.WriteStateRequest(instance=ref, patch=_encode_dict(patch, "patch"))

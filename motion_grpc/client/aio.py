@@ -1,0 +1,139 @@
+"""The asyncio Python client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+from motion_grpc._proto.motion.v1 import motion_pb2_grpc
+from motion_grpc.client import _messages as m
+
+
+class AsyncMotionClient:
+    """A connection to a motion-grpc server, for asyncio code; see MotionClient."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        pickle: bool = False,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        self.target = target
+        if credentials is None:
+            self._channel = aio.insecure_channel(target, options=list(options))
+        else:
+            self._channel = aio.secure_channel(target, credentials, options=list(options))
+        self.stub = motion_pb2_grpc.MotionServiceStub(self._channel)
+        self.use_pickle = pickle
+
+    def instance(
+        self, component: str, instance_id: str, init_state_params: Mapping[str, Any] | None = None
+    ) -> AsyncInstanceHandle:
+        return AsyncInstanceHandle(self, component, instance_id, init_state_params)
+
+    @m.mapped_async
+    async def describe(self) -> list[pb.ComponentInfo]:
+        response = await self.stub.DescribeComponents(pb.DescribeComponentsRequest())
+        return list(response.components)
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+    async def __aenter__(self) -> AsyncMotionClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class AsyncInstanceHandle:
+    """One instance of one component on the server, for asyncio code."""
+
+    def __init__(
+        self,
+        client: AsyncMotionClient,
+        component: str,
+        instance_id: str,
+        init_state_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._client = client
+        self._stub = client.stub
+        self.component = component
+        self.instance_id = instance_id
+        self.ref = m.instance_ref(component, instance_id)
+        self._init_state_params = init_state_params
+
+    async def run(
+        self,
+        flow: str,
+        props: Mapping[str, Any] | None = None,
+        *,
+        ignore_cache: bool = False,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        outcome = await self.run_outcome(
+            flow,
+            props,
+            ignore_cache=ignore_cache,
+            force_refresh=force_refresh,
+            flush_update=flush_update,
+            timeout=timeout,
+        )
+        return outcome.result
+
+    @m.mapped_async
+    async def run_outcome(
+        self,
+        flow: str,
+        props: Mapping[str, Any] | None = None,
+        *,
+        ignore_cache: bool = False,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        timeout: float | None = None,
+    ) -> m.RunOutcome:
+        request = m.run_request(
+            self.ref,
+            flow,
+            props,
+            ignore_cache=ignore_cache,
+            force_refresh=force_refresh,
+            flush_update=flush_update,
+            init_state_params=self._init_state_params,
+            use_pickle=self._client.use_pickle,
+        )
+        return m.run_outcome(await self._stub.Run(request, timeout=timeout))
+
+    @m.mapped_async
+    async def get_state(
+        self, keys: Iterable[str] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        request = m.state_request(self.ref, keys, self._client.use_pickle)
+        return m.state_of(await self._stub.GetState(request, timeout=timeout))
+
+    @m.mapped_async
+    async def version(self) -> int:
+        request = pb.GetStateRequest(instance=self.ref, version_only=True)
+        return int((await self._stub.GetState(request)).version)
+
+    @m.mapped_async
+    async def flush(self, flow: str | None = None, timeout: float | None = None) -> m.FlushOutcome:
+        request = pb.FlushUpdatesRequest(instance=self.ref, flow=flow or "")
+        response = await self._stub.FlushUpdates(request, timeout=timeout)
+        return m.FlushOutcome(response.version, list(response.failed))
+
+    @m.mapped_async
+    async def write_state(self, patch: Mapping[str, Any], timeout: float | None = None) -> int:
+        request = m.write_request(self.ref, patch, self._client.use_pickle)
+        return int((await self._stub.WriteState(request, timeout=timeout)).version)

@@ -1,0 +1,155 @@
+"""The blocking Python client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+from motion_grpc._proto.motion.v1 import motion_pb2_grpc
+from motion_grpc.client import _messages as m
+
+
+class MotionClient:
+    """A connection to a motion-grpc server.
+
+    Args:
+        target: "host:port" of the server.
+        credentials: Channel credentials for TLS; plaintext when None.
+        pickle: Send props and receive results as cloudpickle, for Python
+            objects that are not JSON-like (the server needs --allow-pickle).
+        options: Extra grpc channel options.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        pickle: bool = False,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        self.target = target
+        if credentials is None:
+            self._channel = grpc.insecure_channel(target, options=list(options))
+        else:
+            self._channel = grpc.secure_channel(target, credentials, options=list(options))
+        self.stub = motion_pb2_grpc.MotionServiceStub(self._channel)
+        self.use_pickle = pickle
+
+    def instance(
+        self, component: str, instance_id: str, init_state_params: Mapping[str, Any] | None = None
+    ) -> InstanceHandle:
+        """A handle on one instance; nothing is sent until it is used."""
+        return InstanceHandle(self, component, instance_id, init_state_params)
+
+    @m.mapped
+    def describe(self) -> list[pb.ComponentInfo]:
+        """The components the server hosts."""
+        return list(self.stub.DescribeComponents(pb.DescribeComponentsRequest()).components)
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        grpc.channel_ready_future(self._channel).result(timeout=timeout)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> MotionClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class InstanceHandle:
+    """One instance of one component on the server."""
+
+    def __init__(
+        self,
+        client: MotionClient,
+        component: str,
+        instance_id: str,
+        init_state_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._client = client
+        self._stub = client.stub
+        self.component = component
+        self.instance_id = instance_id
+        self.ref = m.instance_ref(component, instance_id)
+        self._init_state_params = init_state_params
+
+    def run(
+        self,
+        flow: str,
+        props: Mapping[str, Any] | None = None,
+        *,
+        ignore_cache: bool = False,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """Run a flow and return the serve op's result."""
+        outcome = self.run_outcome(
+            flow,
+            props,
+            ignore_cache=ignore_cache,
+            force_refresh=force_refresh,
+            flush_update=flush_update,
+            timeout=timeout,
+        )
+        return outcome.result
+
+    @m.mapped
+    def run_outcome(
+        self,
+        flow: str,
+        props: Mapping[str, Any] | None = None,
+        *,
+        ignore_cache: bool = False,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        timeout: float | None = None,
+    ) -> m.RunOutcome:
+        """Run a flow; the result with its version, cache flag and update ids."""
+        request = m.run_request(
+            self.ref,
+            flow,
+            props,
+            ignore_cache=ignore_cache,
+            force_refresh=force_refresh,
+            flush_update=flush_update,
+            init_state_params=self._init_state_params,
+            use_pickle=self._client.use_pickle,
+        )
+        return m.run_outcome(self._stub.Run(request, timeout=timeout))
+
+    @m.mapped
+    def get_state(self, keys: Iterable[str] | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """The committed state: every key, or the keys asked for."""
+        request = m.state_request(self.ref, keys, self._client.use_pickle)
+        return m.state_of(self._stub.GetState(request, timeout=timeout))
+
+    @property
+    @m.mapped
+    def version(self) -> int:
+        """The committed state version (1 after init_state, +1 per applied update)."""
+        request = pb.GetStateRequest(instance=self.ref, version_only=True)
+        return int(self._stub.GetState(request).version)
+
+    @m.mapped
+    def flush(self, flow: str | None = None, timeout: float | None = None) -> m.FlushOutcome:
+        """Wait until every update enqueued so far (of one flow, or all) has been applied."""
+        request = pb.FlushUpdatesRequest(instance=self.ref, flow=flow or "")
+        response = self._stub.FlushUpdates(request, timeout=timeout)
+        return m.FlushOutcome(response.version, list(response.failed))
+
+    @m.mapped
+    def write_state(self, patch: Mapping[str, Any], timeout: float | None = None) -> int:
+        """Patch state keys, serialized with the update queue; returns the new version."""
+        request = m.write_request(self.ref, patch, self._client.use_pickle)
+        return int(self._stub.WriteState(request, timeout=timeout).version)

@@ -1,0 +1,282 @@
+"""Component definitions: Motion's decorator API.
+
+A `Component` records its ops as frozen definitions when they are decorated,
+and checks each target at once, so a wrong signature or a duplicate fails at
+import time rather than on the first request.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from motion_grpc.errors import InvalidArgumentError, NotFoundError
+
+if TYPE_CHECKING:
+    from motion_grpc.instance import ComponentInstance
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_CACHE_TTL = 86400.0
+MAX_NAME_LENGTH = 256
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class DiscardPolicy(enum.Enum):
+    """When a queued update is dropped without being applied."""
+
+    NONE = 0
+    NUM_NEW_UPDATES = 1
+    SECONDS = 2
+
+
+def validate_name(value: object, what: str) -> str:
+    """Check a component name, flow key or instance id; raise INVALID_ARGUMENT otherwise."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{what} must be a string, not {type(value).__name__}")
+    if not value:
+        raise InvalidArgumentError(f"{what} must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidArgumentError(f"{what} is {len(value)} characters long; at most {MAX_NAME_LENGTH}")
+    if _CONTROL_CHARS.search(value):
+        raise InvalidArgumentError(f"{what} {value!r} contains control characters")
+    return value
+
+
+@dataclass(frozen=True)
+class ServeOp:
+    name: str
+    func: Callable[..., Any]
+    is_generator: bool
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class UpdateOp:
+    name: str
+    func: Callable[..., Any]
+    discard_policy: DiscardPolicy
+    discard_after: float | None
+    batch_size: int
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class Flow:
+    key: str
+    serve: ServeOp | None
+    updates: tuple[UpdateOp, ...] = field(default_factory=tuple)
+
+    def update_op(self, name: str) -> UpdateOp | None:
+        return next((op for op in self.updates if op.name == name), None)
+
+
+class Component:
+    """A self-updating prompt: per-instance state plus flows of serve and update ops.
+
+    Args:
+        name: The component's name; instances are addressed by (name, instance id).
+        params: Read-only parameters every op can reach through `component.params`.
+        cache_ttl: Lifetime of cached serve results in seconds; 0 disables the cache.
+    """
+
+    def __init__(
+        self, name: str, params: Mapping[str, Any] | None = None, cache_ttl: float = DEFAULT_CACHE_TTL
+    ) -> None:
+        self.name = validate_name(name, "component name")
+        if cache_ttl < 0:
+            raise ValueError("cache_ttl must be >= 0 (0 disables the cache)")
+        self._params: Mapping[str, Any] = MappingProxyType(dict(params or {}))
+        self.cache_ttl = float(cache_ttl)
+        self._init_state: Callable[..., Any] | None = None
+        self._save_state: Callable[[Any], Any] | None = None
+        self._load_state: Callable[[Any], Any] | None = None
+        self._serves: dict[str, ServeOp] = {}
+        self._updates: dict[str, list[UpdateOp]] = {}
+
+    def __repr__(self) -> str:
+        return f"Component({self.name!r}, flows={sorted(self.flow_keys)})"
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self._params
+
+    @property
+    def flow_keys(self) -> set[str]:
+        return set(self._serves) | set(self._updates)
+
+    @property
+    def init_state_func(self) -> Callable[..., Any] | None:
+        return self._init_state
+
+    @property
+    def save_state_func(self) -> Callable[[Any], Any] | None:
+        return self._save_state
+
+    @property
+    def load_state_func(self) -> Callable[[Any], Any] | None:
+        return self._load_state
+
+    def init_state(self, func: F) -> F:
+        """Decorate the function that returns an instance's first state (a dict)."""
+        _require_callable(func, "init_state")
+        if self._init_state is not None:
+            raise ValueError(f"{self.name} already has an init_state ({self._init_state.__name__})")
+        self._init_state = func
+        return func
+
+    def save_state(self, func: F) -> F:
+        """Decorate a hook turning state into what is stored (for unpicklable parts)."""
+        _require_callable(func, "save_state")
+        _require_arity(func, 1, "save_state", "(state)")
+        self._save_state = func
+        return func
+
+    def load_state(self, func: F) -> F:
+        """Decorate a hook turning stored state back into the state ops see."""
+        _require_callable(func, "load_state")
+        _require_arity(func, 1, "load_state", "(stored)")
+        self._load_state = func
+        return func
+
+    def serve(self, keys: str | Iterable[str]) -> Callable[[F], F]:
+        """Decorate the serve op of one or more flows: `op(state, props)`, answering at once."""
+        flow_keys = _flow_keys(keys)
+
+        def register(func: F) -> F:
+            _require_callable(func, "serve op")
+            _require_arity(func, 2, "serve op", "(state, props)")
+            op = ServeOp(
+                name=func.__name__,
+                func=func,
+                is_generator=inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func),
+                is_async=inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func),
+            )
+            for key in flow_keys:
+                if key in self._serves:
+                    raise ValueError(
+                        f"flow {key!r} of {self.name} already has a serve op ({self._serves[key].name}); "
+                        "a flow has exactly one"
+                    )
+            for key in flow_keys:
+                self._serves[key] = op
+            return func
+
+        return register
+
+    def update(
+        self,
+        keys: str | Iterable[str],
+        discard_policy: DiscardPolicy = DiscardPolicy.NONE,
+        discard_after: float | None = None,
+        batch_size: int = 1,
+    ) -> Callable[[F], F]:
+        """Decorate an update op of one or more flows: `op(state, props) -> dict of changed keys`.
+
+        Args:
+            keys: The flow key or keys.
+            discard_policy: When a queued update of this op is dropped unapplied.
+            discard_after: NUM_NEW_UPDATES: how many newer queued updates make it
+                stale; SECONDS: how old it may get before it starts.
+            batch_size: Above 1, the op receives a list of up to this many queued
+                props at once (`op(state, [props, ...])`) and its result is
+                committed once.
+        """
+        flow_keys = _flow_keys(keys)
+        _check_discard(discard_policy, discard_after)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError("batch_size must be an int >= 1")
+
+        def register(func: F) -> F:
+            _require_callable(func, "update op")
+            _require_arity(func, 2, "update op", "(state, props)")
+            if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+                raise TypeError(f"update op {func.__name__} must return a dict, not be a generator")
+            op = UpdateOp(
+                name=func.__name__,
+                func=func,
+                discard_policy=discard_policy,
+                discard_after=None if discard_after is None else float(discard_after),
+                batch_size=batch_size,
+                is_async=inspect.iscoroutinefunction(func),
+            )
+            for key in flow_keys:
+                if any(existing.name == op.name for existing in self._updates.get(key, [])):
+                    raise ValueError(f"flow {key!r} of {self.name} already has an update op named {op.name}")
+            for key in flow_keys:
+                self._updates.setdefault(key, []).append(op)
+            return func
+
+        return register
+
+    def flow(self, key: str) -> Flow:
+        """The definition of one flow; NOT_FOUND naming the flows that exist."""
+        if key not in self._serves and key not in self._updates:
+            known = ", ".join(sorted(self.flow_keys)) or "none"
+            raise NotFoundError(f"component {self.name} has no flow {key!r} (flows: {known})")
+        return Flow(key=key, serve=self._serves.get(key), updates=tuple(self._updates.get(key, ())))
+
+    def flows(self) -> list[Flow]:
+        return [self.flow(key) for key in sorted(self.flow_keys)]
+
+    def __call__(
+        self,
+        instance_id: str | None = None,
+        init_state_params: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> ComponentInstance:
+        """An in-process instance, as in Motion: `inst = C("user42"); inst.run(...)`."""
+        from motion_grpc.instance import ComponentInstance
+
+        return ComponentInstance(self, instance_id, init_state_params=init_state_params, **options)
+
+
+def _flow_keys(keys: str | Iterable[str]) -> tuple[str, ...]:
+    flow_keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    if not flow_keys:
+        raise ValueError("name at least one flow key")
+    for key in flow_keys:
+        try:
+            validate_name(key, "flow key")
+        except InvalidArgumentError as exc:
+            raise ValueError(exc.message) from None
+    return flow_keys
+
+
+def _check_discard(policy: DiscardPolicy, after: float | None) -> None:
+    if not isinstance(policy, DiscardPolicy):
+        raise TypeError(f"discard_policy must be a DiscardPolicy, not {type(policy).__name__}")
+    if policy is DiscardPolicy.NONE:
+        if after is not None:
+            raise ValueError("discard_after is only allowed with a discard policy other than NONE")
+        return
+    if after is None:
+        raise ValueError(f"discard_after is required with DiscardPolicy.{policy.name}")
+    if isinstance(after, bool) or not isinstance(after, (int, float)) or after <= 0:
+        raise ValueError("discard_after must be a number > 0")
+    if policy is DiscardPolicy.NUM_NEW_UPDATES and not float(after).is_integer():
+        raise ValueError("discard_after must be a whole number with NUM_NEW_UPDATES")
+
+
+def _require_callable(func: object, what: str) -> None:
+    if not callable(func):
+        raise TypeError(f"{what} must decorate a function, not {type(func).__name__}")
+
+
+def _require_arity(func: Callable[..., Any], count: int, what: str, shape: str) -> None:
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    params = list(signature.parameters.values())
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if len(required) > count or len(positional) < count:
+        raise TypeError(f"{what} {func.__name__} must take {shape}, not {signature}")

@@ -1,0 +1,431 @@
+"""The instance runtime shared by the gRPC server and in-process instances.
+
+Serves answer from a per-instance snapshot checked against the version in
+Redis (one round trip, together with the cache lookup); update entries and
+the cache write go out in one pipeline; a bounded pool of workers applies
+queued updates in order under a lease.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from motion_grpc import codec
+from motion_grpc.component import Component, Flow, validate_name
+from motion_grpc.engine.draining import ADMIN_FLOW, WRITE_STATE_OP, Drainer, DrainSettings
+from motion_grpc.engine.leases import LeaseKeeper
+from motion_grpc.engine.ops import LoopThread, call_op, describe_error
+from motion_grpc.engine.scheduling import UpdateScheduler
+from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
+from motion_grpc.engine.waiting import WaitResult, wait_for_updates
+from motion_grpc.errors import (
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    OpError,
+    ResourceExhaustedError,
+)
+from motion_grpc.props import Props
+from motion_grpc.state import State
+from motion_grpc.store import scripts
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.store import Event, QueuedEntry, Store, now_ms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Tuning of one engine; the defaults suit a server and a notebook alike."""
+
+    update_workers: int = 4
+    lease_ttl: float = 5.0
+    sweep_interval: float = 1.0
+    init_timeout: float = 30.0
+    max_attempts: int = 3
+    max_cached_instances: int = 10_000
+    process_updates: bool = True
+
+
+@dataclass(frozen=True)
+class RunResult:
+    result: Any
+    version: int
+    cached: bool
+    update_ids: list[str] = field(default_factory=list)
+    outcomes: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StateView:
+    version: int
+    state: dict[str, Any]
+
+
+class Engine:
+    """Hosts components and runs their flows against the state in Redis."""
+
+    def __init__(
+        self, store: Store, components: Iterable[Component] = (), settings: EngineSettings | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings or EngineSettings()
+        self._components: dict[str, Component] = {}
+        self._runtimes = Runtimes(self.settings.max_cached_instances)
+        self._stopping = threading.Event()
+        self._loop = LoopThread()
+        self._leases = LeaseKeeper(store, self.settings.lease_ttl)
+        drainer = Drainer(
+            store,
+            self._components.get,
+            self._runtimes,
+            self._load_snapshot,
+            self._encode_patch,
+            self._leases,
+            self._loop,
+            self._stopping,
+            DrainSettings(max_attempts=self.settings.max_attempts),
+        )
+        self._scheduler = UpdateScheduler(
+            store, drainer.drain, self.settings.update_workers, self.settings.sweep_interval, self._stopping
+        )
+        self._started = False
+        for component in components:
+            self.add_component(component)
+
+    # -- life cycle --------------------------------------------------------------
+
+    def add_component(self, component: Component) -> None:
+        existing = self._components.get(component.name)
+        if existing is not None and existing is not component:
+            raise ValueError(f"another component named {component.name} is already hosted")
+        self._components[component.name] = component
+        if self.settings.process_updates:
+            self._scheduler.host([component.name])
+
+    @property
+    def components(self) -> list[Component]:
+        return [self._components[name] for name in sorted(self._components)]
+
+    def start(self) -> Engine:
+        if not self._started:
+            self._started = True
+            self._leases.start()
+            if self.settings.process_updates:
+                self._scheduler.start()
+        return self
+
+    def close(self) -> None:
+        """Finish the update ops in hand, hand leases back, stop threads."""
+        if self._started:
+            self._scheduler.close()
+            self._leases.close()
+        self._loop.close()
+        self.store.close()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self._scheduler.wait_idle(timeout)
+
+    # -- lookups -------------------------------------------------------------------
+
+    def component(self, name: str) -> Component:
+        validate_name(name, "component name")
+        component = self._components.get(name)
+        if component is None:
+            known = ", ".join(sorted(self._components)) or "none"
+            raise NotFoundError(f"no component named {name!r} is hosted here (components: {known})")
+        return component
+
+    def _resolve(self, component_name: str, instance_id: str) -> tuple[Component, InstanceKeys]:
+        component = self.component(component_name)
+        validate_name(instance_id, "instance id")
+        return component, InstanceKeys.of(component.name, instance_id)
+
+    # -- instances and snapshots ---------------------------------------------------
+
+    def ensure_instance(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        params: Mapping[str, Any] | None,
+        deadline: float | None,
+    ) -> None:
+        """Create the instance if needed; init_state runs once even under concurrent first calls."""
+        token = secrets.token_hex(16)
+        pause = 0.002
+        limit = time.monotonic() + self.settings.init_timeout
+        while True:
+            begun = self.store.init_begin(keys, token, self._leases.ttl_ms)
+            if begun == 1:
+                return
+            if begun == 0:
+                self._initialize(component, keys, token, params or {})
+                return
+            now = time.monotonic()
+            if (deadline is not None and now > deadline) or now > limit:
+                raise DeadlineExceededError(
+                    f"instance {keys.instance_id!r} is still being initialized elsewhere"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _initialize(
+        self, component: Component, keys: InstanceKeys, token: str, params: Mapping[str, Any]
+    ) -> None:
+        self._leases.hold(keys.init_lock, token)
+        try:
+            state: Any = {}
+            if component.init_state_func is not None:
+                init = functools.partial(component.init_state_func, **params)
+                state = call_op(f"init_state of {component.name}", init, (), self._loop)
+            if not isinstance(state, Mapping) or not all(isinstance(key, str) for key in state):
+                raise OpError(
+                    f"init_state of {component.name} must return a dict with string keys", "TypeError"
+                )
+            fields = self._encode_patch(component, {}, state)
+            if self.store.init_commit(keys, token, fields) == 1:
+                self._runtimes.get(keys).offer(Snapshot(1, dict(state)))
+        except BaseException:
+            self.store.release_init(keys, token)
+            raise
+        finally:
+            self._leases.drop(keys.init_lock)
+
+    def _decode_state(self, component: Component, raw: dict[str, bytes]) -> dict[str, Any]:
+        data = {name: codec.loads(value) for name, value in raw.items()}
+        hook = component.load_state_func
+        if hook is None:
+            return data
+        try:
+            loaded = hook(data)
+        except Exception as exc:
+            raise FailedPreconditionError(
+                f"load_state of {component.name} raised {describe_error(exc)}"
+            ) from exc
+        if not isinstance(loaded, Mapping):
+            raise FailedPreconditionError(f"load_state of {component.name} must return a dict")
+        return dict(loaded)
+
+    def _encode_patch(
+        self, component: Component, current: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> dict[str, bytes]:
+        values: Mapping[str, Any] = changes
+        hook = component.save_state_func
+        if hook is not None:
+            try:
+                values = hook({**current, **changes})
+            except Exception as exc:
+                raise OpError(
+                    f"save_state of {component.name} raised {describe_error(exc)}", type(exc).__name__
+                ) from exc
+            if not isinstance(values, Mapping):
+                raise OpError(f"save_state of {component.name} must return a dict", "TypeError")
+        patch: dict[str, bytes] = {}
+        for name, value in values.items():
+            try:
+                patch[name] = codec.dumps(value)
+            except Exception as exc:
+                raise OpError(
+                    f"state key {name!r} cannot be stored: {describe_error(exc)}", "PicklingError"
+                ) from exc
+        return patch
+
+    def _load_snapshot(self, runtime: InstanceRuntime, component: Component) -> Snapshot:
+        with runtime.load_lock:
+            version, raw = self.store.load(runtime.keys)
+            if version is None:
+                raise NotFoundError(
+                    f"instance {runtime.keys.instance_id!r} of {component.name} does not exist"
+                )
+            runtime.offer(Snapshot(version, self._decode_state(component, raw)))
+            snapshot = runtime.snapshot
+            assert snapshot is not None
+            return snapshot
+
+    def _snapshot_at(self, component: Component, keys: InstanceKeys, version: int) -> Snapshot:
+        runtime = self._runtimes.get(keys)
+        return runtime.current(version) or self._load_snapshot(runtime, component)
+
+    # -- flows ---------------------------------------------------------------------
+
+    def run(
+        self,
+        component_name: str,
+        instance_id: str,
+        flow_key: str,
+        props: Mapping[str, Any] | None = None,
+        *,
+        ignore_cache: bool = False,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        init_state_params: Mapping[str, Any] | None = None,
+        deadline: float | None = None,
+    ) -> RunResult:
+        """Serve a flow from the last committed state and enqueue its update ops."""
+        component, keys = self._resolve(component_name, instance_id)
+        flow = component.flow(validate_name(flow_key, "flow key"))
+        props = _props_dict(props)
+        if force_refresh:
+            self.ensure_instance(component, keys, init_state_params, deadline)
+            self.flush(component_name, instance_id, deadline=deadline)
+        digest = self._cache_digest(component, flow, props)
+        version, cached = self.store.probe(keys, None if ignore_cache else digest)
+        if version is None:
+            self.ensure_instance(component, keys, init_state_params, deadline)
+            version, cached = self.store.probe(keys, None if ignore_cache else digest)
+            if version is None:
+                raise NotFoundError(f"instance {instance_id!r} of {component.name} was deleted")
+        hit, result, version = self._serve(component, keys, flow, props, version, cached)
+        cache_write = None
+        if digest is not None and not hit:
+            expires = now_ms() + int(component.cache_ttl * 1000)
+            cache_write = (digest, codec.dumps((version, expires, result)), component.cache_ttl)
+        ids, events_before = self._enqueue(keys, flow, props, result, cache_write)
+        if not (flush_update and ids):
+            return RunResult(result, version, hit, ids)
+        waited = wait_for_updates(self.store, keys, ids[-1], events_before, deadline, wanted=set(ids))
+        outcomes = [waited.outcomes[i] for i in ids if i in waited.outcomes]
+        return RunResult(result, max([version] + [e.version for e in outcomes]), hit, ids, outcomes)
+
+    def _cache_digest(self, component: Component, flow: Flow, props: Mapping[str, Any]) -> str | None:
+        if component.cache_ttl <= 0 or flow.serve is None or flow.serve.is_generator:
+            return None
+        return codec.props_digest(flow.key, props)
+
+    def _serve(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        flow: Flow,
+        props: dict[str, Any],
+        version: int,
+        cached: bytes | None,
+    ) -> tuple[bool, Any, int]:
+        if cached is not None:
+            cached_version, expires, result = codec.loads(cached)
+            if cached_version == version and expires > now_ms():
+                return True, result, version
+        snapshot = self._snapshot_at(component, keys, version)
+        if flow.serve is None:
+            return False, None, snapshot.version
+        state = State(keys.instance_id, snapshot.data, snapshot.version)
+        what = f"serve op {flow.serve.name} of {component.name}/{flow.key}"
+        result = call_op(what, flow.serve.func, (state, Props(props)), self._loop)
+        if inspect.isgenerator(result):
+            result = call_op(what, list, (result,), None)
+        elif inspect.isasyncgen(result):
+            result = self._loop.run(_collect_async(result))
+        return False, result, snapshot.version
+
+    def _enqueue(
+        self,
+        keys: InstanceKeys,
+        flow: Flow,
+        props: dict[str, Any],
+        result: Any,
+        cache_write: tuple[str, bytes, float] | None,
+    ) -> tuple[list[str], str]:
+        entries: list[QueuedEntry] = []
+        if flow.updates:
+            try:
+                payload = codec.dumps((props, result))
+            except Exception as exc:
+                raise OpError(
+                    f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "
+                    f"{describe_error(exc)}",
+                    "PicklingError",
+                ) from exc
+            entries = [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
+        code, events_before, ids = self.store.enqueue(keys, entries, cache_write)
+        self._check_enqueue(keys, code)
+        if ids:
+            self._scheduler.notify(keys)
+        return ids, events_before
+
+    def _check_enqueue(self, keys: InstanceKeys, code: int) -> None:
+        if code == scripts.QUEUE_FULL:
+            raise ResourceExhaustedError(
+                f"the update queue of {keys.component}/{keys.instance_id} holds its maximum of "
+                f"{self.store.max_queue} entries; retry after FlushUpdates"
+            )
+        if code == scripts.NO_INSTANCE:
+            raise NotFoundError(f"instance {keys.instance_id!r} of {keys.component} was deleted")
+
+    # -- state and waiting -----------------------------------------------------------
+
+    def get_state(
+        self, component_name: str, instance_id: str, keys: Sequence[str] | None = None
+    ) -> StateView:
+        """The committed state (all keys or some) and its version; NOT_FOUND for a missing instance."""
+        component, ikeys = self._resolve(component_name, instance_id)
+        version = self.store.version(ikeys)
+        if version is None:
+            raise NotFoundError(f"instance {instance_id!r} of {component.name} does not exist")
+        snapshot = self._snapshot_at(component, ikeys, version)
+        if not keys:
+            return StateView(snapshot.version, dict(snapshot.data))
+        missing = [key for key in keys if key not in snapshot.data]
+        if missing:
+            raise NotFoundError(f"state of {component.name}/{instance_id} has no key(s) {missing}")
+        return StateView(snapshot.version, {key: snapshot.data[key] for key in keys})
+
+    def flush(
+        self, component_name: str, instance_id: str, flow: str | None = None, deadline: float | None = None
+    ) -> WaitResult:
+        """Wait until every update enqueued before the call (of one flow, or all) has ended."""
+        component, keys = self._resolve(component_name, instance_id)
+        if flow:
+            component.flow(validate_name(flow, "flow key"))
+        target = self.store.flush_target(keys, flow)
+        if target is None:
+            version = self.store.version(keys)
+            if version is None:
+                raise NotFoundError(f"instance {instance_id!r} of {component.name} does not exist")
+            return WaitResult(version)
+        _, newest, _ = self.store.flush_probe(keys, target)
+        return wait_for_updates(self.store, keys, target, newest, deadline)
+
+    def write_state(
+        self, component_name: str, instance_id: str, patch: Mapping[str, Any], deadline: float | None = None
+    ) -> int:
+        """Patch state keys, serialized with the update queue; returns the version it produced."""
+        component, keys = self._resolve(component_name, instance_id)
+        if not isinstance(patch, Mapping) or not all(isinstance(key, str) for key in patch):
+            raise InvalidArgumentError("a state patch must be a dict with string keys")
+        if self.store.version(keys) is None:
+            raise NotFoundError(f"instance {instance_id!r} of {component.name} does not exist")
+        try:
+            payload = codec.dumps(dict(patch))
+        except Exception as exc:
+            raise InvalidArgumentError(f"the state patch cannot be stored: {describe_error(exc)}") from exc
+        code, events_before, ids = self.store.enqueue(
+            keys, [QueuedEntry(ADMIN_FLOW, WRITE_STATE_OP, payload)]
+        )
+        self._check_enqueue(keys, code)
+        self._scheduler.notify(keys)
+        waited = wait_for_updates(self.store, keys, ids[-1], events_before, deadline, wanted=set(ids))
+        outcome = waited.outcomes.get(ids[-1])
+        if outcome is not None and outcome.status != scripts.APPLIED:
+            raise InvalidArgumentError(outcome.error_message or "the state write failed")
+        return outcome.version if outcome is not None else waited.version
+
+
+def _props_dict(props: Mapping[str, Any] | None) -> dict[str, Any]:
+    if props is None:
+        return {}
+    if not isinstance(props, Mapping):
+        raise InvalidArgumentError(f"props must be a dict, not {type(props).__name__}")
+    return dict(props)
+
+
+async def _collect_async(generator: Any) -> list[Any]:
+    return [item async for item in generator]

@@ -1,0 +1,65 @@
+"""Calling user ops: sync ones in the calling thread, async ones on the engine's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from motion_grpc.errors import MotionError, OpError
+
+log = logging.getLogger(__name__)
+
+
+class LoopThread:
+    """One long-lived event loop in a thread, where async ops run (never a loop per call)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="motion-async-ops", daemon=True)
+        self._started = False
+        self._lock = threading.Lock()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if not self._started:
+                self._thread.start()
+                self._started = True
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        self.ensure_started()
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        if self._started:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+        self.loop.close()
+
+
+def describe_error(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def call_op(what: str, func: Callable[..., Any], args: tuple[Any, ...], loop: LoopThread | None) -> Any:
+    """Run a user op; whatever it raises becomes an OpError naming the op and the exception."""
+    try:
+        result = func(*args)
+        if asyncio.iscoroutine(result):
+            if loop is None:
+                result.close()
+                raise TypeError("async ops need the engine's event loop")
+            result = loop.run(result)
+        return result
+    except MotionError:
+        raise
+    except Exception as exc:
+        log.debug("%s raised", what, exc_info=True)
+        raise OpError(f"{what} raised {describe_error(exc)}", type(exc).__name__) from exc

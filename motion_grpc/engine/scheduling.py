@@ -1,0 +1,132 @@
+"""A bounded pool of update workers; an instance is drained by at most one of them.
+
+Work is learned of in two ways: this process's own enqueues notify the pool
+directly (pickup in microseconds), and a sweep of Redis's pending-instance
+sets finds work that others left behind (a dead replica, an in-process user
+that exited, an expired lease).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable
+
+from motion_grpc.errors import MotionError
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.store import Store
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 1000
+
+
+class UpdateScheduler:
+    """Schedules instances with pending updates onto a fixed set of worker threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        drain: Callable[[InstanceKeys], None],
+        workers: int,
+        sweep_interval: float,
+        stopping: threading.Event,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("update workers must be >= 1")
+        self._store = store
+        self._drain = drain
+        self._workers = workers
+        self._sweep_interval = sweep_interval
+        self._stopping = stopping
+        self._queue: queue.SimpleQueue[InstanceKeys | None] = queue.SimpleQueue()
+        self._scheduled: set[InstanceKeys] = set()
+        self._again: set[InstanceKeys] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._components: set[str] = set()
+        self._idle = threading.Condition(self._lock)
+
+    def start(self) -> None:
+        for index in range(self._workers):
+            thread = threading.Thread(target=self._work, name=f"motion-update-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        sweeper = threading.Thread(target=self._sweep_loop, name="motion-sweep", daemon=True)
+        sweeper.start()
+        self._threads.append(sweeper)
+
+    def host(self, components: Iterable[str]) -> None:
+        """Sweep for left-behind work of these components too."""
+        with self._lock:
+            self._components.update(components)
+
+    def notify(self, keys: InstanceKeys) -> None:
+        """An instance may have pending updates: drain it (once, even if notified often)."""
+        with self._lock:
+            if keys in self._scheduled:
+                self._again.add(keys)
+                return
+            self._scheduled.add(keys)
+        self._queue.put(keys)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop: workers finish the op in hand, commit it and hand their leases back."""
+        self._stopping.set()
+        for _ in range(self._workers):
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no instance is scheduled here (for tests and shutdown)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._scheduled, timeout)
+
+    def _work(self) -> None:
+        while True:
+            keys = self._queue.get()
+            if keys is None:
+                return
+            try:
+                self._drain(keys)
+            except MotionError as exc:
+                log.warning("draining %s/%s failed: %s", keys.component, keys.instance_id, exc)
+            except Exception:
+                log.exception("draining %s/%s crashed", keys.component, keys.instance_id)
+            self._done(keys)
+
+    def _done(self, keys: InstanceKeys) -> None:
+        with self._lock:
+            if keys in self._again and not self._stopping.is_set():
+                self._again.discard(keys)
+                self._queue.put(keys)
+                return
+            self._again.discard(keys)
+            self._scheduled.discard(keys)
+            if not self._scheduled:
+                self._idle.notify_all()
+
+    def _sweep_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.sweep()
+            except MotionError as exc:
+                log.debug("sweep failed: %s", exc)
+            self._stopping.wait(self._sweep_interval)
+
+    def sweep(self) -> None:
+        """Schedule instances with pending updates and no lease holder."""
+        with self._lock:
+            components = sorted(self._components)
+        for component in components:
+            ids = self._store.pending_instances(component, SWEEP_BATCH)
+            candidates = [InstanceKeys.of(component, instance_id) for instance_id in ids]
+            with self._lock:
+                candidates = [keys for keys in candidates if keys not in self._scheduled]
+            if not candidates:
+                continue
+            for keys, leased in zip(candidates, self._store.leased(candidates)):
+                if not leased:
+                    self.notify(keys)

@@ -1,0 +1,77 @@
+"""Per-instance in-memory snapshots of committed state, bounded by an LRU."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from motion_grpc.store.keys import InstanceKeys
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Decoded state at one version. Never mutated: a commit builds a new one."""
+
+    version: int
+    data: Mapping[str, Any]
+
+
+class InstanceRuntime:
+    """What this process keeps about one instance between calls."""
+
+    __slots__ = ("keys", "load_lock", "snapshot")
+
+    def __init__(self, keys: InstanceKeys) -> None:
+        self.keys = keys
+        self.snapshot: Snapshot | None = None
+        self.load_lock = threading.Lock()
+
+    def current(self, version: int) -> Snapshot | None:
+        snapshot = self.snapshot
+        if snapshot is not None and snapshot.version >= version:
+            return snapshot
+        return None
+
+    def offer(self, snapshot: Snapshot) -> None:
+        """Keep a snapshot unless a newer one is already known."""
+        current = self.snapshot
+        if current is None or snapshot.version > current.version:
+            self.snapshot = snapshot
+
+    def advance(self, expected: int, version: int, changes: Mapping[str, Any]) -> None:
+        """After a commit on top of `expected`, derive the next snapshot without reading Redis."""
+        current = self.snapshot
+        if current is not None and current.version == expected:
+            self.snapshot = Snapshot(version, {**current.data, **changes})
+        elif current is None or current.version < version:
+            self.snapshot = None  # unknown base: the next reader loads from Redis
+
+
+class Runtimes:
+    """An LRU map of InstanceRuntime, so memory stays bounded with many instances."""
+
+    def __init__(self, max_size: int = 10_000) -> None:
+        self._items: OrderedDict[InstanceKeys, InstanceRuntime] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_size = max_size
+
+    def get(self, keys: InstanceKeys) -> InstanceRuntime:
+        with self._lock:
+            runtime = self._items.get(keys)
+            if runtime is None:
+                runtime = self._items[keys] = InstanceRuntime(keys)
+                if len(self._items) > self._max_size:
+                    self._items.popitem(last=False)
+            else:
+                self._items.move_to_end(keys)
+            return runtime
+
+    def forget(self, keys: InstanceKeys) -> None:
+        with self._lock:
+            self._items.pop(keys, None)
+
+    def __len__(self) -> int:
+        return len(self._items)

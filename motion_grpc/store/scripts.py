@@ -1,0 +1,193 @@
+"""Every Lua script motion-grpc runs, each touching the keys of one instance only.
+
+Scripts are where the guarantees live: an update is committed (state fields,
+version, applied id, event) atomically and only by the lease holder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from motion_grpc.store.keys import InstanceKeys
+
+# Status numbers stored in events; they equal motion.v1.UpdateStatus.
+QUEUED, RUNNING, APPLIED, FAILED, DISCARDED = 1, 2, 3, 4, 5
+
+# Reply codes shared by several scripts.
+LEASE_LOST = -1
+VERSION_MISMATCH = -2
+NO_INSTANCE = -3
+QUEUE_FULL = -4
+ENTRY_GONE = -5
+
+_EVENT = """
+local function add_event(events, maxlen, id, flow, op, status, version, enq, now, attempt, etype, emsg)
+  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'u', id, 'f', flow, 'o', op, 's', status,
+             'v', version, 'q', enq, 't', now, 'a', attempt, 'et', etype, 'em', emsg)
+end
+"""
+
+# KEYS: meta, init_lock. ARGV: token, ttl_ms.
+# 1: instance exists; 0: caller must run init_state; 2: someone else is running it.
+INIT_BEGIN = """
+if redis.call('HEXISTS', KEYS[1], 'version') == 1 then return 1 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+return 2
+"""
+
+# KEYS: meta, state, init_lock. ARGV: token, component, instance_id, now_ms, field, value, ...
+INIT_COMMIT = """
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
+redis.call('DEL', KEYS[3])
+if redis.call('HEXISTS', KEYS[1], 'version') == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'version', 1, 'component', ARGV[2], 'instance_id', ARGV[3],
+           'created_at', ARGV[4], 'last_applied', '0-0')
+return 1
+"""
+
+# KEYS: meta, updates, events. ARGV: now_ms, events_maxlen, max_queue, count, (flow, op, payload)*count.
+# Returns {id of the newest event before this call, entry id, ...} or an error code.
+ENQUEUE = (
+    _EVENT
+    + """
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return -3 end
+local count = tonumber(ARGV[4])
+local max_queue = tonumber(ARGV[3])
+if max_queue > 0 and redis.call('XLEN', KEYS[2]) + count > max_queue then return -4 end
+local before = '0-0'
+local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+if #newest > 0 then before = newest[1][1] end
+local reply = {before}
+for i = 0, count - 1 do
+  local flow, op, payload = ARGV[5 + 3 * i], ARGV[6 + 3 * i], ARGV[7 + 3 * i]
+  local seq = redis.call('HINCRBY', KEYS[1], 'seq:' .. flow .. '\\0' .. op, 1)
+  local id = redis.call('XADD', KEYS[2], '*', 'f', flow, 'o', op, 'p', payload, 't', ARGV[1], 'n', seq)
+  redis.call('HSET', KEYS[1], 'lastq:' .. flow, id)
+  add_event(KEYS[3], ARGV[2], id, flow, op, 1, version, ARGV[1], ARGV[1], 0, '', '')
+  reply[#reply + 1] = id
+end
+return reply
+"""
+)
+
+# KEYS: lease, attempts, events, meta. ARGV: token, now_ms, events_maxlen, (id, flow, op, enqueued_ms)*.
+# Records that the ops of these entries start; returns their attempt counts.
+BEGIN = (
+    _EVENT
+    + """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local version = redis.call('HGET', KEYS[4], 'version')
+local attempts = {}
+for i = 4, #ARGV, 4 do
+  local attempt = redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
+  add_event(KEYS[3], ARGV[3], ARGV[i], ARGV[i + 1], ARGV[i + 2], 2, version, ARGV[i + 3], ARGV[2],
+            attempt, '', '')
+  attempts[#attempts + 1] = attempt
+end
+return attempts
+"""
+)
+
+# KEYS: meta, state, updates, events, lease, cache, attempts.
+# ARGV: token, expected_version, now_ms, events_maxlen, patch_count, (field, value)*patch_count,
+#       then per entry: id, flow, op, status, enqueued_ms, attempt, error_type, error_message.
+# Commits one state patch for a run of entries at the head of the queue; returns the new version.
+COMMIT = (
+    _EVENT
+    + """
+if redis.call('GET', KEYS[5]) ~= ARGV[1] then return -1 end
+local version = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if version ~= tonumber(ARGV[2]) then return -2 end
+local patch_count = tonumber(ARGV[5])
+local first = 6 + 2 * patch_count
+if #redis.call('XRANGE', KEYS[3], ARGV[first], ARGV[first]) == 0 then return -5 end
+if patch_count > 0 then
+  for i = 6, first - 1, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  version = version + 1
+  redis.call('HSET', KEYS[1], 'version', version)
+  redis.call('DEL', KEYS[6])
+end
+for i = first, #ARGV, 8 do
+  local id = ARGV[i]
+  redis.call('XDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[7], id)
+  redis.call('HSET', KEYS[1], 'last_applied', id)
+  add_event(KEYS[4], ARGV[4], id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], version, ARGV[i + 4], ARGV[3],
+            ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+end
+return version
+"""
+)
+
+# KEYS: lease. ARGV: token, ttl_ms. 1 when renewed, 0 when the lease is no longer ours.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+# KEYS: lease. ARGV: token.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: lease, updates. ARGV: token. 1: released (queue empty); 0: entries remain; -1: not ours.
+RELEASE_IF_IDLE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('XLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+class Scripts:
+    """The scripts registered on one Redis client, with typed entry points."""
+
+    def __init__(self, client: Any) -> None:
+        self._init_begin = client.register_script(INIT_BEGIN)
+        self._init_commit = client.register_script(INIT_COMMIT)
+        self._enqueue = client.register_script(ENQUEUE)
+        self._begin = client.register_script(BEGIN)
+        self._commit = client.register_script(COMMIT)
+        self._renew = client.register_script(RENEW)
+        self._release = client.register_script(RELEASE)
+        self._release_if_idle = client.register_script(RELEASE_IF_IDLE)
+
+    def init_begin(self, keys: InstanceKeys, token: str, ttl_ms: int) -> int:
+        return int(self._init_begin(keys=[keys.meta, keys.init_lock], args=[token, ttl_ms]))
+
+    def init_commit(self, keys: InstanceKeys, token: str, now_ms: int, fields: dict[str, bytes]) -> int:
+        args: list[Any] = [token, keys.component, keys.instance_id, now_ms]
+        for name, value in fields.items():
+            args += [name, value]
+        return int(self._init_commit(keys=[keys.meta, keys.state, keys.init_lock], args=args))
+
+    def enqueue(self, keys: InstanceKeys, args: list[Any], client: Any = None) -> Any:
+        return self._enqueue(keys=[keys.meta, keys.updates, keys.events], args=args, client=client)
+
+    def begin(self, keys: InstanceKeys, args: list[Any]) -> Any:
+        return self._begin(keys=[keys.lease, keys.attempts, keys.events, keys.meta], args=args)
+
+    def commit(self, keys: InstanceKeys, args: list[Any]) -> int:
+        script_keys = [
+            keys.meta,
+            keys.state,
+            keys.updates,
+            keys.events,
+            keys.lease,
+            keys.cache,
+            keys.attempts,
+        ]
+        return int(self._commit(keys=script_keys, args=args))
+
+    def renew(self, lease_key: str, token: str, ttl_ms: int, client: Any = None) -> int:
+        return int(self._renew(keys=[lease_key], args=[token, ttl_ms], client=client))
+
+    def release(self, lease_key: str, token: str) -> int:
+        return int(self._release(keys=[lease_key], args=[token]))
+
+    def release_if_idle(self, keys: InstanceKeys, token: str) -> int:
+        return int(self._release_if_idle(keys=[keys.lease, keys.updates], args=[token]))

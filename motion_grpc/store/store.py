@@ -1,0 +1,366 @@
+"""Typed operations on the Redis layout of keys.py, through the scripts of scripts.py.
+
+Every Redis failure leaves this module as StoreUnavailableError (UNAVAILABLE),
+so callers never see a redis-py exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import redis
+
+from motion_grpc.errors import InternalError, StoreUnavailableError
+from motion_grpc.store import scripts
+from motion_grpc.store.keys import InstanceKeys, index_key, pending_key
+
+T = TypeVar("T")
+
+DEFAULT_EVENTS_MAXLEN = 10_000
+DEFAULT_MAX_QUEUE = 100_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Map redis-py failures to StoreUnavailableError in exactly one place."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise StoreUnavailableError(f"Redis is unavailable: {exc}") from exc
+    except redis.exceptions.BusyLoadingError as exc:  # pragma: no cover - subclass of ConnectionError
+        raise StoreUnavailableError("Redis is loading its data; retry shortly") from exc
+    except redis.exceptions.RedisError as exc:
+        raise InternalError(f"Redis error: {exc}") from exc
+
+
+def _mapped(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        with store_errors():
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One queued update entry, as read from the updates stream."""
+
+    id: str
+    flow: str
+    op: str
+    payload: bytes
+    enqueued_ms: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """One update-status event, as read from the events stream."""
+
+    id: str
+    update_id: str
+    flow: str
+    op: str
+    status: int
+    version: int
+    enqueued_ms: int
+    at_ms: int
+    attempt: int
+    error_type: str
+    error_message: str
+
+
+@dataclass(frozen=True)
+class QueuedEntry:
+    flow: str
+    op: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """How one entry ended, committed together with the state patch."""
+
+    entry: Entry
+    status: int
+    attempt: int = 0
+    error_type: str = ""
+    error_message: str = ""
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entry(raw_id: Any, fields: dict[bytes, bytes]) -> Entry:
+    return Entry(
+        id=_str(raw_id),
+        flow=fields[b"f"].decode(),
+        op=fields[b"o"].decode(),
+        payload=fields[b"p"],
+        enqueued_ms=int(fields[b"t"]),
+        seq=int(fields[b"n"]),
+    )
+
+
+def parse_event(raw_id: Any, fields: dict[bytes, bytes]) -> Event:
+    return Event(
+        id=_str(raw_id),
+        update_id=fields[b"u"].decode(),
+        flow=fields[b"f"].decode(),
+        op=fields[b"o"].decode(),
+        status=int(fields[b"s"]),
+        version=int(fields[b"v"]),
+        enqueued_ms=int(fields[b"q"]),
+        at_ms=int(fields[b"t"]),
+        attempt=int(fields[b"a"]),
+        error_type=fields.get(b"et", b"").decode(),
+        error_message=fields.get(b"em", b"").decode(),
+    )
+
+
+class Store:
+    """The Redis side of instances: state, queue, events, leases, cache."""
+
+    def __init__(
+        self,
+        client: Any,
+        events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+    ) -> None:
+        self.client = client
+        self.scripts = scripts.Scripts(client)
+        self.events_maxlen = events_maxlen
+        self.max_queue = max_queue
+
+    def close(self) -> None:
+        self.client.close()
+
+    @_mapped
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    # -- instance life cycle ------------------------------------------------
+
+    @_mapped
+    def init_begin(self, keys: InstanceKeys, token: str, ttl_ms: int) -> int:
+        return self.scripts.init_begin(keys, token, ttl_ms)
+
+    @_mapped
+    def init_commit(self, keys: InstanceKeys, token: str, fields: dict[str, bytes]) -> int:
+        committed = self.scripts.init_commit(keys, token, now_ms(), fields)
+        if committed == 1:
+            self.client.sadd(index_key(keys.component), keys.instance_id)
+        return committed
+
+    @_mapped
+    def release_init(self, keys: InstanceKeys, token: str) -> None:
+        self.scripts.release(keys.init_lock, token)
+
+    @_mapped
+    def version(self, keys: InstanceKeys) -> int | None:
+        raw = self.client.hget(keys.meta, "version")
+        return None if raw is None else int(raw)
+
+    @_mapped
+    def probe(self, keys: InstanceKeys, cache_field: str | None) -> tuple[int | None, bytes | None]:
+        """The instance's version and, when asked, a cached serve result: one round trip."""
+        if cache_field is None:
+            raw = self.client.hget(keys.meta, "version")
+            return (None if raw is None else int(raw)), None
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(keys.meta, "version")
+        pipe.hget(keys.cache, cache_field)
+        raw, cached = pipe.execute()
+        return (None if raw is None else int(raw)), cached
+
+    @_mapped
+    def load(
+        self, keys: InstanceKeys, fields: Sequence[str] | None = None
+    ) -> tuple[int | None, dict[str, bytes]]:
+        """A consistent (version, raw state fields) snapshot."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hget(keys.meta, "version")
+        if fields:
+            pipe.hmget(keys.state, list(fields))
+        else:
+            pipe.hgetall(keys.state)
+        raw_version, raw_state = pipe.execute()
+        if fields:
+            state = {name: value for name, value in zip(fields, raw_state) if value is not None}
+        else:
+            state = {_str(name): value for name, value in raw_state.items()}
+        return (None if raw_version is None else int(raw_version)), state
+
+    # -- queue ----------------------------------------------------------------
+
+    @_mapped
+    def enqueue(
+        self,
+        keys: InstanceKeys,
+        entries: Sequence[QueuedEntry],
+        cache: tuple[str, bytes, float] | None = None,
+    ) -> tuple[int, str, list[str]]:
+        """Append entries (and write a cache entry) in one round trip.
+
+        Returns (reply code, id of the newest event before the call, entry ids).
+        The reply code is 0, or scripts.NO_INSTANCE / scripts.QUEUE_FULL.
+        """
+        stamp = now_ms()
+        args: list[Any] = [stamp, self.events_maxlen, self.max_queue, len(entries)]
+        for entry in entries:
+            args += [entry.flow, entry.op, entry.payload]
+        pipe = self.client.pipeline(transaction=False)
+        if entries:
+            self.scripts.enqueue(keys, args, client=pipe)
+            pipe.zadd(pending_key(keys.component), {keys.instance_id: stamp}, nx=True)
+        if cache is not None:
+            field, value, ttl = cache
+            pipe.hset(keys.cache, field, value)
+            pipe.pexpire(keys.cache, max(1, int(ttl * 1000)))
+        replies = pipe.execute()
+        if not entries:
+            return 0, "0-0", []
+        reply = replies[0]
+        if isinstance(reply, int):
+            return reply, "0-0", []
+        return 0, _str(reply[0]), [_str(item) for item in reply[1:]]
+
+    @_mapped
+    def pending(self, keys: InstanceKeys, count: int) -> list[Entry]:
+        raw = self.client.xrange(keys.updates, "-", "+", count=count)
+        return [_entry(raw_id, fields) for raw_id, fields in raw]
+
+    @_mapped
+    def op_sequence(self, keys: InstanceKeys, flow: str, op: str) -> int:
+        raw = self.client.hget(keys.meta, f"seq:{flow}\0{op}")
+        return 0 if raw is None else int(raw)
+
+    @_mapped
+    def begin(self, keys: InstanceKeys, token: str, entries: Sequence[Entry]) -> list[int] | None:
+        """Record that these entries' ops start; their attempt counts, or None when the lease is lost."""
+        args: list[Any] = [token, now_ms(), self.events_maxlen]
+        for entry in entries:
+            args += [entry.id, entry.flow, entry.op, entry.enqueued_ms]
+        reply = self.scripts.begin(keys, args)
+        if isinstance(reply, int):
+            return None
+        return [int(item) for item in reply]
+
+    @_mapped
+    def commit(
+        self,
+        keys: InstanceKeys,
+        token: str,
+        expected_version: int,
+        patch: dict[str, bytes],
+        records: Sequence[CommitRecord],
+    ) -> int:
+        """Commit a state patch and the outcome of entries at the head of the queue.
+
+        Returns the new version, or a negative scripts.* code when the commit
+        was refused (lease lost, version moved, entry already gone).
+        """
+        args: list[Any] = [token, expected_version, now_ms(), self.events_maxlen, len(patch)]
+        for name, value in patch.items():
+            args += [name, value]
+        for record in records:
+            entry = record.entry
+            args += [
+                entry.id,
+                entry.flow,
+                entry.op,
+                record.status,
+                entry.enqueued_ms,
+                record.attempt,
+                record.error_type,
+                record.error_message,
+            ]
+        return self.scripts.commit(keys, args)
+
+    # -- leases -----------------------------------------------------------------
+
+    @_mapped
+    def acquire_lease(self, keys: InstanceKeys, token: str, ttl_ms: int) -> bool:
+        return bool(self.client.set(keys.lease, token, nx=True, px=ttl_ms))
+
+    @_mapped
+    def renew(self, lease_key: str, token: str, ttl_ms: int) -> bool:
+        return self.scripts.renew(lease_key, token, ttl_ms) == 1
+
+    @_mapped
+    def release(self, lease_key: str, token: str) -> None:
+        self.scripts.release(lease_key, token)
+
+    @_mapped
+    def release_if_idle(self, keys: InstanceKeys, token: str) -> int:
+        released = self.scripts.release_if_idle(keys, token)
+        if released == 1:
+            # The pending set is a hint for sweeps: an enqueue racing this removal is put
+            # back here, and its enqueuer has notified a worker anyway.
+            self.client.zrem(pending_key(keys.component), keys.instance_id)
+            if self.client.xlen(keys.updates) > 0:
+                self.client.zadd(pending_key(keys.component), {keys.instance_id: now_ms()}, nx=True)
+        return released
+
+    @_mapped
+    def pending_instances(self, component: str, count: int) -> list[str]:
+        raw = self.client.zrange(pending_key(component), 0, count - 1)
+        return [_str(item) for item in raw]
+
+    @_mapped
+    def leased(self, keys_list: Sequence[InstanceKeys]) -> list[bool]:
+        pipe = self.client.pipeline(transaction=False)
+        for keys in keys_list:
+            pipe.exists(keys.lease)
+        return [bool(found) for found in pipe.execute()]
+
+    # -- waiting and events ----------------------------------------------------------
+
+    @_mapped
+    def flush_probe(self, keys: InstanceKeys, target: str | None) -> tuple[bool, str, int | None]:
+        """(every entry up to target is gone, newest event id, version), consistently."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xrange(keys.updates, "-", target or "+", count=1)
+        pipe.xrevrange(keys.events, "+", "-", count=1)
+        pipe.hget(keys.meta, "version")
+        head, newest, raw_version = pipe.execute()
+        newest_id = _str(newest[0][0]) if newest else "0-0"
+        return not head, newest_id, (None if raw_version is None else int(raw_version))
+
+    @_mapped
+    def flush_target(self, keys: InstanceKeys, flow: str | None) -> str | None:
+        """Id of the newest entry enqueued so far (by one flow, or any)."""
+        if flow:
+            raw = self.client.hget(keys.meta, f"lastq:{flow}")
+            return None if raw is None else _str(raw)
+        newest = self.client.xrevrange(keys.updates, "+", "-", count=1)
+        return _str(newest[0][0]) if newest else None
+
+    @_mapped
+    def read_events(self, keys: InstanceKeys, after: str, block_ms: int, count: int = 500) -> list[Event]:
+        """Events after an id, waiting up to block_ms for the first one."""
+        reply = self.client.xread({keys.events: after}, count=count, block=block_ms)
+        if not reply:
+            return []
+        _, raw_events = reply[0]
+        return [parse_event(raw_id, fields) for raw_id, fields in raw_events]
+
+    @_mapped
+    def events_range(self, keys: InstanceKeys, after: str, count: int) -> list[Event]:
+        raw = self.client.xrange(keys.events, f"({after}", "+", count=count)
+        return [parse_event(raw_id, fields) for raw_id, fields in raw]
+
+
+def cast_int(value: Any) -> int:
+    return int(cast(int, value))
