@@ -45,8 +45,10 @@ def _fill_value(value: struct_pb2.Value, obj: Any, path: str) -> None:
     elif isinstance(obj, str):
         value.string_value = obj
     elif isinstance(obj, Mapping):
+        value.struct_value.SetInParent()  # an empty dict is still a struct, not an unset Value
         _fill_struct(value.struct_value, obj, path)
     elif isinstance(obj, (list, tuple)):
+        value.list_value.SetInParent()
         values = value.list_value.values
         for index, item in enumerate(obj):
             _fill_value(values.add(), item, f"{path}[{index}]")

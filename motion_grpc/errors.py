@@ -126,4 +126,6 @@ def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and message a server answers with for an exception."""
     if isinstance(error, MotionError):
         return error.code, error.message
+    if isinstance(error, NotImplementedError):  # the generated servicer's default for an RPC
+        return grpc.StatusCode.UNIMPLEMENTED, "this server does not implement that method yet"
     return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}"

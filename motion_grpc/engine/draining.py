@@ -192,7 +192,7 @@ class Drainer:
         for entry in batch:
             if latest - entry.seq >= op.discard_after:
                 newer = latest - entry.seq
-                reason = f"{newer} newer updates of {op.name} were queued (discard_after {op.discard_after:g})"
+                reason = f"{newer} newer updates of {op.name} were queued (limit {op.discard_after:g})"
                 discarded.append(CommitRecord(entry, scripts.DISCARDED, 0, "superseded", reason))
             else:
                 kept.append(entry)

@@ -70,7 +70,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         if isinstance(exc, aio.AbortError):
             raise exc
         code, message = status_for(exc)
-        if not isinstance(exc, MotionError):
+        if not isinstance(exc, (MotionError, NotImplementedError)):
             log.exception("unexpected error in %s", type(exc).__name__)
         metadata: list[tuple[str, str]] = []
         if isinstance(exc, OpError):

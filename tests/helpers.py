@@ -1,0 +1,104 @@
+"""Test helpers: real Redis and real servers on free ports, and waiting without sleeps."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+from motion_grpc.store.embedded import free_port
+
+T = TypeVar("T")
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TEST_APP = str(ROOT / "tests" / "apps" / "testapp.py")
+MOTION_GRPC = str(pathlib.Path(sys.executable).parent / "motion-grpc")
+
+
+def unique(prefix: str = "i") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def assert_eventually(
+    check: Callable[[], T],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    retry_on: tuple[type[BaseException], ...] = (AssertionError,),
+) -> T:
+    """Call `check` until it returns a truthy value without raising `retry_on`; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+        except retry_on as exc:
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s") from last_error
+        time.sleep(interval)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTION_REDIS")}
+    env.update(extra)
+    return env
+
+
+class ServerProcess:
+    """A `motion-grpc serve` child process on a free port."""
+
+    def __init__(
+        self,
+        apps: Sequence[str] = (TEST_APP,),
+        redis_url: str | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.target = f"127.0.0.1:{self.port}"
+        command = [MOTION_GRPC, "serve", *apps, "--host", "127.0.0.1", "--port", str(self.port), *args]
+        if redis_url:
+            command += ["--redis", redis_url]
+        self.command = command
+        self.env = env or clean_env()
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd)
+        channel = grpc.insecure_channel(self.target)
+        try:
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+        finally:
+            channel.close()
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.stop(signal.SIGKILL)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.process is not None:
+            self.kill()

@@ -1,0 +1,69 @@
+"""The serve path: answers at once from committed state, never waiting for updates."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from motion_grpc import MotionClient
+from tests.helpers import assert_eventually, unique
+
+
+def test_serve_is_not_blocked_by_a_slow_update(client: MotionClient) -> None:
+    handle = client.instance("Slow", unique("slow"))
+    assert handle.run("bump", {"sleep": 2.0}) == 0  # enqueues a 2 s update
+    assert_eventually(lambda: handle.version >= 1)
+    started = time.monotonic()
+    latencies = []
+    while time.monotonic() - started < 1.5:
+        t0 = time.perf_counter()
+        value = handle.run("bump", {"sleep": 0})
+        latencies.append(time.perf_counter() - t0)
+        assert value == 0  # the slow update has not committed yet: stale but immediate
+    assert len(latencies) > 10
+    assert max(latencies) < 0.1, max(latencies)
+    assert handle.flush(timeout=30).version == 1 + len(latencies) + 1
+
+
+def test_slow_update_of_one_instance_does_not_delay_another(client: MotionClient) -> None:
+    slow = client.instance("Slow", unique("slow"))
+    fast = client.instance("Slow", unique("fast"))
+    slow.run("bump", {"sleep": 2.0})
+    t0 = time.perf_counter()
+    fast.run("bump", {"sleep": 0}, flush_update=True)
+    assert time.perf_counter() - t0 < 1.0
+    slow.flush(timeout=30)
+
+
+def test_flush_honours_its_deadline(client: MotionClient) -> None:
+    from motion_grpc.errors import DeadlineExceededError
+
+    handle = client.instance("Slow", unique("deadline"))
+    handle.run("bump", {"sleep": 1.5})
+    t0 = time.perf_counter()
+    try:
+        handle.flush(timeout=0.3)
+    except DeadlineExceededError:
+        pass
+    else:
+        raise AssertionError("flush returned before a 1.5 s update finished")
+    assert time.perf_counter() - t0 < 1.0
+    assert handle.flush(timeout=30).version == 2
+
+
+def test_concurrent_serves_of_one_instance(client: MotionClient) -> None:
+    handle = client.instance("Slow", unique("conc"))
+    handle.run("bump", {"sleep": 0}, flush_update=True)
+    results: list[int] = []
+
+    def serve() -> None:
+        for _ in range(20):
+            results.append(handle.run("bump", {"sleep": 0}))
+
+    threads = [threading.Thread(target=serve) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 80
+    assert handle.flush(timeout=30).version == 2 + 80

@@ -1,0 +1,39 @@
+import motion_grpc
+from motion_grpc import client, engine, errors, server, store
+
+
+def test_public_names_are_pinned() -> None:
+    assert motion_grpc.__all__ == [
+        "AsyncMotionClient",
+        "Component",
+        "ComponentInstance",
+        "DiscardPolicy",
+        "MotionClient",
+        "MotionError",
+        "Props",
+        "State",
+    ]
+    for module in (motion_grpc, client, engine, server, store):
+        assert module.__all__ == sorted(module.__all__)
+        for name in module.__all__:
+            assert hasattr(module, name), name
+
+
+def test_every_error_class_maps_to_one_status_and_back() -> None:
+    seen = set()
+    for cls in errors.ERROR_CLASSES:
+        assert cls.code not in seen
+        seen.add(cls.code)
+        error = cls("boom")
+        code, message = errors.status_for(error)
+        assert (code, message) == (cls.code, "boom")
+        back = errors.error_for(code, message, "ValueError")
+        assert type(back) is cls
+        assert back.message == "boom"
+    assert errors.error_for(errors.OpError.code, "x", "KeyError").error_type == "KeyError"  # type: ignore[attr-defined]
+
+
+def test_foreign_exceptions_become_internal_without_details() -> None:
+    code, message = errors.status_for(RuntimeError("secret path /etc"))
+    assert code == errors.InternalError.code
+    assert "secret" not in message
