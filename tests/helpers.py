@@ -100,5 +100,9 @@ class ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
-        if self.process is not None:
+        if self.process is None:
+            return
+        try:
+            self.stop(signal.SIGTERM, timeout=15)  # graceful, so an embedded Redis it started stops too
+        except subprocess.TimeoutExpired:
             self.kill()

@@ -165,8 +165,17 @@ class Scripts:
             args += [name, value]
         return int(self._init_commit(keys=[keys.meta, keys.state, keys.init_lock], args=args))
 
-    def enqueue(self, keys: InstanceKeys, args: list[Any], client: Any = None) -> Any:
-        return self._enqueue(keys=[keys.meta, keys.updates, keys.events], args=args, client=client)
+    def enqueue_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
+        """Queue the enqueue script on a pipeline by its SHA.
+
+        redis-py's pipelines check script existence on every execute (one more
+        round trip); here a NoScriptError from execute tells the caller to
+        `load_enqueue()` and send the (idempotent) pipeline again.
+        """
+        pipe.evalsha(self._enqueue.sha, 3, keys.meta, keys.updates, keys.events, *args)
+
+    def load_enqueue(self, client: Any) -> None:
+        client.script_load(ENQUEUE)
 
     def begin(self, keys: InstanceKeys, args: list[Any]) -> Any:
         return self._begin(keys=[keys.lease, keys.attempts, keys.events, keys.meta], args=args)

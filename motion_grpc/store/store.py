@@ -220,15 +220,24 @@ class Store:
         args: list[Any] = [stamp, self.events_maxlen, self.max_queue, len(entries)]
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
-        pipe = self.client.pipeline(transaction=False)
-        if entries:
-            self.scripts.enqueue(keys, args, client=pipe)
-            pipe.zadd(pending_key(keys.component), {keys.instance_id: stamp}, nx=True)
-        if cache is not None:
-            field, value, ttl = cache
-            pipe.hset(keys.cache, field, value)
-            pipe.pexpire(keys.cache, max(1, int(ttl * 1000)))
-        replies = pipe.execute()
+
+        def send() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            if entries:
+                self.scripts.enqueue_in(pipe, keys, args)
+                pipe.zadd(pending_key(keys.component), {keys.instance_id: stamp}, nx=True)
+            if cache is not None:
+                field, value, ttl = cache
+                pipe.hset(keys.cache, field, value)
+                pipe.pexpire(keys.cache, max(1, int(ttl * 1000)))
+            return list(pipe.execute())
+
+        try:
+            replies = send()
+        except redis.exceptions.NoScriptError:
+            # Redis restarted or flushed its scripts: nothing of the script ran, the rest is idempotent.
+            self.scripts.load_enqueue(self.client)
+            replies = send()
         if not entries:
             return 0, "0-0", []
         reply = replies[0]
