@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 READ_BATCH = 64
 ADMIN_FLOW = "\x00admin"
 WRITE_STATE_OP = "write_state"
+MIGRATE_OP = "migrate"
 
 
 class LeaseLostError(Exception):
@@ -211,8 +212,11 @@ class Drainer:
         if attempts is None:
             raise LeaseLostError
         try:
-            changes = dict(codec.loads(entry.payload))
+            changes = self._admin_changes(component, snapshot, entry)
             patch = self._encode_patch(component, snapshot.data, changes)
+        except OpError as exc:
+            record = _failed(entry, exc.error_type, exc.message, attempts[0])
+            return self._finish(keys, token, runtime, snapshot, [record])
         except Exception as exc:
             record = _failed(
                 entry, type(exc).__name__, f"state write failed: {describe_error(exc)}", attempts[0]
@@ -220,6 +224,20 @@ class Drainer:
             return self._finish(keys, token, runtime, snapshot, [record])
         record = CommitRecord(entry, scripts.APPLIED, attempts[0])
         return self._finish(keys, token, runtime, snapshot, [record], patch, changes)
+
+    def _admin_changes(self, component: Component, snapshot: Snapshot, entry: Entry) -> dict[str, Any]:
+        """The state patch of an admin entry: a WriteState patch, or what a migration returned."""
+        if entry.op != MIGRATE_OP:
+            return dict(codec.loads(entry.payload))
+        what = f"migration of {component.name}"
+        migrate = codec.loads(entry.payload)
+        # The function gets a plain copy: it may change it in place and return it (as in Motion).
+        changes = call_op(what, migrate, (dict(snapshot.data),), self._loop)
+        if not isinstance(changes, Mapping) or not all(isinstance(key, str) for key in changes):
+            raise OpError(
+                f"{what} returned {type(changes).__name__}; return a dict with string keys", "TypeError"
+            )
+        return dict(changes)
 
     def _finish(
         self,

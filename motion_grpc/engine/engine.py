@@ -14,16 +14,18 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from motion_grpc import codec
 from motion_grpc.component import Component, Flow, validate_name
-from motion_grpc.engine.draining import ADMIN_FLOW, WRITE_STATE_OP, Drainer, DrainSettings
+from motion_grpc.engine import admin
+from motion_grpc.engine.draining import ADMIN_FLOW, MIGRATE_OP, WRITE_STATE_OP, Drainer, DrainSettings
 from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.ops import LoopThread, call_op, describe_error
 from motion_grpc.engine.scheduling import UpdateScheduler
+from motion_grpc.engine.serve_times import ServeTimes
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
 from motion_grpc.engine.waiting import WaitResult, wait_for_updates
 from motion_grpc.errors import (
@@ -38,7 +40,7 @@ from motion_grpc.props import Props
 from motion_grpc.state import State
 from motion_grpc.store import scripts
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import Event, QueuedEntry, Store, now_ms
+from motion_grpc.store.store import EnqueueResult, Event, QueuedEntry, Store, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class EngineSettings:
     max_attempts: int = 3
     max_cached_instances: int = 10_000
     process_updates: bool = True
+    fast_serve_seconds: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,15 @@ class RunResult:
     cached: bool
     update_ids: list[str] = field(default_factory=list)
     outcomes: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Served:
+    result: Any
+    version: int
+    cached: bool
+    ids: list[str]
+    events_before: str
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class Engine:
         self.settings = settings or EngineSettings()
         self._components: dict[str, Component] = {}
         self._runtimes = Runtimes(self.settings.max_cached_instances)
+        self._serve_times = ServeTimes(self.settings.fast_serve_seconds)
         self._stopping = threading.Event()
         self._loop = LoopThread()
         self._leases = LeaseKeeper(store, self.settings.lease_ttl)
@@ -192,8 +205,9 @@ class Engine:
                     f"init_state of {component.name} must return a dict with string keys", "TypeError"
                 )
             fields = self._encode_patch(component, {}, state)
-            if self.store.init_commit(keys, token, fields) == 1:
-                self._runtimes.get(keys).offer(Snapshot(1, dict(state)))
+            version = self.store.init_commit(keys, token, fields)
+            if version > 0:
+                self._runtimes.get(keys).offer(Snapshot(version, dict(state)))
         except BaseException:
             self.store.release_init(keys, token)
             raise
@@ -278,53 +292,105 @@ class Engine:
             self.ensure_instance(component, keys, init_state_params, deadline)
             self.flush(component_name, instance_id, deadline=deadline)
         digest = self._cache_digest(component, flow, props)
-        version, cached = self.store.probe(keys, None if ignore_cache else digest)
+        lookup = None if ignore_cache else digest
+        served = None if lookup else self._serve_fast(component, keys, flow, props, digest)
+        if served is None:
+            served = self._serve_checked(
+                component, keys, flow, props, digest, lookup, init_state_params, deadline
+            )
+        if not (flush_update and served.ids):
+            return RunResult(served.result, served.version, served.cached, served.ids)
+        waited = wait_for_updates(
+            self.store, keys, served.ids[-1], served.events_before, deadline, set(served.ids)
+        )
+        outcomes = [waited.outcomes[i] for i in served.ids if i in waited.outcomes]
+        version = max([served.version] + [event.version for event in outcomes])
+        return RunResult(served.result, version, served.cached, served.ids, outcomes)
+
+    def _serve_fast(
+        self, component: Component, keys: InstanceKeys, flow: Flow, props: dict[str, Any], digest: str | None
+    ) -> _Served | None:
+        """Serve a cheap op from the local snapshot; one round trip enqueues, fenced on its version.
+
+        None when the snapshot turns out stale (or there is none, or the op is
+        slow): the caller then serves the checked way. Re-running a cheap op
+        costs less than the round trip that checking first would cost every time.
+        """
+        snapshot = self._runtimes.get(keys).snapshot
+        if snapshot is None or not self._serve_times.is_fast(component.name, flow.key):
+            return None
+        try:
+            result = self._call_serve(component, keys, flow, props, snapshot)
+        except OpError:
+            return None  # maybe an artefact of a stale snapshot: decide on the checked path
+        cache = self._cache_entry(component, digest, snapshot.version, result)
+        enqueued = self._enqueue(keys, flow, props, result, cache, expect_version=snapshot.version)
+        if enqueued.code in (scripts.STALE, scripts.NO_INSTANCE):
+            return None
+        self._check_enqueue(keys, enqueued.code)
+        return _Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
+
+    def _serve_checked(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        flow: Flow,
+        props: dict[str, Any],
+        digest: str | None,
+        lookup: str | None,
+        init_state_params: Mapping[str, Any] | None,
+        deadline: float | None,
+    ) -> _Served:
+        """Read the version (and the cache) first, then serve and enqueue."""
+        version, cached = self.store.probe(keys, lookup)
         if version is None:
             self.ensure_instance(component, keys, init_state_params, deadline)
-            version, cached = self.store.probe(keys, None if ignore_cache else digest)
+            version, cached = self.store.probe(keys, lookup)
             if version is None:
-                raise NotFoundError(f"instance {instance_id!r} of {component.name} was deleted")
-        hit, result, version = self._serve(component, keys, flow, props, version, cached)
-        cache_write = None
-        if digest is not None and not hit:
-            expires = now_ms() + int(component.cache_ttl * 1000)
-            cache_write = (digest, codec.dumps((version, expires, result)), component.cache_ttl)
-        ids, events_before = self._enqueue(keys, flow, props, result, cache_write)
-        if not (flush_update and ids):
-            return RunResult(result, version, hit, ids)
-        waited = wait_for_updates(self.store, keys, ids[-1], events_before, deadline, wanted=set(ids))
-        outcomes = [waited.outcomes[i] for i in ids if i in waited.outcomes]
-        return RunResult(result, max([version] + [e.version for e in outcomes]), hit, ids, outcomes)
+                raise NotFoundError(f"instance {keys.instance_id!r} of {component.name} was deleted")
+        hit = _cache_hit(cached, version)
+        if hit is not None:
+            enqueued = self._enqueue(keys, flow, props, hit[0], None)
+            self._check_enqueue(keys, enqueued.code)
+            return _Served(hit[0], version, True, enqueued.ids, enqueued.events_before)
+        snapshot = self._snapshot_at(component, keys, version)
+        result = self._call_serve(component, keys, flow, props, snapshot)
+        cache = self._cache_entry(component, digest, snapshot.version, result)
+        enqueued = self._enqueue(keys, flow, props, result, cache)
+        self._check_enqueue(keys, enqueued.code)
+        return _Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
 
     def _cache_digest(self, component: Component, flow: Flow, props: Mapping[str, Any]) -> str | None:
         if component.cache_ttl <= 0 or flow.serve is None or flow.serve.is_generator:
             return None
         return codec.props_digest(flow.key, props)
 
-    def _serve(
-        self,
-        component: Component,
-        keys: InstanceKeys,
-        flow: Flow,
-        props: dict[str, Any],
-        version: int,
-        cached: bytes | None,
-    ) -> tuple[bool, Any, int]:
-        if cached is not None:
-            cached_version, expires, result = codec.loads(cached)
-            if cached_version == version and expires > now_ms():
-                return True, result, version
-        snapshot = self._snapshot_at(component, keys, version)
+    def _cache_entry(
+        self, component: Component, digest: str | None, version: int, result: Any
+    ) -> tuple[str, bytes, float] | None:
+        if digest is None:
+            return None
+        expires = now_ms() + int(component.cache_ttl * 1000)
+        try:
+            return digest, codec.dumps((version, expires, result)), component.cache_ttl
+        except Exception:
+            return None  # a result that cannot be pickled is served, just not cached
+
+    def _call_serve(
+        self, component: Component, keys: InstanceKeys, flow: Flow, props: dict[str, Any], snapshot: Snapshot
+    ) -> Any:
         if flow.serve is None:
-            return False, None, snapshot.version
+            return None
         state = State(keys.instance_id, snapshot.data, snapshot.version)
         what = f"serve op {flow.serve.name} of {component.name}/{flow.key}"
+        started = time.perf_counter()
         result = call_op(what, flow.serve.func, (state, Props(props)), self._loop)
         if inspect.isgenerator(result):
             result = call_op(what, list, (result,), None)
         elif inspect.isasyncgen(result):
             result = self._loop.run(_collect_async(result))
-        return False, result, snapshot.version
+        self._serve_times.record(component.name, flow.key, time.perf_counter() - started)
+        return result
 
     def _enqueue(
         self,
@@ -332,8 +398,9 @@ class Engine:
         flow: Flow,
         props: dict[str, Any],
         result: Any,
-        cache_write: tuple[str, bytes, float] | None,
-    ) -> tuple[list[str], str]:
+        cache: tuple[str, bytes, float] | None,
+        expect_version: int | None = None,
+    ) -> EnqueueResult:
         entries: list[QueuedEntry] = []
         if flow.updates:
             try:
@@ -345,11 +412,10 @@ class Engine:
                     "PicklingError",
                 ) from exc
             entries = [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
-        code, events_before, ids = self.store.enqueue(keys, entries, cache_write)
-        self._check_enqueue(keys, code)
-        if ids:
+        enqueued = self.store.enqueue(keys, entries, cache, expect_version)
+        if enqueued.ids:
             self._scheduler.notify(keys)
-        return ids, events_before
+        return enqueued
 
     def _check_enqueue(self, keys: InstanceKeys, code: int) -> None:
         if code == scripts.QUEUE_FULL:
@@ -407,16 +473,75 @@ class Engine:
             payload = codec.dumps(dict(patch))
         except Exception as exc:
             raise InvalidArgumentError(f"the state patch cannot be stored: {describe_error(exc)}") from exc
-        code, events_before, ids = self.store.enqueue(
-            keys, [QueuedEntry(ADMIN_FLOW, WRITE_STATE_OP, payload)]
-        )
-        self._check_enqueue(keys, code)
+        enqueued = self.store.enqueue(keys, [QueuedEntry(ADMIN_FLOW, WRITE_STATE_OP, payload)])
+        self._check_enqueue(keys, enqueued.code)
         self._scheduler.notify(keys)
-        waited = wait_for_updates(self.store, keys, ids[-1], events_before, deadline, wanted=set(ids))
+        ids = enqueued.ids
+        waited = wait_for_updates(
+            self.store, keys, ids[-1], enqueued.events_before, deadline, wanted=set(ids)
+        )
         outcome = waited.outcomes.get(ids[-1])
         if outcome is not None and outcome.status != scripts.APPLIED:
             raise InvalidArgumentError(outcome.error_message or "the state write failed")
         return outcome.version if outcome is not None else waited.version
+
+    # -- administration ----------------------------------------------------------------
+
+    def delete_instance(self, component_name: str, instance_id: str) -> bool:
+        """Remove an instance with its queue, events and cache; False when it did not exist.
+
+        A worker running one of its updates at that moment loses its lease, so the
+        commit of that update is refused; nothing of the instance comes back.
+        """
+        _, keys = self._resolve(component_name, instance_id)
+        deleted = self.store.delete_instance(keys)
+        self._runtimes.forget(keys)
+        return deleted
+
+    def list_instances(
+        self, component_name: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[str], str]:
+        """One page of a hosted component's instance ids and the next page's token ('' on the last)."""
+        component = self.component(component_name)
+        return admin.list_page(self.store, component.name, page_size, page_token)
+
+    def migrate_state(
+        self,
+        component_name: str,
+        instance_id: str,
+        migrate: Callable[[dict[str, Any]], Mapping[str, Any]],
+        deadline: float | None = None,
+    ) -> int:
+        """Apply `migrate(state) -> changed keys` to one instance, serialized with its updates.
+
+        Returns the version the migration produced; raises OpError when the function
+        raised or returned something other than a dict.
+        """
+        component, keys = self._resolve(component_name, instance_id)
+        if self.store.version(keys) is None:
+            raise NotFoundError(f"instance {instance_id!r} of {component.name} does not exist")
+        entry = QueuedEntry(ADMIN_FLOW, MIGRATE_OP, admin.dumps_function(migrate))
+        enqueued = self.store.enqueue(keys, [entry])
+        self._check_enqueue(keys, enqueued.code)
+        self._scheduler.notify(keys)
+        ids = enqueued.ids
+        waited = wait_for_updates(
+            self.store, keys, ids[-1], enqueued.events_before, deadline, wanted=set(ids)
+        )
+        outcome = waited.outcomes.get(ids[-1])
+        if outcome is not None and outcome.status != scripts.APPLIED:
+            raise OpError(outcome.error_message or "the migration failed", outcome.error_type or "Exception")
+        return outcome.version if outcome is not None else waited.version
+
+
+def _cache_hit(cached: bytes | None, version: int) -> tuple[Any] | None:
+    """The cached result if it was computed from this version and has not expired."""
+    if cached is None:
+        return None
+    cached_version, expires, result = codec.loads(cached)
+    if cached_version != version or expires <= now_ms():
+        return None
+    return (result,)
 
 
 def _props_dict(props: Mapping[str, Any] | None) -> dict[str, Any]:

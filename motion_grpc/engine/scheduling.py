@@ -3,7 +3,10 @@
 Work is learned of in two ways: this process's own enqueues notify the pool
 directly (pickup in microseconds), and a sweep of Redis's pending-instance
 sets finds work that others left behind (a dead replica, an in-process user
-that exited, an expired lease).
+that exited, an expired lease). An instance the sweep finds leased is
+tried again the moment its lease is due to expire, so a dead replica's
+instances resume about one lease TTL after its last renewal, not a sweep
+interval later.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from motion_grpc.errors import MotionError
@@ -20,6 +24,8 @@ from motion_grpc.store.store import Store
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 1000
+#: How long after a lease's expected expiry its instance is tried again (seconds).
+EXPIRY_SLACK = 0.005
 
 
 class UpdateScheduler:
@@ -47,6 +53,7 @@ class UpdateScheduler:
         self._threads: list[threading.Thread] = []
         self._components: set[str] = set()
         self._idle = threading.Condition(self._lock)
+        self._expiring: dict[InstanceKeys, float] = {}  # leased elsewhere: retry at (monotonic)
 
     def start(self) -> None:
         for index in range(self._workers):
@@ -109,12 +116,28 @@ class UpdateScheduler:
                 self._idle.notify_all()
 
     def _sweep_loop(self) -> None:
+        next_sweep = 0.0
         while not self._stopping.is_set():
-            try:
-                self.sweep()
-            except MotionError as exc:
-                log.debug("sweep failed: %s", exc)
-            self._stopping.wait(self._sweep_interval)
+            if time.monotonic() >= next_sweep:
+                try:
+                    self.sweep()
+                except MotionError as exc:
+                    log.debug("sweep failed: %s", exc)
+                next_sweep = time.monotonic() + self._sweep_interval
+            wake_at = min([next_sweep, *self._retry_expired()])
+            self._stopping.wait(max(0.0, wake_at - time.monotonic()))
+
+    def _retry_expired(self) -> list[float]:
+        """Notify instances whose lease should have expired by now; the times of the others."""
+        now = time.monotonic()
+        with self._lock:
+            due = [keys for keys, at in self._expiring.items() if at <= now]
+            for keys in due:
+                del self._expiring[keys]
+            later = list(self._expiring.values())
+        for keys in due:
+            self.notify(keys)
+        return later
 
     def sweep(self) -> None:
         """Schedule instances with pending updates and no lease holder."""
@@ -127,6 +150,10 @@ class UpdateScheduler:
                 candidates = [keys for keys in candidates if keys not in self._scheduled]
             if not candidates:
                 continue
-            for keys, leased in zip(candidates, self._store.leased(candidates)):
-                if not leased:
+            now = time.monotonic()
+            for keys, ttl_ms in zip(candidates, self._store.lease_ttls(candidates)):
+                if ttl_ms == 0:
                     self.notify(keys)
+                elif ttl_ms > 0:
+                    with self._lock:
+                        self._expiring[keys] = now + ttl_ms / 1000 + EXPIRY_SLACK

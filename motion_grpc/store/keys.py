@@ -73,6 +73,15 @@ class InstanceKeys:
         """Hash: how often each pending entry's op has been started."""
         return self._key("attempts")
 
+    @property
+    def gone(self) -> str:
+        """String: the last version of a deleted instance, so a re-created one continues after it.
+
+        Versions then never repeat for an (component, id) pair, so a snapshot or a
+        cached answer of the deleted instance can never pass for one of its successor.
+        """
+        return self._key("gone")
+
     def all(self) -> tuple[str, ...]:
         return (
             self.state,

@@ -19,6 +19,7 @@ VERSION_MISMATCH = -2
 NO_INSTANCE = -3
 QUEUE_FULL = -4
 ENTRY_GONE = -5
+STALE = -6
 
 _EVENT = """
 local function add_event(events, maxlen, id, flow, op, status, version, enq, now, attempt, etype, emsg)
@@ -35,34 +36,65 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 return 2
 """
 
-# KEYS: meta, state, init_lock. ARGV: token, component, instance_id, now_ms, field, value, ...
+# KEYS: meta, state, init_lock, gone. ARGV: token, component, instance_id, now_ms, field, value, ...
+# Returns the first version (1, or one past the last version of a deleted predecessor);
+# 0 when the instance already exists; -1 when the init lock is no longer the caller's.
 INIT_COMMIT = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
 redis.call('DEL', KEYS[3])
 if redis.call('HEXISTS', KEYS[1], 'version') == 1 then return 0 end
-redis.call('DEL', KEYS[2])
+local version = tonumber(redis.call('GET', KEYS[4]) or '0') + 1
+redis.call('DEL', KEYS[2], KEYS[4])
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'version', 1, 'component', ARGV[2], 'instance_id', ARGV[3],
+redis.call('HSET', KEYS[1], 'version', version, 'component', ARGV[2], 'instance_id', ARGV[3],
            'created_at', ARGV[4], 'last_applied', '0-0')
+return version
+"""
+
+# KEYS: meta, state, updates, events, lease, init_lock, cache, attempts, gone.
+# Removes an instance; its last version stays behind in `gone` (see InstanceKeys.gone).
+# A worker still running one of its updates loses its lease here, so its commit is refused.
+# 1: deleted; 0: there was no such instance.
+DELETE = """
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+redis.call('SET', KEYS[9], version)
 return 1
 """
 
-# KEYS: meta, updates, events. ARGV: now_ms, events_maxlen, max_queue, count, (flow, op, payload)*count.
-# Returns {id of the newest event before this call, entry id, ...} or an error code.
+# KEYS: meta, updates, events, cache.
+# ARGV: now_ms, events_maxlen, max_queue, expect_version ('' = any), engine_id, cache_field ('' = none),
+#       cache_value, cache_ttl_ms, count, (flow, op, payload)*count.
+# Appends a run's update entries and caches its serve result, atomically, and only if the
+# version the serve read (expect_version) was still the newest when the serve began: either
+# it is the current version, or every commit since was made by the calling engine (which
+# folds its own commits into its snapshot at once, so they came after the serve began).
+# Returns {id of the newest event before this call, version, entry id, ...} or an error code.
 ENQUEUE = (
     _EVENT
     + """
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return -3 end
-local count = tonumber(ARGV[4])
+if ARGV[4] ~= '' and ARGV[4] ~= version then
+  local own = redis.call('HMGET', KEYS[1], 'committer', 'run_start')
+  if own[1] ~= ARGV[5] or tonumber(own[2]) > tonumber(ARGV[4]) + 1 then return -6 end
+end
+local count = tonumber(ARGV[9])
 local max_queue = tonumber(ARGV[3])
-if max_queue > 0 and redis.call('XLEN', KEYS[2]) + count > max_queue then return -4 end
+if max_queue > 0 and count > 0 and redis.call('XLEN', KEYS[2]) + count > max_queue then return -4 end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
+  redis.call('PEXPIRE', KEYS[4], ARGV[8])
+end
 local before = '0-0'
-local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
-if #newest > 0 then before = newest[1][1] end
-local reply = {before}
+if count > 0 then
+  local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+  if #newest > 0 then before = newest[1][1] end
+end
+local reply = {before, version}
 for i = 0, count - 1 do
-  local flow, op, payload = ARGV[5 + 3 * i], ARGV[6 + 3 * i], ARGV[7 + 3 * i]
+  local flow, op, payload = ARGV[10 + 3 * i], ARGV[11 + 3 * i], ARGV[12 + 3 * i]
   local seq = redis.call('HINCRBY', KEYS[1], 'seq:' .. flow .. '\\0' .. op, 1)
   local id = redis.call('XADD', KEYS[2], '*', 'f', flow, 'o', op, 'p', payload, 't', ARGV[1], 'n', seq)
   redis.call('HSET', KEYS[1], 'lastq:' .. flow, id)
@@ -92,21 +124,26 @@ return attempts
 )
 
 # KEYS: meta, state, updates, events, lease, cache, attempts.
-# ARGV: token, expected_version, now_ms, events_maxlen, patch_count, (field, value)*patch_count,
+# ARGV: token, expected_version, now_ms, events_maxlen, engine_id, patch_count, (field, value)*patch_count,
 #       then per entry: id, flow, op, status, enqueued_ms, attempt, error_type, error_message.
 # Commits one state patch for a run of entries at the head of the queue; returns the new version.
+# meta.committer / meta.run_start name the engine that made the latest commits and the first
+# version of its unbroken run of commits (see ENQUEUE).
 COMMIT = (
     _EVENT
     + """
 if redis.call('GET', KEYS[5]) ~= ARGV[1] then return -1 end
 local version = tonumber(redis.call('HGET', KEYS[1], 'version'))
 if version ~= tonumber(ARGV[2]) then return -2 end
-local patch_count = tonumber(ARGV[5])
-local first = 6 + 2 * patch_count
+local patch_count = tonumber(ARGV[6])
+local first = 7 + 2 * patch_count
 if #redis.call('XRANGE', KEYS[3], ARGV[first], ARGV[first]) == 0 then return -5 end
 if patch_count > 0 then
-  for i = 6, first - 1, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  for i = 7, first - 1, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
   version = version + 1
+  if redis.call('HGET', KEYS[1], 'committer') ~= ARGV[5] then
+    redis.call('HSET', KEYS[1], 'committer', ARGV[5], 'run_start', version)
+  end
   redis.call('HSET', KEYS[1], 'version', version)
   redis.call('DEL', KEYS[6])
 end
@@ -149,6 +186,7 @@ class Scripts:
     def __init__(self, client: Any) -> None:
         self._init_begin = client.register_script(INIT_BEGIN)
         self._init_commit = client.register_script(INIT_COMMIT)
+        self._delete = client.register_script(DELETE)
         self._enqueue = client.register_script(ENQUEUE)
         self._begin = client.register_script(BEGIN)
         self._commit = client.register_script(COMMIT)
@@ -163,7 +201,21 @@ class Scripts:
         args: list[Any] = [token, keys.component, keys.instance_id, now_ms]
         for name, value in fields.items():
             args += [name, value]
-        return int(self._init_commit(keys=[keys.meta, keys.state, keys.init_lock], args=args))
+        return int(self._init_commit(keys=[keys.meta, keys.state, keys.init_lock, keys.gone], args=args))
+
+    def delete(self, keys: InstanceKeys) -> int:
+        script_keys = [
+            keys.meta,
+            keys.state,
+            keys.updates,
+            keys.events,
+            keys.lease,
+            keys.init_lock,
+            keys.cache,
+            keys.attempts,
+            keys.gone,
+        ]
+        return int(self._delete(keys=script_keys))
 
     def enqueue_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
         """Queue the enqueue script on a pipeline by its SHA.
@@ -172,7 +224,7 @@ class Scripts:
         round trip); here a NoScriptError from execute tells the caller to
         `load_enqueue()` and send the (idempotent) pipeline again.
         """
-        pipe.evalsha(self._enqueue.sha, 3, keys.meta, keys.updates, keys.events, *args)
+        pipe.evalsha(self._enqueue.sha, 4, keys.meta, keys.updates, keys.events, keys.cache, *args)
 
     def load_enqueue(self, client: Any) -> None:
         client.script_load(ENQUEUE)

@@ -7,11 +7,12 @@ so callers never see a redis-py exception.
 from __future__ import annotations
 
 import functools
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import redis
 
@@ -81,6 +82,16 @@ class Event:
 
 
 @dataclass(frozen=True)
+class EnqueueResult:
+    """What an enqueue did: code 0, or scripts.NO_INSTANCE / QUEUE_FULL / STALE (nothing written)."""
+
+    code: int
+    events_before: str
+    version: int
+    ids: list[str]
+
+
+@dataclass(frozen=True)
 class QueuedEntry:
     flow: str
     op: str
@@ -139,6 +150,8 @@ class Store:
         max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
         self.client = client
+        #: Names this store's engine in meta.committer (see scripts.ENQUEUE).
+        self.engine_id = secrets.token_hex(8)
         self.scripts = scripts.Scripts(client)
         self.events_maxlen = events_maxlen
         self.max_queue = max_queue
@@ -158,10 +171,37 @@ class Store:
 
     @_mapped
     def init_commit(self, keys: InstanceKeys, token: str, fields: dict[str, bytes]) -> int:
-        committed = self.scripts.init_commit(keys, token, now_ms(), fields)
-        if committed == 1:
+        """Create the instance; its first version, or 0 (it exists) / -1 (init lock lost)."""
+        version = self.scripts.init_commit(keys, token, now_ms(), fields)
+        if version > 0:
             self.client.sadd(index_key(keys.component), keys.instance_id)
-        return committed
+        return version
+
+    @_mapped
+    def delete_instance(self, keys: InstanceKeys) -> bool:
+        """Remove every key of an instance and its index entries; False when it did not exist."""
+        deleted = self.scripts.delete(keys) == 1
+        # The index and pending set live in other slots: updated after the script, so a
+        # listing may briefly still name a deleted instance (listings check existence).
+        pipe = self.client.pipeline(transaction=False)
+        pipe.srem(index_key(keys.component), keys.instance_id)
+        pipe.zrem(pending_key(keys.component), keys.instance_id)
+        pipe.execute()
+        return deleted
+
+    @_mapped
+    def scan_instances(self, component: str, cursor: int, count: int) -> tuple[int, list[str]]:
+        """One SSCAN step over a component's instance index: (next cursor, ids)."""
+        next_cursor, raw = self.client.sscan(index_key(component), cursor, count=count)
+        return int(next_cursor), [_str(item) for item in raw]
+
+    @_mapped
+    def existing(self, keys_list: Sequence[InstanceKeys]) -> list[bool]:
+        """Which of these instances exist (have a version)."""
+        pipe = self.client.pipeline(transaction=False)
+        for keys in keys_list:
+            pipe.hexists(keys.meta, "version")
+        return [bool(found) for found in pipe.execute()]
 
     @_mapped
     def release_init(self, keys: InstanceKeys, token: str) -> None:
@@ -210,40 +250,47 @@ class Store:
         keys: InstanceKeys,
         entries: Sequence[QueuedEntry],
         cache: tuple[str, bytes, float] | None = None,
-    ) -> tuple[int, str, list[str]]:
-        """Append entries (and write a cache entry) in one round trip.
+        expect_version: int | None = None,
+    ) -> EnqueueResult:
+        """Append a run's entries and write its cache entry in one round trip.
 
-        Returns (reply code, id of the newest event before the call, entry ids).
-        The reply code is 0, or scripts.NO_INSTANCE / scripts.QUEUE_FULL.
+        With `expect_version`, nothing is written unless the state is still at
+        that version (the reply code is then scripts.STALE).
         """
+        if not entries and cache is None and expect_version is None:
+            return EnqueueResult(0, "0-0", 0, [])
         stamp = now_ms()
-        args: list[Any] = [stamp, self.events_maxlen, self.max_queue, len(entries)]
+        field, value, ttl = cache if cache is not None else ("", b"", 0.0)
+        args: list[Any] = [
+            stamp,
+            self.events_maxlen,
+            self.max_queue,
+            "" if expect_version is None else expect_version,
+            self.engine_id,
+            field,
+            value,
+            max(1, int(ttl * 1000)),
+            len(entries),
+        ]
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
 
-        def send() -> list[Any]:
+        def send() -> Any:
             pipe = self.client.pipeline(transaction=False)
+            self.scripts.enqueue_in(pipe, keys, args)
             if entries:
-                self.scripts.enqueue_in(pipe, keys, args)
                 pipe.zadd(pending_key(keys.component), {keys.instance_id: stamp}, nx=True)
-            if cache is not None:
-                field, value, ttl = cache
-                pipe.hset(keys.cache, field, value)
-                pipe.pexpire(keys.cache, max(1, int(ttl * 1000)))
-            return list(pipe.execute())
+            return pipe.execute()[0]
 
         try:
-            replies = send()
+            reply = send()
         except redis.exceptions.NoScriptError:
             # Redis restarted or flushed its scripts: nothing of the script ran, the rest is idempotent.
             self.scripts.load_enqueue(self.client)
-            replies = send()
-        if not entries:
-            return 0, "0-0", []
-        reply = replies[0]
+            reply = send()
         if isinstance(reply, int):
-            return reply, "0-0", []
-        return 0, _str(reply[0]), [_str(item) for item in reply[1:]]
+            return EnqueueResult(reply, "0-0", 0, [])
+        return EnqueueResult(0, _str(reply[0]), int(reply[1]), [_str(item) for item in reply[2:]])
 
     @_mapped
     def pending(self, keys: InstanceKeys, count: int) -> list[Entry]:
@@ -280,7 +327,7 @@ class Store:
         Returns the new version, or a negative scripts.* code when the commit
         was refused (lease lost, version moved, entry already gone).
         """
-        args: list[Any] = [token, expected_version, now_ms(), self.events_maxlen, len(patch)]
+        args: list[Any] = [token, expected_version, now_ms(), self.events_maxlen, self.engine_id, len(patch)]
         for name, value in patch.items():
             args += [name, value]
         for record in records:
@@ -334,6 +381,14 @@ class Store:
             pipe.exists(keys.lease)
         return [bool(found) for found in pipe.execute()]
 
+    @_mapped
+    def lease_ttls(self, keys_list: Sequence[InstanceKeys]) -> list[int]:
+        """Milliseconds each instance's lease has left: 0 when free (-1 when it never expires)."""
+        pipe = self.client.pipeline(transaction=False)
+        for keys in keys_list:
+            pipe.pttl(keys.lease)
+        return [max(int(ttl), 0) if int(ttl) != -1 else -1 for ttl in pipe.execute()]
+
     # -- waiting and events ----------------------------------------------------------
 
     @_mapped
@@ -369,7 +424,3 @@ class Store:
     def events_range(self, keys: InstanceKeys, after: str, count: int) -> list[Event]:
         raw = self.client.xrange(keys.events, f"({after}", "+", count=count)
         return [parse_event(raw_id, fields) for raw_id, fields in raw]
-
-
-def cast_int(value: Any) -> int:
-    return int(cast(int, value))

@@ -75,3 +75,25 @@ def test_init_state_params_apply_on_creation_only(engine: Engine) -> None:
     again = ComponentInstance(c, instance_id, init_state_params={"start": 9}, engine=engine)
     assert again.run("get") == 5
     assert ComponentInstance(c, unique("params"), engine=engine).run("get") == 0
+
+
+def test_a_snapshot_made_stale_elsewhere_is_never_served(redis_url: str) -> None:
+    """Engine A serves cheap ops from its snapshot; a commit by engine B must still show at once."""
+    engines = [
+        Engine(Store(RedisSettings(redis_url).client()), load_components([TEST_APP])).start()
+        for _ in range(2)
+    ]
+    try:
+        first, second = (engine.component("Ledger") for engine in engines)
+        instance_id = unique("stale")
+        here = ComponentInstance(first, instance_id, engine=engines[0])
+        there = ComponentInstance(second, instance_id, engine=engines[1])
+        for i in range(20):  # warms A's snapshot and marks the serve op as cheap
+            here.run("append", {"i": i}, flush_update=True)
+        for round_ in range(5):
+            there.write_state({"items": [round_]})
+            assert here.run("append", {"i": 99}) == 1  # len of B's freshly written list
+            here.flush_update()
+    finally:
+        for engine in engines:
+            engine.close()

@@ -1,0 +1,111 @@
+"""Administration of instances: paged listing, and migration functions carried by admin entries.
+
+Listing walks a component's instance index with SSCAN (never KEYS), so a page
+costs about one round trip however many instances exist. A page token is the
+SSCAN cursor, plus the last id returned when a page ended inside one SSCAN
+batch; batches are sorted, so resuming inside a batch skips exactly what was
+already returned even if the set changed meanwhile.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import pickle
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from motion_grpc.errors import InvalidArgumentError
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.store import Store
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_SCANS_PER_PAGE = 16
+
+
+def encode_token(cursor: int, after: str | None) -> str:
+    text = f"{cursor}\n{after}" if after is not None else str(cursor)
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def decode_token(token: str) -> tuple[int, str | None]:
+    """(SSCAN cursor, last id returned in that batch or None); INVALID_ARGUMENT for garbage."""
+    if not token:
+        return 0, None
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        cursor_text, newline, after = text.partition("\n")
+        cursor = int(cursor_text)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidArgumentError("page_token is not a token this service returned") from None
+    if cursor < 0:
+        raise InvalidArgumentError("page_token is not a token this service returned")
+    return cursor, (after if newline else None)
+
+
+def page_size_of(requested: int) -> int:
+    if requested < 0:
+        raise InvalidArgumentError("page_size must be >= 0 (0 picks the default)")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def list_page(store: Store, component: str, page_size: int, token: str) -> tuple[list[str], str]:
+    """One page of a component's instance ids and the token of the next page ('' at the end)."""
+    size = page_size_of(page_size)
+    cursor, after = decode_token(token)
+    ids: list[str] = []
+    next_token = ""
+    for _ in range(MAX_SCANS_PER_PAGE):
+        next_cursor, batch = store.scan_instances(component, cursor, size)
+        batch = sorted(set(batch))
+        if after is not None:
+            batch = [instance_id for instance_id in batch if instance_id > after]
+            after = None
+        room = size - len(ids)
+        if len(batch) > room:
+            ids += batch[:room]
+            next_token = encode_token(cursor, ids[-1])
+            break
+        ids += batch
+        if next_cursor == 0:
+            break
+        cursor = next_cursor
+        next_token = encode_token(cursor, None)
+        if len(ids) == size:
+            break
+    return _existing(store, component, ids), next_token
+
+
+def _existing(store: Store, component: str, ids: list[str]) -> list[str]:
+    # The index is updated after the instance's own keys (another slot), so it may name
+    # an instance deleted a moment ago: report only those that exist.
+    if not ids:
+        return ids
+    found = store.existing([InstanceKeys.of(component, instance_id) for instance_id in ids])
+    return [instance_id for instance_id, exists in zip(ids, found) if exists]
+
+
+def dumps_function(func: Callable[..., Any]) -> bytes:
+    """Pickle a migration function by value, so a worker in another process can run it.
+
+    Functions of `__main__` are pickled by value anyway; a function of an importable
+    module (`motion-grpc migrate app:Component migrations:func`) would be pickled as a
+    reference that a server process may not be able to import.
+    """
+    module = sys.modules.get(getattr(func, "__module__", "") or "")
+    by_value = module is not None and module.__name__ not in ("__main__", "builtins")
+    if by_value:
+        try:
+            cloudpickle.register_pickle_by_value(module)
+        except ValueError:
+            by_value = False  # a module cloudpickle cannot pickle by value: by reference then
+    try:
+        data: bytes = cloudpickle.dumps(func, protocol=pickle.HIGHEST_PROTOCOL)
+        return data
+    finally:
+        if by_value:
+            cloudpickle.unregister_pickle_by_value(module)
