@@ -10,6 +10,7 @@ from motion_grpc.client import AsyncMotionClient, MotionClient
 from motion_grpc.component import Component, DiscardPolicy
 from motion_grpc.errors import MotionError
 from motion_grpc.instance import ComponentInstance
+from motion_grpc.migrate import StateMigrator
 from motion_grpc.props import Props
 from motion_grpc.state import State
 
@@ -22,6 +23,7 @@ __all__ = [
     "MotionError",
     "Props",
     "State",
+    "StateMigrator",
 ]
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from motion_grpc.engine import EngineSettings
 from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
@@ -40,11 +41,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--update-workers", type=_positive_int, default=4, help="threads applying updates")
     serve.add_argument("--lease-ttl", type=float, default=5.0, help="update lease TTL in seconds")
     serve.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=1.0,
+        help="seconds between looks in Redis for updates queued by other processes (default 1)",
+    )
+    serve.add_argument(
         "--allow-pickle", action="store_true", help="accept cloudpickle props from trusted clients"
     )
     serve.add_argument("--debug", action="store_true", help="send op tracebacks to clients")
     serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
+    _add_migrate_parser(commands)
     return parser
+
+
+def _add_migrate_parser(commands: Any) -> None:
+    migrate = commands.add_parser(
+        "migrate", help="apply a function (state -> dict of keys to set) to a component's instances"
+    )
+    migrate.add_argument("component", metavar="APP:COMPONENT", help="e.g. app.py:Prompt or mymodule:Prompt")
+    migrate.add_argument("function", metavar="MODULE:FUNC", help="e.g. migrations.py:add_key")
+    migrate.add_argument(
+        "--instance", action="append", dest="instances", metavar="ID", help="only this instance (repeatable)"
+    )
+    migrate.add_argument("--workers", type=_positive_int, default=4, help="migrations waited on at once")
+    migrate.add_argument("--timeout", type=float, default=None, help="seconds to wait per instance")
+    migrate.add_argument("--redis", default=None, help="as for serve")
+    migrate.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="embedded Redis data directory")
+    migrate.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "WARNING"))
 
 
 def _redis_settings(args: argparse.Namespace) -> RedisSettings:
@@ -58,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.command == "migrate":
+        from motion_grpc.migrate_cli import run_migrate
+
+        return run_migrate(args, _redis_settings(args))
     try:
         components = load_components(args.apps)
     except AppLoadError as exc:
@@ -69,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         allow_pickle=args.allow_pickle,
         debug=args.debug,
     )
-    engine_settings = EngineSettings(update_workers=args.update_workers, lease_ttl=args.lease_ttl)
+    engine_settings = EngineSettings(
+        update_workers=args.update_workers, lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval
+    )
     asyncio.run(serve_forever(components, _redis_settings(args), options, engine_settings))
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import threading
 import time
 import uuid
@@ -32,9 +33,15 @@ def shared_engine(settings: RedisSettings | None = None) -> Engine:
     with _engines_lock:
         engine = _engines.get(settings.url)
         if engine is None:
-            engine = Engine(Store(settings.client()), settings=EngineSettings()).start()
+            engine = Engine(Store(settings.client()), settings=_in_process_settings()).start()
             _engines[settings.url] = engine
         return engine
+
+
+def _in_process_settings() -> EngineSettings:
+    """MOTION_PROCESS_UPDATES=0: this process only serves and enqueues; servers apply the updates."""
+    flag = os.environ.get("MOTION_PROCESS_UPDATES", "1").strip().lower()
+    return EngineSettings(process_updates=flag not in ("0", "false", "no", "off"))
 
 
 @atexit.register
@@ -141,6 +148,13 @@ class ComponentInstance:
 
     def get_version(self) -> int:
         return self._engine.get_state(self.component.name, self.instance_id).version
+
+    def delete(self) -> bool:
+        """Delete this instance: state, queued updates, events, cache (not in Motion).
+
+        Returns False when it did not exist. A later `run` creates it afresh with init_state.
+        """
+        return self._engine.delete_instance(self.component.name, self.instance_id)
 
     def shutdown(self) -> None:
         """Release this handle. Queued updates stay durable in Redis and are applied by any worker."""

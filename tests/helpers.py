@@ -64,6 +64,7 @@ class ServerProcess:
         args: Sequence[str] = (),
         env: dict[str, str] | None = None,
         cwd: str | None = None,
+        log: pathlib.Path | None = None,
     ) -> None:
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
@@ -73,10 +74,22 @@ class ServerProcess:
         self.command = command
         self.env = env or clean_env()
         self.cwd = cwd
+        self.log = log  # where its output goes (appended), instead of the test's output
         self.process: subprocess.Popen[bytes] | None = None
 
+    def launch(self) -> ServerProcess:
+        """Start the process without waiting for it to listen (it may die before it does)."""
+        if self.log is None:
+            self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd)
+            return self
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT
+            )
+        return self
+
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd)
+        self.launch()
         channel = grpc.insecure_channel(self.target)
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -42,6 +42,22 @@ class AsyncMotionClient:
     async def describe(self) -> list[pb.ComponentInfo]:
         response = await self.stub.DescribeComponents(pb.DescribeComponentsRequest())
         return list(response.components)
+
+    async def list_instances(self, component: str, page_size: int = 100) -> AsyncIterator[str]:
+        """Every instance id of a component, fetched page by page as the iteration goes."""
+        token = ""
+        while True:
+            ids, token = await self._list_page(component, page_size, token)
+            for instance_id in ids:
+                yield instance_id
+            if not token:
+                return
+
+    @m.mapped_async
+    async def _list_page(self, component: str, page_size: int, token: str) -> tuple[list[str], str]:
+        request = pb.ListInstancesRequest(component=component, page_size=page_size, page_token=token)
+        response = await self.stub.ListInstances(request)
+        return list(response.instance_ids), response.next_page_token
 
     async def close(self) -> None:
         await self._channel.close(None)
@@ -137,3 +153,9 @@ class AsyncInstanceHandle:
     async def write_state(self, patch: Mapping[str, Any], timeout: float | None = None) -> int:
         request = m.write_request(self.ref, patch, self._client.use_pickle)
         return int((await self._stub.WriteState(request, timeout=timeout)).version)
+
+    @m.mapped_async
+    async def delete(self, timeout: float | None = None) -> bool:
+        """Delete the instance: state, queued updates, events, cache. False when it did not exist."""
+        request = pb.DeleteInstanceRequest(instance=self.ref)
+        return bool((await self._stub.DeleteInstance(request, timeout=timeout)).deleted)

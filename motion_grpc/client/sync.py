@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -50,6 +50,21 @@ class MotionClient:
     def describe(self) -> list[pb.ComponentInfo]:
         """The components the server hosts."""
         return list(self.stub.DescribeComponents(pb.DescribeComponentsRequest()).components)
+
+    def list_instances(self, component: str, page_size: int = 100) -> Iterator[str]:
+        """Every instance id of a component, fetched page by page as the iteration goes."""
+        token = ""
+        while True:
+            ids, token = self._list_page(component, page_size, token)
+            yield from ids
+            if not token:
+                return
+
+    @m.mapped
+    def _list_page(self, component: str, page_size: int, token: str) -> tuple[list[str], str]:
+        request = pb.ListInstancesRequest(component=component, page_size=page_size, page_token=token)
+        response = self.stub.ListInstances(request)
+        return list(response.instance_ids), response.next_page_token
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         grpc.channel_ready_future(self._channel).result(timeout=timeout)
@@ -153,3 +168,9 @@ class InstanceHandle:
         """Patch state keys, serialized with the update queue; returns the new version."""
         request = m.write_request(self.ref, patch, self._client.use_pickle)
         return int(self._stub.WriteState(request, timeout=timeout).version)
+
+    @m.mapped
+    def delete(self, timeout: float | None = None) -> bool:
+        """Delete the instance: state, queued updates, events, cache. False when it did not exist."""
+        request = pb.DeleteInstanceRequest(instance=self.ref)
+        return bool(self._stub.DeleteInstance(request, timeout=timeout).deleted)

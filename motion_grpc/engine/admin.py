@@ -13,12 +13,15 @@ import base64
 import binascii
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cloudpickle
 
-from motion_grpc.errors import InvalidArgumentError
+from motion_grpc import codec
+from motion_grpc.component import Component
+from motion_grpc.engine.ops import LoopThread, call_op, describe_error
+from motion_grpc.errors import InvalidArgumentError, OpError
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Store
 
@@ -71,11 +74,9 @@ def list_page(store: Store, component: str, page_size: int, token: str) -> tuple
             next_token = encode_token(cursor, ids[-1])
             break
         ids += batch
-        if next_cursor == 0:
-            break
         cursor = next_cursor
-        next_token = encode_token(cursor, None)
-        if len(ids) == size:
+        next_token = "" if cursor == 0 else encode_token(cursor, None)
+        if cursor == 0 or len(ids) == size:
             break
     return _existing(store, component, ids), next_token
 
@@ -109,3 +110,21 @@ def dumps_function(func: Callable[..., Any]) -> bytes:
     finally:
         if by_value:
             cloudpickle.unregister_pickle_by_value(module)
+
+
+def migration_changes(
+    component: Component, data: Mapping[str, Any], payload: bytes, loop: LoopThread
+) -> dict[str, Any]:
+    """Run a queued migration function on a copy of the state; the state keys it sets."""
+    what = f"migration of {component.name}"
+    try:
+        migrate = codec.loads(payload)
+    except Exception as exc:
+        raise OpError(f"{what} cannot be unpickled here: {describe_error(exc)}", type(exc).__name__) from exc
+    # A plain copy: the function may change it in place and return it, as in Motion's examples.
+    changes = call_op(what, migrate, (dict(data),), loop)
+    if not isinstance(changes, Mapping) or not all(isinstance(key, str) for key in changes):
+        raise OpError(
+            f"{what} returned {type(changes).__name__}; return a dict with string keys", "TypeError"
+        )
+    return dict(changes)

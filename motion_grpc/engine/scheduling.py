@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from motion_grpc.engine.wakeups import WakeListener
 from motion_grpc.errors import MotionError
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Store
@@ -63,6 +64,13 @@ class UpdateScheduler:
         sweeper = threading.Thread(target=self._sweep_loop, name="motion-sweep", daemon=True)
         sweeper.start()
         self._threads.append(sweeper)
+        wakeups = WakeListener(self._store, self._hosted, self.notify, self._stopping)
+        wakeups.start()
+        self._threads.append(wakeups.thread)
+
+    def _hosted(self) -> list[str]:
+        with self._lock:
+            return sorted(self._components)
 
     def host(self, components: Iterable[str]) -> None:
         """Sweep for left-behind work of these components too."""
@@ -83,8 +91,9 @@ class UpdateScheduler:
         self._stopping.set()
         for _ in range(self._workers):
             self._queue.put(None)
+        deadline = time.monotonic() + timeout  # one bound for all, not one per thread
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no instance is scheduled here (for tests and shutdown)."""

@@ -137,6 +137,27 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
     ) -> pb.DescribeComponentsResponse:
         return pb.DescribeComponentsResponse(components=[describe(c) for c in self._engine.components])
 
+    async def ListInstances(
+        self, request: pb.ListInstancesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> pb.ListInstancesResponse:
+        ids, next_token = await self._call(
+            self._serve_pool,
+            self._engine.list_instances,
+            request.component,
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListInstancesResponse(instance_ids=ids, next_page_token=next_token)
+
+    async def DeleteInstance(
+        self, request: pb.DeleteInstanceRequest, context: aio.ServicerContext[Any, Any]
+    ) -> pb.DeleteInstanceResponse:
+        ref = request.instance
+        deleted = await self._call(
+            self._serve_pool, self._engine.delete_instance, ref.component, ref.instance_id
+        )
+        return pb.DeleteInstanceResponse(deleted=deleted)
+
     def _decode(self, struct: Any, pickled: bytes, what: str) -> dict[str, Any]:
         if not pickled:
             return codec.from_struct(struct)

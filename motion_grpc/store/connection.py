@@ -9,6 +9,9 @@ from typing import Any
 from urllib.parse import quote
 
 import redis
+import redis.asyncio
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
@@ -49,17 +52,34 @@ class RedisSettings:
         auth = f":{quote(password, safe='')}@" if password else ""
         return cls(url=f"redis://{auth}{host}:{port}/{db}")
 
-    def client(self) -> Any:
-        """A new thread-safe client (redis.Redis, or RedisCluster for cluster URLs)."""
-        options: dict[str, Any] = {
+    def _options(self, retry: Any) -> dict[str, Any]:
+        return {
             "socket_connect_timeout": self.connect_timeout,
             "socket_timeout": self.socket_timeout,
-            "retry": Retry(ExponentialBackoff(cap=0.2, base=0.01), retries=1),
+            "retry": retry,
             "health_check_interval": 30,
         }
+
+    def _cluster_url(self) -> str:
+        scheme = "rediss://" if self.url.startswith("rediss+") else "redis://"
+        return scheme + self.url.split("://", 1)[1]
+
+    def client(self) -> Any:
+        """A new thread-safe client (redis.Redis, or RedisCluster for cluster URLs)."""
+        options = self._options(Retry(ExponentialBackoff(cap=0.2, base=0.01), retries=1))
         if self.is_cluster:
-            url = "redis://" + self.url.split("://", 1)[1]
-            if self.url.startswith("rediss+"):
-                url = "rediss://" + self.url.split("://", 1)[1]
-            return RedisCluster.from_url(url, **options)
+            return RedisCluster.from_url(self._cluster_url(), **options)
         return redis.Redis.from_url(self.url, max_connections=self.max_connections, **options)
+
+    def async_client(self, max_connections: int | None = None) -> Any:
+        """A new redis.asyncio client (or redis.asyncio.cluster.RedisCluster) with the same settings.
+
+        Use it only on the event loop that first uses it. `max_connections`
+        overrides the pool bound (per node on a cluster): a blocking read holds
+        a connection for its whole block time.
+        """
+        options = self._options(AsyncRetry(ExponentialBackoff(cap=0.2, base=0.01), retries=1))
+        limit = max_connections or self.max_connections
+        if self.is_cluster:
+            return AsyncRedisCluster.from_url(self._cluster_url(), max_connections=limit, **options)
+        return redis.asyncio.Redis.from_url(self.url, max_connections=limit, **options)

@@ -100,6 +100,14 @@ def pending_key(component: str) -> str:
     return f"{PREFIX}:pending:{component}"
 
 
+def wake_channel(component: str) -> str:
+    """Pub/sub channel where instance ids of a component are published when their work is up for grabs."""
+    return f"{WAKE_PREFIX}{component}"
+
+
+WAKE_PREFIX = f"{PREFIX}:wake:"
+
+
 def index_key(component: str) -> str:
     """Set of the instance ids of a component (for ListInstances)."""
     return f"{PREFIX}:instances:{component}"

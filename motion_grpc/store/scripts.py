@@ -105,21 +105,80 @@ return reply
 """
 )
 
-# KEYS: lease, attempts, events, meta. ARGV: token, now_ms, events_maxlen, (id, flow, op, enqueued_ms)*.
-# Records that the ops of these entries start; returns their attempt counts.
-BEGIN = (
+# KEYS: lease, updates, attempts, events, meta.
+# ARGV: token, ttl_ms, now_ms, events_maxlen, may_acquire ('1'/'0'), policy_count,
+#       (flow\0op, discard kind, discard_after, batch_size)*policy_count.
+# The one step of a worker before it runs an op: take (or renew) the lease, drop head entries
+# that their op's discard policy rules out (DISCARDED events), then mark the next entry - or,
+# for a batch op, the run of entries of the same op, up to its batch size - RUNNING and count
+# the attempt. Discard kinds: 1 = NUM_NEW_UPDATES (per-op sequence numbers), 2 = SECONDS.
+# Returns {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*}; {0} when the queue
+# is empty (the lease is released); {2} to be called again; {-1} when another worker holds the
+# lease; {-3} when the instance is gone.
+TAKE = (
     _EVENT
     + """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-local version = redis.call('HGET', KEYS[4], 'version')
-local attempts = {}
-for i = 4, #ARGV, 4 do
-  local attempt = redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
-  add_event(KEYS[3], ARGV[3], ARGV[i], ARGV[i + 1], ARGV[i + 2], 2, version, ARGV[i + 3], ARGV[2],
-            attempt, '', '')
-  attempts[#attempts + 1] = attempt
+local holder = redis.call('GET', KEYS[1])
+if holder ~= ARGV[1] then
+  if holder or ARGV[5] ~= '1' then return {-1} end
 end
-return attempts
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local version = redis.call('HGET', KEYS[5], 'version')
+if not version then
+  redis.call('DEL', KEYS[1])
+  return {-3}
+end
+local policies = {}
+for i = 7, 6 + 4 * tonumber(ARGV[6]), 4 do
+  policies[ARGV[i]] = {tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])}
+end
+local now = tonumber(ARGV[3])
+local taken = {1, version}
+local head, limit, count, scanned, cursor = nil, 1, 0, 0, '-'
+while scanned < 500 do
+  local batch = redis.call('XRANGE', KEYS[2], cursor, '+', 'COUNT', 16)
+  if #batch == 0 then break end
+  for _, item in ipairs(batch) do
+    scanned = scanned + 1
+    local id, f = item[1], item[2]
+    local flow, op, payload, enqueued, seq = f[2], f[4], f[6], f[8], f[10]
+    local key = flow .. '\\0' .. op
+    if head and key ~= head then return taken end
+    local policy = policies[key]
+    local reason, message = nil, nil
+    if policy and policy[1] == 2 and now - tonumber(enqueued) > policy[2] * 1000 then
+      reason = 'expired'
+      message = string.format('not started within %g s of being enqueued', policy[2])
+    elseif policy and policy[1] == 1 then
+      local newer = tonumber(redis.call('HGET', KEYS[5], 'seq:' .. key)) - tonumber(seq)
+      if newer >= policy[2] then
+        reason = 'superseded'
+        message = string.format('%d newer updates of %s were queued (limit %g)', newer, op, policy[2])
+      end
+    end
+    if reason then
+      redis.call('XDEL', KEYS[2], id)
+      redis.call('HDEL', KEYS[3], id)
+      redis.call('HSET', KEYS[5], 'last_applied', id)
+      add_event(KEYS[4], ARGV[4], id, flow, op, 5, version, enqueued, ARGV[3], 0, reason, message)
+    else
+      local attempt = redis.call('HINCRBY', KEYS[3], id, 1)
+      add_event(KEYS[4], ARGV[4], id, flow, op, 2, version, enqueued, ARGV[3], attempt, '', '')
+      for _, value in ipairs({id, flow, op, payload, enqueued, seq, attempt}) do taken[#taken + 1] = value end
+      count = count + 1
+      if not head then
+        head = key
+        if policy then limit = policy[3] end
+      end
+      if count >= limit then return taken end
+    end
+    cursor = '(' .. id
+  end
+end
+if count > 0 then return taken end
+if scanned >= 500 then return {2} end
+redis.call('DEL', KEYS[1])
+return {0}
 """
 )
 
@@ -171,15 +230,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: lease, updates. ARGV: token. 1: released (queue empty); 0: entries remain; -1: not ours.
-RELEASE_IF_IDLE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('XLEN', KEYS[2]) > 0 then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
-"""
-
-
 class Scripts:
     """The scripts registered on one Redis client, with typed entry points."""
 
@@ -188,11 +238,10 @@ class Scripts:
         self._init_commit = client.register_script(INIT_COMMIT)
         self._delete = client.register_script(DELETE)
         self._enqueue = client.register_script(ENQUEUE)
-        self._begin = client.register_script(BEGIN)
+        self._take = client.register_script(TAKE)
         self._commit = client.register_script(COMMIT)
         self._renew = client.register_script(RENEW)
         self._release = client.register_script(RELEASE)
-        self._release_if_idle = client.register_script(RELEASE_IF_IDLE)
 
     def init_begin(self, keys: InstanceKeys, token: str, ttl_ms: int) -> int:
         return int(self._init_begin(keys=[keys.meta, keys.init_lock], args=[token, ttl_ms]))
@@ -229,8 +278,12 @@ class Scripts:
     def load_enqueue(self, client: Any) -> None:
         client.script_load(ENQUEUE)
 
-    def begin(self, keys: InstanceKeys, args: list[Any]) -> Any:
-        return self._begin(keys=[keys.lease, keys.attempts, keys.events, keys.meta], args=args)
+    def enqueue(self, keys: InstanceKeys, args: list[Any]) -> Any:
+        """Run the enqueue script on its own (Redis Cluster pipelines refuse EVALSHA)."""
+        return self._enqueue(keys=[keys.meta, keys.updates, keys.events, keys.cache], args=args)
+
+    def take(self, keys: InstanceKeys, args: list[Any]) -> Any:
+        return self._take(keys=[keys.lease, keys.updates, keys.attempts, keys.events, keys.meta], args=args)
 
     def commit(self, keys: InstanceKeys, args: list[Any]) -> int:
         script_keys = [
@@ -249,6 +302,3 @@ class Scripts:
 
     def release(self, lease_key: str, token: str) -> int:
         return int(self._release(keys=[lease_key], args=[token]))
-
-    def release_if_idle(self, keys: InstanceKeys, token: str) -> int:
-        return int(self._release_if_idle(keys=[keys.lease, keys.updates], args=[token]))

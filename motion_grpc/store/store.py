@@ -9,16 +9,17 @@ from __future__ import annotations
 import functools
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
+from redis.cluster import RedisCluster
 
 from motion_grpc.errors import InternalError, StoreUnavailableError
 from motion_grpc.store import scripts
-from motion_grpc.store.keys import InstanceKeys, index_key, pending_key
+from motion_grpc.store.keys import InstanceKeys, index_key, pending_key, wake_channel
 
 T = TypeVar("T")
 
@@ -48,6 +49,17 @@ def _mapped(method: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         with store_errors():
             return method(*args, **kwargs)
+
+    return wrapper
+
+
+def mapped_async(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """The async equivalent of `_mapped`: redis.asyncio raises the same redis-py exceptions."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        with store_errors():
+            return await method(*args, **kwargs)
 
     return wrapper
 
@@ -82,6 +94,16 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Taken:
+    """What TAKE answered: 1 with the entries started; 0 idle, 2 again, -1 leased elsewhere, -3 gone."""
+
+    code: int
+    version: int = 0
+    entries: list[Entry] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class EnqueueResult:
     """What an enqueue did: code 0, or scripts.NO_INSTANCE / QUEUE_FULL / STALE (nothing written)."""
 
@@ -113,17 +135,6 @@ def _str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _entry(raw_id: Any, fields: dict[bytes, bytes]) -> Entry:
-    return Entry(
-        id=_str(raw_id),
-        flow=fields[b"f"].decode(),
-        op=fields[b"o"].decode(),
-        payload=fields[b"p"],
-        enqueued_ms=int(fields[b"t"]),
-        seq=int(fields[b"n"]),
-    )
-
-
 def parse_event(raw_id: Any, fields: dict[bytes, bytes]) -> Event:
     return Event(
         id=_str(raw_id),
@@ -150,6 +161,9 @@ class Store:
         max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
         self.client = client
+        # On Redis Cluster, commands on different slots never share a pipeline where their
+        # order matters: a cluster pipeline sends each node its part independently.
+        self.cluster = isinstance(client, RedisCluster)
         #: Names this store's engine in meta.committer (see scripts.ENQUEUE).
         self.engine_id = secrets.token_hex(8)
         self.scripts = scripts.Scripts(client)
@@ -260,22 +274,24 @@ class Store:
         if not entries and cache is None and expect_version is None:
             return EnqueueResult(0, "0-0", 0, [])
         stamp = now_ms()
-        field, value, ttl = cache if cache is not None else ("", b"", 0.0)
+        cache_field, cache_value, cache_ttl = cache if cache is not None else ("", b"", 0.0)
         args: list[Any] = [
             stamp,
             self.events_maxlen,
             self.max_queue,
             "" if expect_version is None else expect_version,
             self.engine_id,
-            field,
-            value,
-            max(1, int(ttl * 1000)),
+            cache_field,
+            cache_value,
+            max(1, int(cache_ttl * 1000)),
             len(entries),
         ]
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
 
         def send() -> Any:
+            if self.cluster:
+                return self._enqueue_on_cluster(keys, args, stamp if entries else None)
             pipe = self.client.pipeline(transaction=False)
             self.scripts.enqueue_in(pipe, keys, args)
             if entries:
@@ -292,26 +308,51 @@ class Store:
             return EnqueueResult(reply, "0-0", 0, [])
         return EnqueueResult(0, _str(reply[0]), int(reply[1]), [_str(item) for item in reply[2:]])
 
-    @_mapped
-    def pending(self, keys: InstanceKeys, count: int) -> list[Entry]:
-        raw = self.client.xrange(keys.updates, "-", "+", count=count)
-        return [_entry(raw_id, fields) for raw_id, fields in raw]
+    def _enqueue_on_cluster(self, keys: InstanceKeys, args: list[Any], stamp: int | None) -> Any:
+        """Two round trips, pending set first: an enqueuer dying in between leaves a
+        harmless extra hint (a drain finds nothing), never entries no sweep would find."""
+        if stamp is not None:
+            self.client.zadd(pending_key(keys.component), {keys.instance_id: stamp}, nx=True)
+        return self.scripts.enqueue(keys, args)
 
     @_mapped
-    def op_sequence(self, keys: InstanceKeys, flow: str, op: str) -> int:
-        raw = self.client.hget(keys.meta, f"seq:{flow}\0{op}")
-        return 0 if raw is None else int(raw)
+    def take(
+        self, keys: InstanceKeys, token: str, ttl_ms: int, policies: Sequence[Any], may_acquire: bool
+    ) -> Taken:
+        """Take (or keep) the lease and start the next entry or batch: see scripts.TAKE."""
+        args: list[Any] = [token, ttl_ms, now_ms(), self.events_maxlen, "1" if may_acquire else "0"]
+        args.append(len(policies))
+        for policy in policies:
+            args += list(policy)
+        reply = self.scripts.take(keys, args)
+        code = int(reply[0])
+        if code != 1:
+            return Taken(code)
+        entries, attempts = [], []
+        for at in range(2, len(reply), 7):
+            raw_id, flow, op, payload, enqueued, seq, attempt = reply[at : at + 7]
+            entries.append(Entry(_str(raw_id), _str(flow), _str(op), payload, int(enqueued), int(seq)))
+            attempts.append(int(attempt))
+        return Taken(code, int(reply[1]), entries, attempts)
 
     @_mapped
-    def begin(self, keys: InstanceKeys, token: str, entries: Sequence[Entry]) -> list[int] | None:
-        """Record that these entries' ops start; their attempt counts, or None when the lease is lost."""
-        args: list[Any] = [token, now_ms(), self.events_maxlen]
-        for entry in entries:
-            args += [entry.id, entry.flow, entry.op, entry.enqueued_ms]
-        reply = self.scripts.begin(keys, args)
-        if isinstance(reply, int):
-            return None
-        return [int(item) for item in reply]
+    def settle_pending(self, keys: InstanceKeys) -> bool:
+        """After the queue was found empty, drop the instance from the pending set.
+
+        True when an entry arrived meanwhile (the instance is then kept): removing
+        first and looking at the queue second means an enqueue is never missed.
+        """
+        if self.cluster:  # two slots: the order must hold, so two round trips
+            self.client.zrem(pending_key(keys.component), keys.instance_id)
+            length = self.client.xlen(keys.updates)
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zrem(pending_key(keys.component), keys.instance_id)
+            pipe.xlen(keys.updates)
+            _, length = pipe.execute()
+        if length:
+            self.client.zadd(pending_key(keys.component), {keys.instance_id: now_ms()}, nx=True)
+        return bool(length)
 
     @_mapped
     def commit(
@@ -347,10 +388,6 @@ class Store:
     # -- leases -----------------------------------------------------------------
 
     @_mapped
-    def acquire_lease(self, keys: InstanceKeys, token: str, ttl_ms: int) -> bool:
-        return bool(self.client.set(keys.lease, token, nx=True, px=ttl_ms))
-
-    @_mapped
     def renew(self, lease_key: str, token: str, ttl_ms: int) -> bool:
         return self.scripts.renew(lease_key, token, ttl_ms) == 1
 
@@ -359,27 +396,14 @@ class Store:
         self.scripts.release(lease_key, token)
 
     @_mapped
-    def release_if_idle(self, keys: InstanceKeys, token: str) -> int:
-        released = self.scripts.release_if_idle(keys, token)
-        if released == 1:
-            # The pending set is a hint for sweeps: an enqueue racing this removal is put
-            # back here, and its enqueuer has notified a worker anyway.
-            self.client.zrem(pending_key(keys.component), keys.instance_id)
-            if self.client.xlen(keys.updates) > 0:
-                self.client.zadd(pending_key(keys.component), {keys.instance_id: now_ms()}, nx=True)
-        return released
-
-    @_mapped
     def pending_instances(self, component: str, count: int) -> list[str]:
         raw = self.client.zrange(pending_key(component), 0, count - 1)
         return [_str(item) for item in raw]
 
     @_mapped
-    def leased(self, keys_list: Sequence[InstanceKeys]) -> list[bool]:
-        pipe = self.client.pipeline(transaction=False)
-        for keys in keys_list:
-            pipe.exists(keys.lease)
-        return [bool(found) for found in pipe.execute()]
+    def publish_wake(self, keys: InstanceKeys) -> None:
+        """Tell the engines hosting this component that the instance's queue is up for grabs."""
+        self.client.publish(wake_channel(keys.component), keys.instance_id)
 
     @_mapped
     def lease_ttls(self, keys_list: Sequence[InstanceKeys]) -> list[int]:

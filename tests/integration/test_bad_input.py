@@ -116,9 +116,9 @@ def test_get_state_of_missing_instance_and_key(client: MotionClient) -> None:
 
 
 def test_unimplemented_rpcs_say_so(client: MotionClient) -> None:
-    request = pb.ListInstancesRequest(component="Ledger")
+    request = pb.RunRequest(instance=pb.InstanceRef(component="Ledger", instance_id=unique()), flow="append")
     with pytest.raises(grpc.RpcError) as info:
-        client.stub.ListInstances(request)
+        list(client.stub.RunStream(request))
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 

@@ -12,6 +12,7 @@ def test_public_names_are_pinned() -> None:
         "MotionError",
         "Props",
         "State",
+        "StateMigrator",
     ]
     for module in (motion_grpc, client, engine, server, store):
         assert module.__all__ == sorted(module.__all__)

@@ -81,16 +81,20 @@ class RunResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., pickled_result: _Optional[bytes] = ..., version: _Optional[int] = ..., cached: _Optional[bool] = ..., update_ids: _Optional[_Iterable[str]] = ..., update_outcomes: _Optional[_Iterable[_Union[UpdateOutcome, _Mapping]]] = ...) -> None: ...
 
 class RunStreamResponse(_message.Message):
-    __slots__ = ("item", "pickled_item", "version", "update_ids")
+    __slots__ = ("item", "pickled_item", "version", "update_ids", "done", "update_outcomes")
     ITEM_FIELD_NUMBER: _ClassVar[int]
     PICKLED_ITEM_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     item: _struct_pb2.Value
     pickled_item: bytes
     version: int
     update_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, item: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., pickled_item: _Optional[bytes] = ..., version: _Optional[int] = ..., update_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    done: bool
+    update_outcomes: _containers.RepeatedCompositeFieldContainer[UpdateOutcome]
+    def __init__(self, item: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., pickled_item: _Optional[bytes] = ..., version: _Optional[int] = ..., update_ids: _Optional[_Iterable[str]] = ..., done: _Optional[bool] = ..., update_outcomes: _Optional[_Iterable[_Union[UpdateOutcome, _Mapping]]] = ...) -> None: ...
 
 class UpdateOutcome(_message.Message):
     __slots__ = ("update_id", "flow", "op", "status", "error_type", "error_message", "version")
@@ -178,7 +182,7 @@ class WatchUpdatesResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[UpdateEvent, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
 
 class UpdateEvent(_message.Message):
-    __slots__ = ("event_id", "update_id", "flow", "op", "status", "version", "error_type", "error_message", "enqueued_at_ms", "at_ms", "attempt", "state")
+    __slots__ = ("event_id", "update_id", "flow", "op", "status", "version", "error_type", "error_message", "enqueued_at_ms", "at_ms", "attempt", "state", "state_version")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
     FLOW_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +195,7 @@ class UpdateEvent(_message.Message):
     AT_MS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     update_id: str
     flow: str
@@ -203,7 +208,8 @@ class UpdateEvent(_message.Message):
     at_ms: int
     attempt: int
     state: _struct_pb2.Struct
-    def __init__(self, event_id: _Optional[str] = ..., update_id: _Optional[str] = ..., flow: _Optional[str] = ..., op: _Optional[str] = ..., status: _Optional[_Union[UpdateStatus, str]] = ..., version: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., enqueued_at_ms: _Optional[int] = ..., at_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    state_version: int
+    def __init__(self, event_id: _Optional[str] = ..., update_id: _Optional[str] = ..., flow: _Optional[str] = ..., op: _Optional[str] = ..., status: _Optional[_Union[UpdateStatus, str]] = ..., version: _Optional[int] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., enqueued_at_ms: _Optional[int] = ..., at_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., state_version: _Optional[int] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("latest_event_id",)

@@ -117,9 +117,15 @@ class MotionServiceServicer:
 
     def RunStream(self, request, context):
         """RunStream is Run for serve ops that are generators: one message per
-        yielded item, as it is produced. The update ops are enqueued after the
-        last item, with serve_result set to the list of items. A plain serve op
-        answers with a single message.
+        yielded item, as it is produced, then a final message (done set, no
+        item) once the update ops have been enqueued with serve_result set to the
+        list of items. A plain serve op answers with a single message carrying
+        both its result and done. The serve reads the committed state after a
+        version check (never an unchecked local copy), and its result is not
+        cached. A serve op that raises midway ends the stream with its error after
+        the items already sent, and nothing is enqueued. A call cancelled by the
+        client or by its deadline closes the generator on the server (its
+        `finally` runs) and enqueues nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -147,7 +153,16 @@ class MotionServiceServicer:
     def WatchUpdates(self, request, context):
         """WatchUpdates streams the update-status events of one instance (queued,
         running, applied, failed, discarded), resumable from the id of the last
-        event a caller saw.
+        event a caller saw. The first message is a Progress naming the resume
+        point the watch starts from; an idle watch then gets a Progress heartbeat
+        at the server's interval. Events live in a capped Redis stream (the
+        server's --events-retention, trimmed approximately), so a resume works
+        across server restarts and replicas: no event is skipped or repeated.
+        A resume point older than the retained history answers OUT_OF_RANGE
+        (naming the oldest retained id); a malformed id, or one newer than the
+        newest event, INVALID_ARGUMENT; a missing instance NOT_FOUND unless
+        create_if_missing. A watcher that falls too far behind is ended with
+        RESOURCE_EXHAUSTED and may resume from the last id it received.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
