@@ -88,7 +88,9 @@ class AsyncEventLog:
         return _id(newest[0][0]) if newest else ZERO
 
     @mapped_async
-    async def page(self, keys: InstanceKeys, after: EventId, count: int) -> tuple[list[Event], EventId | None]:
+    async def page(
+        self, keys: InstanceKeys, after: EventId, count: int
+    ) -> tuple[list[Event], EventId | None]:
         """Up to `count` events after an id, and the oldest retained id, read together."""
         pipe = self.client.pipeline(transaction=False)
         pipe.xrange(keys.events, f"({format_event_id(after)}", "+", count=count)
