@@ -230,6 +230,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+
 class Scripts:
     """The scripts registered on one Redis client, with typed entry points."""
 
