@@ -14,6 +14,7 @@ from motion_grpc.engine import EngineSettings
 from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.embedded import DEFAULT_DATA_DIR, embedded_settings
+from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN
 
 
 def _positive_int(text: str) -> int:
@@ -38,7 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="embedded Redis data directory")
     serve.add_argument("--serve-threads", type=_positive_int, default=16, help="threads running serve ops")
-    serve.add_argument("--update-workers", type=_positive_int, default=4, help="threads applying updates")
+    serve.add_argument(
+        "--update-workers", type=_positive_int, default=4, help="threads applying updates (per process)"
+    )
+    serve.add_argument(
+        "--update-processes",
+        type=int,
+        default=0,
+        help="run update ops in this many worker processes, off the serving one (default 0: threads here)",
+    )
     serve.add_argument("--lease-ttl", type=float, default=5.0, help="update lease TTL in seconds")
     serve.add_argument(
         "--sweep-interval",
@@ -51,8 +60,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--debug", action="store_true", help="send op tracebacks to clients")
     serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
+    _add_watch_options(serve)
     _add_migrate_parser(commands)
+    _add_watch_parser(commands)
     return parser
+
+
+def _add_watch_options(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--watch-heartbeat",
+        type=float,
+        default=10.0,
+        help="seconds an idle WatchUpdates stream waits before a Progress heartbeat (default 10)",
+    )
+    serve.add_argument(
+        "--watch-buffer",
+        type=_positive_int,
+        default=10_000,
+        help="live events buffered per watcher before it is ended with RESOURCE_EXHAUSTED",
+    )
+    serve.add_argument(
+        "--events-retention",
+        type=_positive_int,
+        default=DEFAULT_EVENTS_MAXLEN,
+        help="update events kept per instance for WatchUpdates resumes (trimmed approximately, "
+        f"in blocks of ~100; default {DEFAULT_EVENTS_MAXLEN})",
+    )
+
+
+def _watch_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "watch_heartbeat": args.watch_heartbeat,
+        "watch_buffer": args.watch_buffer,
+        "events_retention": args.events_retention,
+    }
+
+
+def _add_watch_parser(commands: Any) -> None:
+    watch = commands.add_parser("watch", help="print an instance's update events as JSON lines")
+    watch.add_argument("component", metavar="COMPONENT")
+    watch.add_argument("instance", metavar="INSTANCE")
+    watch.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
+    watch.add_argument("--after", default=None, metavar="EVENT_ID", help="resume after this event id")
+    watch.add_argument(
+        "--flow", action="append", dest="flows", metavar="FLOW", help="only this flow (repeatable)"
+    )
+    watch.add_argument("--include-state", action="store_true", help="add the state to APPLIED events")
+    watch.add_argument("--create", action="store_true", help="create the instance if it does not exist")
+    watch.add_argument("--progress", action="store_true", help="print heartbeats too")
+    watch.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "WARNING"))
 
 
 def _add_migrate_parser(commands: Any) -> None:
@@ -86,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from motion_grpc.migrate_cli import run_migrate
 
         return run_migrate(args, _redis_settings(args))
+    if args.command == "watch":
+        from motion_grpc.watch_cli import run_watch
+
+        return run_watch(args)
     try:
         components = load_components(args.apps)
     except AppLoadError as exc:
@@ -96,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_threads=args.serve_threads,
         allow_pickle=args.allow_pickle,
         debug=args.debug,
+        update_processes=args.update_processes,
+        apps=tuple(args.apps),
+        **_watch_options(args),
     )
     engine_settings = EngineSettings(
         update_workers=args.update_workers, lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval

@@ -12,11 +12,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from motion_grpc.engine import Engine, EngineSettings, RunResult
+from motion_grpc.engine.streaming import END, ServeStream
 from motion_grpc.store import RedisSettings, Store
 from motion_grpc.store.embedded import embedded_settings
 
@@ -130,6 +132,69 @@ class ComponentInstance:
             self.run, flow_key, props, ignore_cache, force_refresh, flush_update, timeout
         )
 
+    def gen(
+        self,
+        flow_key: str,
+        props: Mapping[str, Any] | None = None,
+        ignore_cache: bool = False,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        timeout: float | None = None,
+    ) -> Iterator[Any]:
+        """Run a flow whose serve op is a generator, yielding its items as they are produced.
+
+        The update ops are enqueued once the last item has been taken, with the
+        list of items as serve_result; stopping early enqueues nothing.
+        """
+        stream = self._open_stream(flow_key, props, ignore_cache, force_refresh, flush_update, timeout)
+        try:
+            while (item := stream.next_item()) is not END:
+                yield item
+            stream.finish()
+        finally:
+            stream.close()
+
+    async def agen(
+        self,
+        flow_key: str,
+        props: Mapping[str, Any] | None = None,
+        ignore_cache: bool = False,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        timeout: float | None = None,
+    ) -> AsyncIterator[Any]:
+        """`gen` for asyncio code: sync generators advance on a thread, async ones on the engine's loop."""
+        stream = await asyncio.to_thread(
+            self._open_stream, flow_key, props, ignore_cache, force_refresh, flush_update, timeout
+        )
+        try:
+            while (item := await asyncio.wrap_future(stream.step(_stream_pool()))) is not END:
+                yield item
+            await asyncio.to_thread(stream.finish)
+        finally:
+            stream.close(_stream_pool())
+
+    def _open_stream(
+        self,
+        flow_key: str,
+        props: Mapping[str, Any] | None,
+        ignore_cache: bool,
+        force_refresh: bool,
+        flush_update: bool,
+        timeout: float | None,
+    ) -> ServeStream:
+        return self._engine.open_stream(
+            self.component.name,
+            self.instance_id,
+            flow_key,
+            props,
+            ignore_cache=ignore_cache,
+            force_refresh=force_refresh,
+            flush_update=flush_update,
+            init_state_params=self._init_state_params,
+            deadline=_deadline(timeout),
+        )
+
     def flush_update(self, flow_key: str | None = None, timeout: float | None = None) -> int:
         """Wait until the updates enqueued so far (of one flow, or all) are applied; returns the version."""
         return self._engine.flush(self.component.name, self.instance_id, flow_key, _deadline(timeout)).version
@@ -168,6 +233,19 @@ class ComponentInstance:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.shutdown()
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _stream_pool() -> ThreadPoolExecutor:
+    """Threads that advance sync serve generators for `agen` (one next() per task)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(16, thread_name_prefix="motion-agen")
+        return _pool
 
 
 def _deadline(timeout: float | None) -> float | None:

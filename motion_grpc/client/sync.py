@@ -11,6 +11,7 @@ import grpc
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.client import _messages as m
+from motion_grpc.client._streams import RunStream, Watch, watch_request
 
 
 class MotionClient:
@@ -142,6 +143,53 @@ class InstanceHandle:
             use_pickle=self._client.use_pickle,
         )
         return m.run_outcome(self._stub.Run(request, timeout=timeout))
+
+    def stream(
+        self,
+        flow: str,
+        props: Mapping[str, Any] | None = None,
+        *,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        timeout: float | None = None,
+    ) -> RunStream:
+        """Run a flow whose serve op is a generator: an iterator over its items as they are produced.
+
+        The update ops are enqueued after the last item (see `RunStream.update_ids`).
+        A plain serve op gives one item. Stop early with `cancel()` (or a `with`
+        block): the server closes the generator and enqueues nothing.
+        """
+        request = m.run_request(
+            self.ref,
+            flow,
+            props,
+            ignore_cache=False,
+            force_refresh=force_refresh,
+            flush_update=flush_update,
+            init_state_params=self._init_state_params,
+            use_pickle=self._client.use_pickle,
+        )
+        return RunStream(self._stub.RunStream(request, timeout=timeout))
+
+    def watch(
+        self,
+        after: str | None = None,
+        flows: Sequence[str] | None = None,
+        *,
+        include_state: bool = False,
+        create_if_missing: bool = False,
+        heartbeats: bool = False,
+        timeout: float | None = None,
+    ) -> Watch:
+        """The instance's update events, from now on or after the event id `after`.
+
+        Returns once the server has started the watch, so every event after
+        the call is seen. Iterating yields WatchEvent items (and WatchProgress
+        heartbeats with `heartbeats=True`); `last_event_id` is where to resume.
+        Raises OutOfRangeError when `after` is older than the retained history.
+        """
+        request = watch_request(self.ref, after, flows, include_state, create_if_missing)
+        return Watch(self._stub.WatchUpdates(request, timeout=timeout), heartbeats).wait_ready()
 
     @m.mapped
     def get_state(self, keys: Iterable[str] | None = None, timeout: float | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from motion_grpc import codec
 from motion_grpc.component import Component, DiscardPolicy, UpdateOp
 from motion_grpc.engine import admin
 from motion_grpc.engine.leases import LeaseKeeper
+from motion_grpc.engine.op_times import OpTimes
 from motion_grpc.engine.ops import LoopThread, call_op, describe_error
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
 from motion_grpc.errors import MotionError, OpError
@@ -35,6 +37,10 @@ WRITE_STATE_OP = "write_state"
 MIGRATE_OP = "migrate"
 
 _TAKEN, _IDLE, _AGAIN, _HELD_ELSEWHERE, _GONE = 1, 0, 2, -1, -3
+#: At most this many cheap update ops are applied together under one commit.
+GROUP_MAX = 32
+#: An update op is cheap (groupable) when it takes less than this on average.
+FAST_OP_SECONDS = 0.002
 _DISCARD_KINDS = {DiscardPolicy.NUM_NEW_UPDATES: 1, DiscardPolicy.SECONDS: 2}
 
 
@@ -71,7 +77,7 @@ class Drainer:
         self._loop = loop
         self._stopping = stopping
         self._settings = settings
-        self._policies: dict[str, list[tuple[str, int, float, int]]] = {}
+        self._op_times = OpTimes(FAST_OP_SECONDS)
 
     def drain(self, keys: InstanceKeys) -> None:
         """Apply every queued entry of an instance, unless another worker holds its lease."""
@@ -80,20 +86,25 @@ class Drainer:
             return
         token = secrets.token_hex(16)
         policies = self._policies_of(component)
-        held = False
+        held = applied = False
         try:
             while not self._stopping.is_set():
-                taken = self._store.take(keys, token, self._leases.ttl_ms, policies, may_acquire=not held)
+                taken = self._store.take(
+                    keys, token, self._leases.ttl_ms, policies, may_acquire=not held, group_max=GROUP_MAX
+                )
                 if taken.code in (_TAKEN, _AGAIN) and not held:
                     held = True
                     self._leases.hold(keys.lease, token)
                 if taken.code == _TAKEN:
                     self._apply(keys, component, token, taken)
+                    applied = True
                 elif taken.code != _AGAIN:
                     if taken.code == _HELD_ELSEWHERE and held:
                         raise LeaseLostError
                     held = False  # idle or gone: the script released the lease
-                    if taken.code == _HELD_ELSEWHERE or not self._store.settle_pending(keys):
+                    # An instance stays in the pending set while it is busy; a drain that finds
+                    # nothing (a sweep's) takes it out, so a busy instance costs no extra trip.
+                    if taken.code == _HELD_ELSEWHERE or applied or not self._store.settle_pending(keys):
                         return
         except LeaseLostError:
             held = False
@@ -112,19 +123,18 @@ class Drainer:
         except MotionError as exc:
             log.debug("could not publish the hand-back of %s: %s", keys.instance_id, exc)
 
-    def _policies_of(self, component: Component) -> list[tuple[str, int, float, int]]:
-        """The ops whose discard policy or batch size TAKE must know, as its arguments."""
-        policies = self._policies.get(component.name)
-        if policies is None:
-            policies = []
-            for flow in component.flows():
-                for op in flow.updates:
-                    kind = _DISCARD_KINDS.get(op.discard_policy, 0)
-                    if kind or op.batch_size > 1:
-                        policies.append(
-                            (f"{flow.key}\0{op.name}", kind, op.discard_after or 0.0, op.batch_size)
-                        )
-            self._policies[component.name] = policies
+    def _policies_of(self, component: Component) -> list[tuple[str, int, float, int, str]]:
+        """What TAKE must know of the ops: discard policies, batch sizes, which are cheap enough to group."""
+        policies = []
+        for flow in component.flows():
+            for op in flow.updates:
+                key = f"{flow.key}\0{op.name}"
+                kind = _DISCARD_KINDS.get(op.discard_policy, 0)
+                groupable = not kind and op.batch_size == 1 and self._op_times.is_fast(component.name, key)
+                if kind or op.batch_size > 1 or groupable:
+                    policies.append(
+                        (key, kind, op.discard_after or 0.0, op.batch_size, "1" if groupable else "0")
+                    )
         return policies
 
     def _apply(self, keys: InstanceKeys, component: Component, token: str, taken: Taken) -> None:
@@ -133,32 +143,85 @@ class Drainer:
         if snapshot is None or snapshot.version != taken.version:
             snapshot = self._load_snapshot(runtime, component)
         entries, attempts = taken.entries, taken.attempts
-        head = entries[0]
         if max(attempts) > self._settings.max_attempts:
             reason = f"gave up after {max(attempts) - 1} attempts that did not finish (worker crashed?)"
             records = [_failed(e, "AttemptsExhausted", reason, a) for e, a in zip(entries, attempts)]
             self._commit(keys, token, runtime, snapshot, records)
             return
+        head = entries[0]
         op = None if head.flow == ADMIN_FLOW else _find_op(component, head)
+        if op is not None and op.batch_size > 1:
+            self._apply_batch(keys, component, token, runtime, snapshot, op, taken)
+        else:
+            self._apply_each(keys, component, token, runtime, snapshot, taken)
+
+    def _apply_batch(
+        self,
+        keys: InstanceKeys,
+        component: Component,
+        token: str,
+        runtime: InstanceRuntime,
+        snapshot: Snapshot,
+        op: UpdateOp,
+        taken: Taken,
+    ) -> None:
+        """A batch op: one call with every entry's props, one version step."""
+        entries, attempts = taken.entries, taken.attempts
         try:
-            if head.flow == ADMIN_FLOW:
-                changes = _admin_changes(head, component, snapshot.data, self._loop)
-            elif op is None:
-                raise OpError(
-                    f"component {component.name} has no update op {head.op!r} in flow {head.flow!r}",
-                    "UnknownOp",
-                )
-            else:
-                changes = self._run_op(
-                    component, op, State(keys.instance_id, snapshot.data, snapshot.version), entries
-                )
+            state = State(keys.instance_id, snapshot.data, snapshot.version)
+            changes = self._run_op(component, op, state, entries)
             patch = self._encode_patch(component, snapshot.data, changes)
         except OpError as exc:
             records = [_failed(e, exc.error_type, exc.message, a) for e, a in zip(entries, attempts)]
             self._commit(keys, token, runtime, snapshot, records)
             return
-        records = [CommitRecord(e, scripts.APPLIED, a) for e, a in zip(entries, attempts)]
+        first = entries[0]  # the version step comes first, so every batched event shows the version after it
+        records = [
+            CommitRecord(e, scripts.APPLIED, a, changed=bool(changes) and e is first)
+            for e, a in zip(entries, attempts)
+        ]
         self._commit(keys, token, runtime, snapshot, records, patch, changes)
+
+    def _apply_each(
+        self,
+        keys: InstanceKeys,
+        component: Component,
+        token: str,
+        runtime: InstanceRuntime,
+        snapshot: Snapshot,
+        taken: Taken,
+    ) -> None:
+        """Entries one after the other, each seeing the state the previous ones left; one commit."""
+        data, version = snapshot.data, snapshot.version
+        patch: dict[str, bytes] = {}
+        changed: dict[str, Any] = {}
+        records: list[CommitRecord] = []
+        for entry, attempt in zip(taken.entries, taken.attempts):
+            try:
+                changes = self._changes_of(component, keys.instance_id, entry, data, version)
+                encoded = self._encode_patch(component, data, changes)
+            except OpError as exc:
+                records.append(_failed(entry, exc.error_type, exc.message, attempt))
+                continue
+            if changes:
+                data, version = {**data, **changes}, version + 1
+                patch.update(encoded)
+                changed.update(changes)
+            records.append(CommitRecord(entry, scripts.APPLIED, attempt, changed=bool(changes)))
+        self._commit(keys, token, runtime, snapshot, records, patch, changed)
+
+    def _changes_of(
+        self, component: Component, instance_id: str, entry: Entry, data: Mapping[str, Any], version: int
+    ) -> dict[str, Any]:
+        if entry.flow == ADMIN_FLOW:
+            return _admin_changes(entry, component, data, self._loop)
+        op = _find_op(component, entry)
+        if op is None:
+            raise OpError(
+                f"component {component.name} has no update op {entry.op!r} in flow {entry.flow!r}",
+                "UnknownOp",
+            )
+        return self._run_op(component, op, State(instance_id, data, version), [entry])
 
     def _run_op(
         self, component: Component, op: UpdateOp, state: State, entries: list[Entry]
@@ -173,7 +236,9 @@ class Drainer:
             props_list.append(Props(props, serve_result=serve_result))
         argument: Any = props_list if op.batch_size > 1 else props_list[0]
         what = f"update op {op.name} of {component.name}/{entries[0].flow}"
+        started = time.perf_counter()
         changes = call_op(what, op.func, (state, argument), self._loop)
+        self._op_times.record(component.name, f"{entries[0].flow}\0{op.name}", time.perf_counter() - started)
         if not isinstance(changes, Mapping):
             raise OpError(
                 f"{what} returned {type(changes).__name__}; "

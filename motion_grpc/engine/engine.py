@@ -23,10 +23,11 @@ from motion_grpc.component import Component, Flow, validate_name
 from motion_grpc.engine import admin
 from motion_grpc.engine.draining import ADMIN_FLOW, MIGRATE_OP, WRITE_STATE_OP, Drainer, DrainSettings
 from motion_grpc.engine.leases import LeaseKeeper
+from motion_grpc.engine.op_times import OpTimes
 from motion_grpc.engine.ops import LoopThread, call_op, describe_error
 from motion_grpc.engine.scheduling import UpdateScheduler
-from motion_grpc.engine.serve_times import ServeTimes
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
+from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import WaitResult, wait_for_updates
 from motion_grpc.errors import (
     DeadlineExceededError,
@@ -56,7 +57,7 @@ class EngineSettings:
     max_attempts: int = 3
     max_cached_instances: int = 10_000
     process_updates: bool = True
-    fast_serve_seconds: float = 0.001
+    fast_op_seconds: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,21 @@ class Engine:
     """Hosts components and runs their flows against the state in Redis."""
 
     def __init__(
-        self, store: Store, components: Iterable[Component] = (), settings: EngineSettings | None = None
+        self,
+        store: Store,
+        components: Iterable[Component] = (),
+        settings: EngineSettings | None = None,
+        wake: Callable[[InstanceKeys], None] | None = None,
     ) -> None:
+        """Args:
+        wake: Told of every instance this engine enqueues updates for; by default
+            its own update workers (or nobody, with process_updates off).
+        """
         self.store = store
         self.settings = settings or EngineSettings()
         self._components: dict[str, Component] = {}
         self._runtimes = Runtimes(self.settings.max_cached_instances)
-        self._serve_times = ServeTimes(self.settings.fast_serve_seconds)
+        self._serve_times = OpTimes(self.settings.fast_op_seconds)
         self._stopping = threading.Event()
         self._loop = LoopThread()
         self._leases = LeaseKeeper(store, self.settings.lease_ttl)
@@ -111,6 +120,9 @@ class Engine:
         self._scheduler = UpdateScheduler(
             store, drainer.drain, self.settings.update_workers, self.settings.sweep_interval, self._stopping
         )
+        if wake is None:
+            wake = self._scheduler.notify if self.settings.process_updates else _no_wake
+        self._wake = wake
         self._started = False
         for component in components:
             self.add_component(component)
@@ -148,6 +160,10 @@ class Engine:
     def wait_idle(self, timeout: float | None = None) -> bool:
         return self._scheduler.wait_idle(timeout)
 
+    def drain_soon(self, keys: InstanceKeys) -> None:
+        """Have this engine's update workers drain an instance (for update worker processes)."""
+        self._scheduler.notify(keys)
+
     # -- lookups -------------------------------------------------------------------
 
     def component(self, name: str) -> Component:
@@ -162,6 +178,10 @@ class Engine:
         component = self.component(component_name)
         validate_name(instance_id, "instance id")
         return component, InstanceKeys.of(component.name, instance_id)
+
+    def resolve(self, component_name: str, instance_id: str) -> tuple[Component, InstanceKeys]:
+        """The hosted component and the Redis keys of one of its instances (validated names)."""
+        return self._resolve(component_name, instance_id)
 
     # -- instances and snapshots ---------------------------------------------------
 
@@ -293,11 +313,17 @@ class Engine:
             self.flush(component_name, instance_id, deadline=deadline)
         digest = self._cache_digest(component, flow, props)
         lookup = None if ignore_cache else digest
-        served = None if lookup else self._serve_fast(component, keys, flow, props, digest)
+        served = None if lookup else self._serve_fast(component, keys, flow, props, digest, deadline)
         if served is None:
             served = self._serve_checked(
                 component, keys, flow, props, digest, lookup, init_state_params, deadline
             )
+        return self._complete(keys, served, flush_update, deadline)
+
+    def _complete(
+        self, keys: InstanceKeys, served: _Served, flush_update: bool, deadline: float | None
+    ) -> RunResult:
+        """The run's result; with flush_update, once its updates have ended."""
         if not (flush_update and served.ids):
             return RunResult(served.result, served.version, served.cached, served.ids)
         waited = wait_for_updates(
@@ -307,8 +333,79 @@ class Engine:
         version = max([served.version] + [event.version for event in outcomes])
         return RunResult(served.result, version, served.cached, served.ids, outcomes)
 
+    def open_stream(
+        self,
+        component_name: str,
+        instance_id: str,
+        flow_key: str,
+        props: Mapping[str, Any] | None = None,
+        *,
+        ignore_cache: bool = False,
+        force_refresh: bool = False,
+        flush_update: bool = False,
+        init_state_params: Mapping[str, Any] | None = None,
+        deadline: float | None = None,
+    ) -> ServeStream:
+        """Start a streaming run: the serve op is called on a checked snapshot, its items pulled later.
+
+        A plain (non-generator) serve op is run at once, as by `run`, and the
+        stream holds its complete result. For a generator, the update ops are
+        enqueued by `ServeStream.finish()` after the last item, never before.
+        """
+        component, keys = self._resolve(component_name, instance_id)
+        flow = component.flow(validate_name(flow_key, "flow key"))
+        serve = flow.serve
+        if serve is None or not serve.is_generator:
+            run = functools.partial(self.run, component_name, instance_id, flow_key, props)
+            result = run(
+                ignore_cache=ignore_cache,
+                force_refresh=force_refresh,
+                flush_update=flush_update,
+                init_state_params=init_state_params,
+                deadline=deadline,
+            )
+            return ServeStream("", None, result.version, self._loop, lambda _: result, done=result)
+        props = _props_dict(props)
+        if force_refresh:
+            self.ensure_instance(component, keys, init_state_params, deadline)
+            self.flush(component_name, instance_id, deadline=deadline)
+        version, _ = self._checked_version(component, keys, None, init_state_params, deadline)
+        snapshot = self._snapshot_at(component, keys, version)
+        what = f"serve op {serve.name} of {component.name}/{flow.key}"
+        state = State(keys.instance_id, snapshot.data, snapshot.version)
+        produced = call_op(what, serve.func, (state, Props(props)), self._loop)
+        if not (inspect.isgenerator(produced) or inspect.isasyncgen(produced)):
+            produced = iter([produced])  # a generator-declared op that returned a plain value
+        finish = functools.partial(
+            self._finish_stream, keys, flow, props, snapshot.version, flush_update, deadline
+        )
+        return ServeStream(what, produced, snapshot.version, self._loop, finish)
+
+    def _finish_stream(
+        self,
+        keys: InstanceKeys,
+        flow: Flow,
+        props: dict[str, Any],
+        version: int,
+        flush_update: bool,
+        deadline: float | None,
+        items: list[Any],
+    ) -> RunResult:
+        """After the last item: enqueue the update ops with the items as serve_result."""
+        _check_deadline(deadline)
+        enqueued = self._enqueue(keys, flow, props, items, None)
+        self._check_enqueue(keys, enqueued.code)
+        served = _Served(items, version, False, enqueued.ids, enqueued.events_before)
+        return self._complete(keys, served, flush_update, deadline)
+
     def _serve_fast(
-        self, component: Component, keys: InstanceKeys, flow: Flow, props: dict[str, Any], digest: str | None
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        flow: Flow,
+        props: dict[str, Any],
+        digest: str | None,
+        deadline: float | None = None,
     ) -> _Served | None:
         """Serve a cheap op from the local snapshot; one round trip enqueues, fenced on its version.
 
@@ -323,6 +420,7 @@ class Engine:
             result = self._call_serve(component, keys, flow, props, snapshot)
         except OpError:
             return None  # maybe an artefact of a stale snapshot: decide on the checked path
+        _check_deadline(deadline)
         cache = self._cache_entry(component, digest, snapshot.version, result)
         enqueued = self._enqueue(keys, flow, props, result, cache, expect_version=snapshot.version)
         if enqueued.code in (scripts.STALE, scripts.NO_INSTANCE):
@@ -342,12 +440,7 @@ class Engine:
         deadline: float | None,
     ) -> _Served:
         """Read the version (and the cache) first, then serve and enqueue."""
-        version, cached = self.store.probe(keys, lookup)
-        if version is None:
-            self.ensure_instance(component, keys, init_state_params, deadline)
-            version, cached = self.store.probe(keys, lookup)
-            if version is None:
-                raise NotFoundError(f"instance {keys.instance_id!r} of {component.name} was deleted")
+        version, cached = self._checked_version(component, keys, lookup, init_state_params, deadline)
         hit = _cache_hit(cached, version)
         if hit is not None:
             enqueued = self._enqueue(keys, flow, props, hit[0], None)
@@ -355,10 +448,28 @@ class Engine:
             return _Served(hit[0], version, True, enqueued.ids, enqueued.events_before)
         snapshot = self._snapshot_at(component, keys, version)
         result = self._call_serve(component, keys, flow, props, snapshot)
+        _check_deadline(deadline)
         cache = self._cache_entry(component, digest, snapshot.version, result)
         enqueued = self._enqueue(keys, flow, props, result, cache)
         self._check_enqueue(keys, enqueued.code)
         return _Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
+
+    def _checked_version(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        lookup: str | None,
+        init_state_params: Mapping[str, Any] | None,
+        deadline: float | None,
+    ) -> tuple[int, bytes | None]:
+        """The instance's version in Redis (creating the instance if needed) and the cached result."""
+        version, cached = self.store.probe(keys, lookup)
+        if version is None:
+            self.ensure_instance(component, keys, init_state_params, deadline)
+            version, cached = self.store.probe(keys, lookup)
+            if version is None:
+                raise NotFoundError(f"instance {keys.instance_id!r} of {component.name} was deleted")
+        return version, cached
 
     def _cache_digest(self, component: Component, flow: Flow, props: Mapping[str, Any]) -> str | None:
         if component.cache_ttl <= 0 or flow.serve is None or flow.serve.is_generator:
@@ -384,12 +495,17 @@ class Engine:
         state = State(keys.instance_id, snapshot.data, snapshot.version)
         what = f"serve op {flow.serve.name} of {component.name}/{flow.key}"
         started = time.perf_counter()
-        result = call_op(what, flow.serve.func, (state, Props(props)), self._loop)
+        view = Props(props)
+        result = call_op(what, flow.serve.func, (state, view), self._loop)
         if inspect.isgenerator(result):
             result = call_op(what, list, (result,), None)
         elif inspect.isasyncgen(result):
             result = self._loop.run(_collect_async(result))
         self._serve_times.record(component.name, flow.key, time.perf_counter() - started)
+        if view != props:
+            # As in Motion, what a serve op adds to its props reaches the flow's update ops.
+            props.clear()
+            props.update(view)
         return result
 
     def _enqueue(
@@ -414,7 +530,7 @@ class Engine:
             entries = [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
         enqueued = self.store.enqueue(keys, entries, cache, expect_version)
         if enqueued.ids:
-            self._scheduler.notify(keys)
+            self._wake(keys)
         return enqueued
 
     def _check_enqueue(self, keys: InstanceKeys, code: int) -> None:
@@ -475,7 +591,7 @@ class Engine:
             raise InvalidArgumentError(f"the state patch cannot be stored: {describe_error(exc)}") from exc
         enqueued = self.store.enqueue(keys, [QueuedEntry(ADMIN_FLOW, WRITE_STATE_OP, payload)])
         self._check_enqueue(keys, enqueued.code)
-        self._scheduler.notify(keys)
+        self._wake(keys)
         ids = enqueued.ids
         waited = wait_for_updates(
             self.store, keys, ids[-1], enqueued.events_before, deadline, wanted=set(ids)
@@ -523,7 +639,7 @@ class Engine:
         entry = QueuedEntry(ADMIN_FLOW, MIGRATE_OP, admin.dumps_function(migrate))
         enqueued = self.store.enqueue(keys, [entry])
         self._check_enqueue(keys, enqueued.code)
-        self._scheduler.notify(keys)
+        self._wake(keys)
         ids = enqueued.ids
         waited = wait_for_updates(
             self.store, keys, ids[-1], enqueued.events_before, deadline, wanted=set(ids)
@@ -534,6 +650,10 @@ class Engine:
         return outcome.version if outcome is not None else waited.version
 
 
+def _no_wake(keys: InstanceKeys) -> None:
+    """Nobody here applies updates; other engines find them through the pending set."""
+
+
 def _cache_hit(cached: bytes | None, version: int) -> tuple[Any] | None:
     """The cached result if it was computed from this version and has not expired."""
     if cached is None:
@@ -542,6 +662,12 @@ def _cache_hit(cached: bytes | None, version: int) -> tuple[Any] | None:
     if cached_version != version or expires <= now_ms():
         return None
     return (result,)
+
+
+def _check_deadline(deadline: float | None) -> None:
+    """Past the deadline, the caller has given up: enqueue nothing for it."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceededError("the deadline passed while the serve op ran; nothing was enqueued")
 
 
 def _props_dict(props: Mapping[str, Any] | None) -> dict[str, Any]:

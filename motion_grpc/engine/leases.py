@@ -23,7 +23,8 @@ class LeaseKeeper:
         self._store = store
         self.ttl = ttl
         self.ttl_ms = max(1, int(ttl * 1000))
-        self._held: dict[str, str] = {}
+        self._held: dict[str, tuple[str, int]] = {}  # key -> (token, generation of the hold)
+        self._generation = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="motion-leases", daemon=True)
@@ -38,7 +39,8 @@ class LeaseKeeper:
 
     def hold(self, key: str, token: str) -> None:
         with self._lock:
-            self._held[key] = token
+            self._generation += 1
+            self._held[key] = (token, self._generation)
 
     def drop(self, key: str) -> None:
         with self._lock:
@@ -48,10 +50,21 @@ class LeaseKeeper:
         while not self._stop.wait(self.ttl / 3):
             with self._lock:
                 held = list(self._held.items())
-            for key, token in held:
+            for key, (token, generation) in held:
                 try:
                     if not self._store.renew(key, token, self.ttl_ms):
-                        log.warning("lease %s was lost; its holder's commit will be refused", key)
-                        self.drop(key)
+                        self._forget(key, generation)
                 except MotionError as exc:
                     log.warning("could not renew lease %s: %s", key, exc)
+
+    def _forget(self, key: str, generation: int) -> None:
+        """Stop renewing a lease that is gone, unless it was taken again since this renewal began.
+
+        Gone is often normal (the holder released it and has not dropped it yet); a holder
+        that really lost it learns so from its refused commit, and logs it there.
+        """
+        with self._lock:
+            current = self._held.get(key)
+            if current is not None and current[1] == generation:
+                del self._held[key]
+                log.debug("lease %s is no longer held", key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -52,7 +53,7 @@ def call_op(what: str, func: Callable[..., Any], args: tuple[Any, ...], loop: Lo
     """Run a user op; whatever it raises becomes an OpError naming the op and the exception."""
     try:
         result = func(*args)
-        if asyncio.iscoroutine(result):
+        if inspect.iscoroutine(result):  # asyncio.iscoroutine also accepts plain generators (< 3.12)
             if loop is None:
                 result.close()
                 raise TypeError("async ops need the engine's event loop")

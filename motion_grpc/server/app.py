@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Sequence
@@ -17,14 +18,20 @@ from grpc_health.v1._async import HealthServicer
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.component import Component
 from motion_grpc.engine import Engine, EngineSettings
+from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from motion_grpc.server.servicer import MotionServicer
+from motion_grpc.server.watch import WatchService
+from motion_grpc.server.workers import UpdateProcesses
 from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store.events import AsyncEventLog
+from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "motion.v1.MotionService"
+WATCH_CONNECTIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,14 @@ class ServerOptions:
     debug: bool = False
     grace: float = 5.0
     health_interval: float = 1.0
+    update_processes: int = 0
+    apps: tuple[str, ...] = ()
+    #: Seconds an idle WatchUpdates stream waits before a Progress heartbeat.
+    watch_heartbeat: float = 10.0
+    #: Live events buffered per watcher before it is ended with RESOURCE_EXHAUSTED.
+    watch_buffer: int = 10_000
+    #: Events kept per instance for WatchUpdates resumes (XADD MAXLEN ~: trimmed in whole blocks).
+    events_retention: int = DEFAULT_EVENTS_MAXLEN
 
 
 class MotionServer:
@@ -52,6 +67,8 @@ class MotionServer:
         self._health = health_servicer
         self._options = options
         self._health_task: asyncio.Task[None] | None = None
+        self.update_processes: UpdateProcesses | None = None
+        self.watch_hub: WatchHub | None = None
 
     async def start(self) -> MotionServer:
         await self.server.start()
@@ -64,8 +81,12 @@ class MotionServer:
             self._health_task.cancel()
             await asyncio.gather(self._health_task, return_exceptions=True)
         await self._health.enter_graceful_shutdown()
+        if self.watch_hub is not None:
+            await self.watch_hub.close()  # watches never end by themselves; clients resume elsewhere
         await self.server.stop(self._options.grace if grace is None else grace)
         await asyncio.to_thread(self.engine.close)
+        if self.update_processes is not None:
+            await asyncio.to_thread(self.update_processes.stop)
         for pool in self._pools:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -95,21 +116,44 @@ async def create_server(
 ) -> MotionServer:
     """Build and start a server; `options.address` may end in :0 for a free port (see `.port`)."""
     options = options or ServerOptions()
-    engine = Engine(Store(redis.client()), components, engine_settings).start()
+    engine_settings = engine_settings or EngineSettings()
+    processes = None
+    if options.update_processes > 0:
+        processes = UpdateProcesses(options.apps, redis, options.update_processes, engine_settings).start()
+        serving_only = dataclasses.replace(engine_settings, process_updates=False)
+        engine = Engine(_store(redis, options), components, serving_only, wake=processes.wake).start()
+    else:
+        engine = Engine(_store(redis, options), components, engine_settings).start()
     serve_pool = ThreadPoolExecutor(options.serve_threads, thread_name_prefix="motion-serve")
     wait_pool = ThreadPoolExecutor(options.wait_threads, thread_name_prefix="motion-wait")
     server = aio.server(interceptors=[ErrorMappingInterceptor(options.debug)])
+    hub = _watch_hub(redis, options)
+    watches = WatchService(engine, hub, serve_pool)
     motion_pb2_grpc.add_MotionServiceServicer_to_server(
-        MotionServicer(engine, serve_pool, wait_pool, options.allow_pickle), server
+        MotionServicer(engine, serve_pool, wait_pool, options.allow_pickle, watches=watches), server
     )
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port(options.address)
     if port == 0:
         engine.close()
+        if processes is not None:
+            processes.stop()
         raise OSError(f"cannot listen on {options.address}")
     motion = MotionServer(server, port, engine, [serve_pool, wait_pool], health_servicer, options)
+    motion.update_processes = processes
+    motion.watch_hub = hub
     return await motion.start()
+
+
+def _store(redis: RedisSettings, options: ServerOptions) -> Store:
+    return Store(redis.client(), events_maxlen=options.events_retention)
+
+
+def _watch_hub(redis: RedisSettings, options: ServerOptions) -> WatchHub:
+    # Each watched instance keeps one blocking XREAD going: allow up to Redis' default maxclients.
+    events = AsyncEventLog(redis.async_client(max_connections=WATCH_CONNECTIONS))
+    return WatchHub(events, WatchSettings(heartbeat=options.watch_heartbeat, buffer=options.watch_buffer))
 
 
 async def serve_forever(

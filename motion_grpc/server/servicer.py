@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -16,7 +16,9 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.component import Component, DiscardPolicy
 from motion_grpc.engine import Engine
-from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, OpError
+from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, OpError, UnimplementedError
+from motion_grpc.server.streaming import run_stream
+from motion_grpc.server.watch import WatchService
 from motion_grpc.store.store import Event
 
 T = TypeVar("T")
@@ -41,11 +43,13 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         serve_pool: ThreadPoolExecutor,
         wait_pool: ThreadPoolExecutor,
         allow_pickle: bool,
+        watches: WatchService | None = None,
     ) -> None:
         self._engine = engine
         self._serve_pool = serve_pool
         self._wait_pool = wait_pool
         self._allow_pickle = allow_pickle
+        self._watches = watches
 
     async def _call(self, pool: ThreadPoolExecutor, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -78,6 +82,22 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         else:
             response.result.CopyFrom(_encode_result(result.result, request.flow))
         return response
+
+    async def RunStream(
+        self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.RunStreamResponse]:
+        props = self._decode(request.props, request.pickled_props, "props")
+        pools = (self._serve_pool, self._wait_pool)
+        async for message in run_stream(self._engine, request, props, pools, _deadline(context)):
+            yield message
+
+    async def WatchUpdates(
+        self, request: pb.WatchUpdatesRequest, context: aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.WatchUpdatesResponse]:
+        if self._watches is None:
+            raise UnimplementedError("this server was built without watches")
+        async for message in self._watches.watch(request, context):
+            yield message
 
     async def GetState(
         self, request: pb.GetStateRequest, context: aio.ServicerContext[Any, Any]

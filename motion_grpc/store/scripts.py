@@ -106,12 +106,14 @@ return reply
 )
 
 # KEYS: lease, updates, attempts, events, meta.
-# ARGV: token, ttl_ms, now_ms, events_maxlen, may_acquire ('1'/'0'), policy_count,
-#       (flow\0op, discard kind, discard_after, batch_size)*policy_count.
-# The one step of a worker before it runs an op: take (or renew) the lease, drop head entries
-# that their op's discard policy rules out (DISCARDED events), then mark the next entry - or,
-# for a batch op, the run of entries of the same op, up to its batch size - RUNNING and count
-# the attempt. Discard kinds: 1 = NUM_NEW_UPDATES (per-op sequence numbers), 2 = SECONDS.
+# ARGV: token, ttl_ms, now_ms, events_maxlen, may_acquire ('1'/'0'), group_max, policy_count,
+#       (flow\0op, discard kind, discard_after, batch_size, groupable '1'/'0')*policy_count.
+# The one step of a worker before it runs ops: take (or renew) the lease, drop head entries
+# that their op's discard policy rules out (DISCARDED events), then mark RUNNING and count the
+# attempt of: the next entry; or, for a batch op, the run of entries of that op up to its batch
+# size; or, when the next entry is of a groupable op (cheap, no discard policy) and was never
+# started, the run of such never-started entries up to group_max, which the worker applies one
+# after the other and commits together. Discard kinds: 1 = NUM_NEW_UPDATES, 2 = SECONDS.
 # Returns {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*}; {0} when the queue
 # is empty (the lease is released); {2} to be called again; {-1} when another worker holds the
 # lease; {-3} when the instance is gone.
@@ -129,12 +131,13 @@ if not version then
   return {-3}
 end
 local policies = {}
-for i = 7, 6 + 4 * tonumber(ARGV[6]), 4 do
-  policies[ARGV[i]] = {tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])}
+for i = 8, 7 + 5 * tonumber(ARGV[7]), 5 do
+  local kind, after, batch = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  policies[ARGV[i]] = {kind, after, batch, ARGV[i + 4] == '1'}
 end
 local now = tonumber(ARGV[3])
 local taken = {1, version}
-local head, limit, count, scanned, cursor = nil, 1, 0, 0, '-'
+local head, batch, limit, count, scanned, cursor = nil, false, 1, 0, 0, '-'
 while scanned < 500 do
   local batch = redis.call('XRANGE', KEYS[2], cursor, '+', 'COUNT', 16)
   if #batch == 0 then break end
@@ -143,7 +146,6 @@ while scanned < 500 do
     local id, f = item[1], item[2]
     local flow, op, payload, enqueued, seq = f[2], f[4], f[6], f[8], f[10]
     local key = flow .. '\\0' .. op
-    if head and key ~= head then return taken end
     local policy = policies[key]
     local reason, message = nil, nil
     if policy and policy[1] == 2 and now - tonumber(enqueued) > policy[2] * 1000 then
@@ -162,13 +164,23 @@ while scanned < 500 do
       redis.call('HSET', KEYS[5], 'last_applied', id)
       add_event(KEYS[4], ARGV[4], id, flow, op, 5, version, enqueued, ARGV[3], 0, reason, message)
     else
+      if head then
+        if batch and key ~= head then return taken end
+        if not batch and not (policy and policy[4] and redis.call('HEXISTS', KEYS[3], id) == 0) then
+          return taken
+        end
+      end
       local attempt = redis.call('HINCRBY', KEYS[3], id, 1)
       add_event(KEYS[4], ARGV[4], id, flow, op, 2, version, enqueued, ARGV[3], attempt, '', '')
       for _, value in ipairs({id, flow, op, payload, enqueued, seq, attempt}) do taken[#taken + 1] = value end
       count = count + 1
       if not head then
         head = key
-        if policy then limit = policy[3] end
+        if policy and policy[3] > 1 then
+          batch, limit = true, policy[3]
+        elseif policy and policy[4] and attempt == 1 then
+          limit = tonumber(ARGV[6])
+        end
       end
       if count >= limit then return taken end
     end
@@ -184,8 +196,10 @@ return {0}
 
 # KEYS: meta, state, updates, events, lease, cache, attempts.
 # ARGV: token, expected_version, now_ms, events_maxlen, engine_id, patch_count, (field, value)*patch_count,
-#       then per entry: id, flow, op, status, enqueued_ms, attempt, error_type, error_message.
-# Commits one state patch for a run of entries at the head of the queue; returns the new version.
+#       then per entry: id, flow, op, status, enqueued_ms, attempt, error_type, error_message, changed.
+# Commits one state patch for a run of entries at the head of the queue, in order: each entry
+# whose `changed` is 1 is one version step, and its event carries the version after it.
+# Returns the new version.
 # meta.committer / meta.run_start name the engine that made the latest commits and the first
 # version of its unbroken run of commits (see ENQUEUE).
 COMMIT = (
@@ -197,22 +211,23 @@ if version ~= tonumber(ARGV[2]) then return -2 end
 local patch_count = tonumber(ARGV[6])
 local first = 7 + 2 * patch_count
 if #redis.call('XRANGE', KEYS[3], ARGV[first], ARGV[first]) == 0 then return -5 end
-if patch_count > 0 then
-  for i = 7, first - 1, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-  version = version + 1
+for i = 7, first - 1, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+local start = version
+for i = first, #ARGV, 9 do
+  local id = ARGV[i]
+  if ARGV[i + 8] == '1' then version = version + 1 end
+  redis.call('XDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[7], id)
+  add_event(KEYS[4], ARGV[4], id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], version, ARGV[i + 4], ARGV[3],
+            ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+end
+redis.call('HSET', KEYS[1], 'last_applied', ARGV[#ARGV - 8])
+if version ~= start then
   if redis.call('HGET', KEYS[1], 'committer') ~= ARGV[5] then
-    redis.call('HSET', KEYS[1], 'committer', ARGV[5], 'run_start', version)
+    redis.call('HSET', KEYS[1], 'committer', ARGV[5], 'run_start', start + 1)
   end
   redis.call('HSET', KEYS[1], 'version', version)
   redis.call('DEL', KEYS[6])
-end
-for i = first, #ARGV, 8 do
-  local id = ARGV[i]
-  redis.call('XDEL', KEYS[3], id)
-  redis.call('HDEL', KEYS[7], id)
-  redis.call('HSET', KEYS[1], 'last_applied', id)
-  add_event(KEYS[4], ARGV[4], id, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], version, ARGV[i + 4], ARGV[3],
-            ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
 end
 return version
 """

@@ -129,6 +129,7 @@ class CommitRecord:
     attempt: int = 0
     error_type: str = ""
     error_message: str = ""
+    changed: bool = False
 
 
 def _str(value: Any) -> str:
@@ -317,10 +318,23 @@ class Store:
 
     @_mapped
     def take(
-        self, keys: InstanceKeys, token: str, ttl_ms: int, policies: Sequence[Any], may_acquire: bool
+        self,
+        keys: InstanceKeys,
+        token: str,
+        ttl_ms: int,
+        policies: Sequence[Any],
+        may_acquire: bool,
+        group_max: int = 1,
     ) -> Taken:
-        """Take (or keep) the lease and start the next entry or batch: see scripts.TAKE."""
-        args: list[Any] = [token, ttl_ms, now_ms(), self.events_maxlen, "1" if may_acquire else "0"]
+        """Take (or keep) the lease and start the next entry, batch or group: see scripts.TAKE."""
+        args: list[Any] = [
+            token,
+            ttl_ms,
+            now_ms(),
+            self.events_maxlen,
+            "1" if may_acquire else "0",
+            group_max,
+        ]
         args.append(len(policies))
         for policy in policies:
             args += list(policy)
@@ -382,6 +396,7 @@ class Store:
                 record.attempt,
                 record.error_type,
                 record.error_message,
+                "1" if record.changed else "0",
             ]
         return self.scripts.commit(keys, args)
 

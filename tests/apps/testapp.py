@@ -86,3 +86,22 @@ def init_once_setup():
 @InitOnce.serve("who")
 def init_once_who(state, props):
     return state["created_by"]
+
+
+Pids = Component("Pids", cache_ttl=0)
+
+
+@Pids.init_state
+def pids_setup():
+    return {"pid": 0}
+
+
+@Pids.serve("where")
+def pids_serve(state, props):
+    return state["pid"]
+
+
+@Pids.update("where")
+def pids_record(state, props):
+    # Which process applied the update (tests of --update-processes).
+    return {"pid": os.getpid()}

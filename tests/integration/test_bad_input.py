@@ -115,13 +115,6 @@ def test_get_state_of_missing_instance_and_key(client: MotionClient) -> None:
         handle.get_state(["nope"])
 
 
-def test_unimplemented_rpcs_say_so(client: MotionClient) -> None:
-    request = pb.RunRequest(instance=pb.InstanceRef(component="Ledger", instance_id=unique()), flow="append")
-    with pytest.raises(grpc.RpcError) as info:
-        list(client.stub.RunStream(request))
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-
-
 def test_write_state_patch_must_be_an_object(client: MotionClient) -> None:
     handle = client.instance("Ledger", unique())
     handle.run("append", {"i": 1}, flush_update=True)

@@ -1,4 +1,4 @@
-"""How long each flow's serve op takes, to choose how to serve it."""
+"""How long each op takes, to choose how to run it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import threading
 _WEIGHT = 0.1
 
 
-class ServeTimes:
-    """A moving average of serve op durations per (component, flow).
+class OpTimes:
+    """A moving average of op durations per (component, op key).
 
     Cheap serve ops are served optimistically from the local snapshot (and run
     again in the rare case it was stale); slow ones, an LLM call typically,
-    always check the version first, so they never run twice.
+    always check the version first, so they never run twice. Cheap update ops
+    are applied in groups with one commit; slow ones one by one, so each
+    commits as soon as it is done.
     """
 
     def __init__(self, fast_seconds: float) -> None:
@@ -20,12 +22,12 @@ class ServeTimes:
         self._averages: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
-    def record(self, component: str, flow: str, seconds: float) -> None:
-        key = (component, flow)
+    def record(self, component: str, op: str, seconds: float) -> None:
+        key = (component, op)
         with self._lock:
             average = self._averages.get(key)
             self._averages[key] = seconds if average is None else average + _WEIGHT * (seconds - average)
 
-    def is_fast(self, component: str, flow: str) -> bool:
-        average = self._averages.get((component, flow))
+    def is_fast(self, component: str, op: str) -> bool:
+        average = self._averages.get((component, op))
         return average is not None and average < self._fast_seconds

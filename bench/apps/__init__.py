@@ -1,0 +1,1 @@
+"""Benchmark components: `trivial` for motion-grpc, `motion_trivial` (the same code) for Motion."""

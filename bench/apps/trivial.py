@@ -1,0 +1,46 @@
+"""The trivial component every benchmark runs, here and (the same code) in Motion.
+
+`Trivial` is the workload of the latency, throughput and drain rows. `Pickup`
+measures idle pickup: its serve op returns the wall-clock time (taken just
+before the update is enqueued) and its update op stores how long the update
+waited before it started.
+"""
+
+import time
+
+from motion_grpc import Component
+
+Trivial = Component("Trivial")
+
+
+@Trivial.init_state
+def setup():
+    return {"value": 0}
+
+
+@Trivial.serve("add")
+def serve(state, props):
+    return state["value"] + props["value"]
+
+
+@Trivial.update("add")
+def update(state, props):
+    return {"value": state["value"] + props["value"]}
+
+
+Pickup = Component("Pickup", cache_ttl=0)
+
+
+@Pickup.init_state
+def pickup_setup():
+    return {"waited": 0.0}
+
+
+@Pickup.serve("stamp")
+def pickup_stamp(state, props):
+    return time.time()
+
+
+@Pickup.update("stamp")
+def pickup_record(state, props):
+    return {"waited": time.time() - props.serve_result}

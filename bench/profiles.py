@@ -1,0 +1,71 @@
+"""How long and how often each scenario measures: `quick` (under 10 minutes on 2 cores) and `full`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one benchmark run.
+
+    Args:
+        name: Profile name.
+        rounds: Rounds per figure; the report shows the median and min-max over them.
+        duration: Seconds of measured load per round (sequential and concurrent runs, ghz).
+        warmup: Seconds of unmeasured load before each measured window.
+        inprocess_calls: `inst.run` calls per round of the in-process rows.
+        drain_updates: Updates enqueued on one instance per round of the drain row.
+        drain_instances: Instances of the many-instances drain row.
+        updates_per_instance: Updates per instance in the many-instances drain row.
+        pickup_samples: Samples per round of idle pickup.
+        freshness_samples: Samples per round of cross-replica freshness.
+        concurrency: Concurrent clients of the throughput rows.
+        client_processes: Processes the concurrent clients are spread over.
+        serve_threads: Thread pool of serve ops (and of the bare server's handler).
+        update_workers: Update workers per motion-grpc server.
+    """
+
+    name: str
+    rounds: int
+    duration: float
+    warmup: float
+    inprocess_calls: int
+    drain_updates: int
+    drain_instances: int
+    updates_per_instance: int
+    pickup_samples: int
+    freshness_samples: int
+    concurrency: tuple[int, ...] = (8, 32)
+    client_processes: int = 2
+    serve_threads: int = 16
+    update_workers: int = 4
+
+
+QUICK = Profile(
+    name="quick",
+    rounds=3,
+    duration=3.0,
+    warmup=0.5,
+    inprocess_calls=1000,
+    drain_updates=2000,
+    drain_instances=1000,
+    updates_per_instance=2,
+    pickup_samples=30,
+    freshness_samples=100,
+)
+
+FULL = replace(
+    QUICK,
+    name="full",
+    rounds=5,
+    duration=10.0,
+    warmup=1.0,
+    inprocess_calls=5000,
+    drain_updates=10000,
+    updates_per_instance=5,
+    pickup_samples=100,
+    freshness_samples=500,
+)
+
+PROFILES = {profile.name: profile for profile in (QUICK, FULL)}

@@ -1,0 +1,13 @@
+"""The scenario registry, in the order they run and appear in the report."""
+
+from __future__ import annotations
+
+from bench.scenarios import drain, freshness, ghz, latency, pending, pickup, throughput
+from bench.scenarios._common import Scenario
+
+SCENARIOS: dict[str, Scenario] = {
+    module.SCENARIO.name: module.SCENARIO
+    for module in (latency, throughput, drain, pickup, freshness, ghz, pending)
+}
+
+__all__ = ["SCENARIOS", "Scenario"]

@@ -1,0 +1,108 @@
+"""RunStream: a generator serve op's items sent as they are produced.
+
+The serve op is called on a serve thread (on a checked snapshot); each item
+is then produced off the event loop: a sync generator is advanced by one
+`next()` per serve-pool task, so no thread is held while the client reads;
+an async generator on the engine's LoopThread (see engine/streaming.py).
+grpc.aio awaits each message's write before asking for the next one, so a
+slow reader slows the generator instead of piling items up in memory.
+
+When the call ends early (the client cancelled, the deadline passed, an item
+could not be encoded) the generator is closed, its `finally` runs, and no
+update is enqueued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from motion_grpc import codec
+from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+from motion_grpc.engine import Engine, RunResult
+from motion_grpc.engine.streaming import END, ServeStream
+from motion_grpc.errors import OpError
+from motion_grpc.store.store import Event
+
+
+async def run_stream(
+    engine: Engine,
+    request: pb.RunRequest,
+    props: Mapping[str, Any],
+    pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+    deadline: float | None,
+) -> AsyncIterator[pb.RunStreamResponse]:
+    """The messages of one RunStream call; `pools` is (serve pool, wait pool)."""
+    serve_pool, wait_pool = pools
+    loop = asyncio.get_running_loop()
+    waits = request.flush_update or request.force_refresh
+    ref = request.instance
+    open_stream = functools.partial(
+        engine.open_stream,
+        ref.component,
+        ref.instance_id,
+        request.flow,
+        props,
+        ignore_cache=request.ignore_cache,
+        force_refresh=request.force_refresh,
+        flush_update=request.flush_update,
+        init_state_params=codec.from_struct(request.init_state_params),
+        deadline=deadline,
+    )
+    stream: ServeStream = await loop.run_in_executor(wait_pool if waits else serve_pool, open_stream)
+    try:
+        completed = stream.completed
+        if completed is not None:
+            message = _final(completed)
+            _fill_item(message, completed.result, request)
+            yield message
+            return
+        while True:
+            item = await asyncio.wrap_future(stream.step(serve_pool))
+            if item is END:
+                break
+            message = pb.RunStreamResponse(version=stream.version)
+            _fill_item(message, item, request)
+            yield message
+        finish_pool = wait_pool if request.flush_update else serve_pool
+        yield _final(await loop.run_in_executor(finish_pool, stream.finish))
+    finally:
+        stream.close(serve_pool)
+
+
+def _final(result: RunResult) -> pb.RunStreamResponse:
+    return pb.RunStreamResponse(
+        version=result.version,
+        update_ids=result.update_ids,
+        done=True,
+        update_outcomes=[outcome(event) for event in result.outcomes],
+    )
+
+
+def _fill_item(message: pb.RunStreamResponse, item: Any, request: pb.RunRequest) -> None:
+    if request.accept_pickle:
+        message.pickled_item = codec.dumps(item)
+        return
+    try:
+        message.item.CopyFrom(codec.to_value(item, "item"))
+    except codec.EncodeError as exc:
+        raise OpError(
+            f"an item of flow {request.flow} cannot be sent as a protobuf Value: {exc}; "
+            "yield JSON-like data, or call with accept_pickle from Python",
+            "TypeError",
+        ) from exc
+
+
+def outcome(event: Event) -> pb.UpdateOutcome:
+    return pb.UpdateOutcome(
+        update_id=event.update_id,
+        flow=event.flow,
+        op=event.op,
+        status=pb.UpdateStatus.Name(event.status),
+        error_type=event.error_type,
+        error_message=event.error_message,
+        version=event.version,
+    )

@@ -1,0 +1,90 @@
+"""motion-grpc on a real 3-master Redis Cluster: FIFO, nothing lost, with instances on every master."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from redis.crc import key_slot
+
+from motion_grpc import MotionClient
+from motion_grpc.store.keys import InstanceKeys
+from tests.cluster import RedisClusterServers
+from tests.helpers import ServerProcess, unique
+from tests.integration import test_ordering
+
+pytestmark = pytest.mark.fault
+
+INSTANCES = 12
+CLIENTS = 4
+RUNS = 30  # per client and instance
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisClusterServers]:
+    with RedisClusterServers() as servers:
+        yield servers
+
+
+@pytest.fixture(scope="module")
+def replicas(cluster: RedisClusterServers) -> Iterator[list[ServerProcess]]:
+    started = [ServerProcess(redis_url=cluster.url, args=["--lease-ttl", "2"]) for _ in range(2)]
+    try:
+        for server in started:
+            server.start()
+        yield started
+    finally:
+        for server in started:
+            server.kill()
+
+
+def test_ordering_suite_passes_on_cluster(replicas: list[ServerProcess]) -> None:
+    test_ordering.test_concurrent_clients_fifo_and_nothing_lost(replicas[0])
+    with MotionClient(replicas[1].target) as client:
+        test_ordering.test_flush_update_waits_for_this_runs_update_in_order(client)
+
+
+def _spread_instances(cluster: RedisClusterServers) -> list[str]:
+    """Instance ids of Ledger whose keys live on every master of the cluster."""
+    ids = [unique("spread") for _ in range(INSTANCES)]
+    slots = [key_slot(InstanceKeys.of("Ledger", i).meta.encode()) for i in ids]
+    assert len({cluster.node_of_slot(slot) for slot in slots}) == len(cluster.nodes)
+    return ids
+
+
+def test_fifo_and_nothing_lost_across_masters(
+    cluster: RedisClusterServers, replicas: list[ServerProcess]
+) -> None:
+    ids = _spread_instances(cluster)
+    errors: list[BaseException] = []
+
+    def client_loop(index: int) -> None:
+        try:
+            with MotionClient(replicas[index % len(replicas)].target) as client:
+                handles = [client.instance("Ledger", i) for i in ids]
+                for n in range(RUNS):
+                    for handle in handles:
+                        handle.run("append", {"i": index * 1000 + n})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client_loop, args=(index,)) for index in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+
+    with MotionClient(replicas[1].target) as client:
+        for instance_id in ids:
+            handle = client.instance("Ledger", instance_id)
+            flushed = handle.flush(timeout=60)
+            items = handle.get_state(["items"])["items"]
+            assert flushed.failed == []
+            assert flushed.version == 1 + CLIENTS * RUNS
+            assert sorted(items) == sorted(c * 1000 + n for c in range(CLIENTS) for n in range(RUNS))
+            for index in range(CLIENTS):
+                assert [item for item in items if item // 1000 == index] == [
+                    index * 1000 + n for n in range(RUNS)
+                ]

@@ -1,0 +1,71 @@
+"""Fixtures of the semantics tests: a server hosting tests/apps/semantics.py, and engines in this process."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from motion_grpc import MotionClient
+from motion_grpc.component import Component
+from motion_grpc.engine import Engine
+from motion_grpc.server.loader import load_components
+from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.store import Event
+from tests.helpers import ROOT, ServerProcess
+
+SEMANTICS_APP = str(pathlib.Path(ROOT) / "tests" / "apps" / "semantics.py")
+
+
+@pytest.fixture(scope="session")
+def semantics_server(redis_url: str) -> Iterator[ServerProcess]:
+    with ServerProcess(apps=[SEMANTICS_APP], redis_url=redis_url, args=["--update-workers", "4"]) as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def semantics_client(semantics_server: ServerProcess) -> Iterator[MotionClient]:
+    with MotionClient(semantics_server.target) as motion_client:
+        motion_client.wait_ready()
+        yield motion_client
+
+
+@pytest.fixture
+def make_engine(redis_url: str) -> Iterator[Callable[..., Engine]]:
+    """Engines in this process hosting the semantics app (closed after the test)."""
+    engines: list[Engine] = []
+
+    def make(**kwargs: object) -> Engine:
+        engine = Engine(Store(RedisSettings(redis_url).client()), load_components([SEMANTICS_APP]), **kwargs)
+        engines.append(engine.start())
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def engine(make_engine: Callable[..., Engine]) -> Engine:
+    return make_engine()
+
+
+def semantics(engine: Engine, name: str) -> Component:
+    return engine.component(name)
+
+
+def events_of(redis_url: str, component: str, instance_id: str) -> list[Event]:
+    """Every update-status event of an instance, oldest first."""
+    store = Store(RedisSettings(redis_url).client())
+    try:
+        keys = InstanceKeys.of(component, instance_id)
+        events: list[Event] = []
+        after = "0-0"
+        while batch := store.events_range(keys, after, 1000):
+            events += batch
+            after = batch[-1].id
+        return events
+    finally:
+        store.close()

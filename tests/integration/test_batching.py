@@ -1,0 +1,36 @@
+"""Batch update ops: one call and one commit per batch, one APPLIED event per update."""
+
+from __future__ import annotations
+
+from motion_grpc import MotionClient
+from motion_grpc.store import scripts
+from tests.apps.semantics import BATCH_SIZE
+from tests.helpers import assert_eventually, unique
+from tests.integration.conftest import events_of
+
+
+def test_queued_updates_are_cut_into_batches(semantics_client: MotionClient, redis_url: str) -> None:
+    instance_id = unique("batch")
+    handle = semantics_client.instance("Batched", instance_id)
+    first = handle.run_outcome("add", {"i": 0, "sleep": 1.0}).update_ids[0]
+
+    def first_running() -> bool:
+        events = events_of(redis_url, "Batched", instance_id)
+        return any(e.update_id == first and e.status == scripts.RUNNING for e in events)
+
+    assert_eventually(first_running)
+    ids = [handle.run_outcome("add", {"i": i}).update_ids[0] for i in range(1, 11)]
+    flushed = handle.flush(timeout=30)
+    # The first ran alone (it was the only one queued); the 10 queued behind it went
+    # in batches of at most BATCH_SIZE, in order.
+    assert handle.get_state() == {"calls": [1, 4, 4, 2], "items": list(range(11))}
+    assert flushed.version == 1 + 4  # one commit per batch
+    applied = [e for e in events_of(redis_url, "Batched", instance_id) if e.status == scripts.APPLIED]
+    assert [e.update_id for e in applied] == [first, *ids]
+    assert [e.version for e in applied] == [2] + [3] * BATCH_SIZE + [4] * BATCH_SIZE + [5] * 2
+
+
+def test_a_batch_op_gets_a_list_even_for_one_update(semantics_client: MotionClient) -> None:
+    handle = semantics_client.instance("Batched", unique("single"))
+    assert handle.run("add", {"i": 7}, flush_update=True) == 0
+    assert handle.get_state() == {"calls": [1], "items": [7]}

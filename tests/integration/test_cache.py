@@ -1,0 +1,97 @@
+"""The serve-result cache: keyed by flow, canonical props and state version; never older than the state."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from motion_grpc import Component, MotionClient
+from motion_grpc.engine import Engine
+from motion_grpc.instance import ComponentInstance
+from tests.helpers import unique
+
+
+def test_same_props_at_the_same_version_hit(semantics_client: MotionClient) -> None:
+    handle = semantics_client.instance("Cached", unique("hit"))
+    first = handle.run_outcome("read", {"q": 1, "w": [1, 2]})
+    again = handle.run_outcome("read", {"w": [1.0, 2], "q": 1.0})  # same props, other order and spelling
+    assert (first.cached, again.cached) == (False, True)
+    assert again.result == first.result and again.version == first.version
+    other = handle.run_outcome("read", {"q": 2, "w": [1, 2]})
+    assert not other.cached and other.result["token"] != first.result["token"]
+
+
+def test_a_state_change_misses(semantics_client: MotionClient) -> None:
+    handle = semantics_client.instance("Cached", unique("miss"))
+    before = handle.run_outcome("read", {"q": 1})
+    bumped = handle.run_outcome("bump", {}, flush_update=True)
+    assert bumped.version == before.version + 1
+    after = handle.run_outcome("read", {"q": 1})
+    assert not after.cached
+    assert after.result["n"] == 1 and after.version == bumped.version
+    assert handle.run_outcome("read", {"q": 1}).result == after.result
+
+
+def test_ignore_cache_recomputes(semantics_client: MotionClient) -> None:
+    handle = semantics_client.instance("Cached", unique("ignore"))
+    first = handle.run_outcome("read", {"q": 1})
+    fresh = handle.run_outcome("read", {"q": 1}, ignore_cache=True)
+    assert not fresh.cached and fresh.result["token"] != first.result["token"]
+    assert fresh.version == first.version
+
+
+def test_force_refresh_waits_for_pending_updates(semantics_client: MotionClient) -> None:
+    handle = semantics_client.instance("Cached", unique("refresh"))
+    cached = handle.run_outcome("read", {"q": 1})
+    handle.run("bump", {"sleep": 0.5})
+    handle.run("bump", {})
+    stale = handle.run_outcome("read", {"q": 1})
+    assert stale.result["n"] == 0  # served at once from the last committed state
+    refreshed = handle.run_outcome("read", {"q": 1}, force_refresh=True)
+    assert refreshed.result["n"] == 2 and not refreshed.cached
+    assert refreshed.version == cached.version + 2
+
+
+def test_flush_update_returns_the_version_its_updates_produced(semantics_client: MotionClient) -> None:
+    handle = semantics_client.instance("Cached", unique("flush"))
+    outcome = handle.run_outcome("bump", {}, flush_update=True)
+    assert outcome.result == 0 and outcome.version == 2
+    assert [o.version for o in outcome.update_outcomes] == [2]
+    assert handle.version == 2
+    assert handle.run_outcome("read", {"q": 1}).version == 2
+
+
+def test_unhashable_props_are_served_uncached(engine: Engine) -> None:
+    instance = ComponentInstance(engine.component("Cached"), unique("unhashable"), engine=engine)
+    props = {"q": {1, 2}}  # a set has no canonical form here
+    first = instance.run_result("read", props)
+    second = instance.run_result("read", props)
+    assert not first.cached and not second.cached
+    assert first.result["token"] != second.result["token"]
+
+
+def test_cache_ttl_expires_and_zero_disables(engine: Engine) -> None:
+    short = Component(unique("ShortCache"), cache_ttl=0.3)
+    never = Component(unique("NoCache"), cache_ttl=0)
+    for component in (short, never):
+
+        @component.serve("read")
+        def read(state: object, props: object) -> float:
+            return time.perf_counter()
+
+        engine.add_component(component)
+    instance = ComponentInstance(short, unique(), engine=engine)
+    first = instance.run_result("read", {"q": 1})
+    assert instance.run_result("read", {"q": 1}).cached
+    time.sleep(0.4)
+    assert not instance.run_result("read", {"q": 1}).cached
+    uncached = ComponentInstance(never, unique(), engine=engine)
+    assert not any(uncached.run_result("read", {"q": 1}).cached for _ in range(3))
+    assert first.version == 1
+
+
+@pytest.mark.parametrize("ttl", [-1, -0.5])
+def test_negative_cache_ttl_is_refused(ttl: float) -> None:
+    with pytest.raises(ValueError, match="cache_ttl"):
+        Component("Bad", cache_ttl=ttl)

@@ -1,0 +1,144 @@
+"""StateMigrator and `motion-grpc migrate`: every instance migrated, serialized with its updates."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from motion_grpc import MotionClient, StateMigrator
+from motion_grpc.engine import Engine
+from motion_grpc.errors import NotFoundError, OpError
+from motion_grpc.instance import ComponentInstance
+from tests.helpers import MOTION_GRPC, ROOT, clean_env, unique
+from tests.integration.conftest import SEMANTICS_APP
+
+
+def _instances(engine: Engine, values: list[int]) -> list[str]:
+    ids = []
+    for n in values:
+        instance_id = unique("migr")
+        ComponentInstance(engine.component("Migr"), instance_id, init_state_params={"n": n}, engine=engine)
+        ids.append(instance_id)
+    return ids
+
+
+def _n(engine: Engine, instance_id: str) -> int:
+    return int(engine.get_state("Migr", instance_id).state["n"])
+
+
+def add_flag(state):  # type: ignore[no-untyped-def]
+    # Motion's documented style: change the state in place and return all of it.
+    state.update({"flag": True})
+    return state
+
+
+def test_migrates_every_instance_and_reports_each(engine: Engine) -> None:
+    ids = _instances(engine, [1, 2, 3, 4])
+
+    def migrate(state):  # type: ignore[no-untyped-def]
+        if state["n"] == 3:
+            raise ValueError("three is not allowed")
+        return {"n": state["n"] * 10, "migrated": True}
+
+    results = StateMigrator(engine.component("Migr"), migrate, engine=engine).migrate(ids, num_workers=2)
+    assert [r.instance_id for r in results] == ids
+    failed = {r.instance_id: r.exception for r in results if r.exception is not None}
+    assert list(failed) == [ids[2]]
+    error = failed[ids[2]]
+    assert isinstance(error, OpError) and error.error_type == "ValueError"
+    assert "three is not allowed" in str(error)
+    assert [_n(engine, i) for i in ids] == [10, 20, 3, 40]
+    assert "migrated" not in engine.get_state("Migr", ids[2]).state
+    for instance_id, exception in results:  # Motion's (instance_id, exception) shape
+        assert (exception is None) == (instance_id != ids[2])
+
+
+def test_all_instances_by_default_and_motions_in_place_style(engine: Engine) -> None:
+    ids = _instances(engine, [5, 6])
+    results = StateMigrator(engine.component("Migr"), add_flag, engine=engine).migrate(num_workers=4)
+    by_id = {r.instance_id: r.exception for r in results}
+    assert set(ids) <= set(by_id) and all(by_id[i] is None for i in ids)
+    assert engine.get_state("Migr", ids[0]).state == {"n": 5, "flag": True}
+
+
+def test_a_migration_is_serialized_with_the_updates(engine: Engine, semantics_client: MotionClient) -> None:
+    [instance_id] = _instances(engine, [0])
+    handle = semantics_client.instance("Migr", instance_id)
+    handle.run("bump", {"sleep": 0.5})
+    handle.run("bump", {})
+    [result] = StateMigrator(engine.component("Migr"), lambda s: {"n": s["n"] * 10}, engine=engine).migrate(
+        [instance_id]
+    )
+    assert result.exception is None
+    # Both updates queued before the migration were applied before it: (0 + 1 + 1) * 10.
+    assert handle.get_state() == {"n": 20}
+    assert handle.run("bump", {}, flush_update=True) == 20
+    assert handle.get_state() == {"n": 21}
+
+
+def test_unknown_instance_and_bad_functions(engine: Engine) -> None:
+    [result] = StateMigrator(engine.component("Migr"), add_flag, engine=engine).migrate([unique("nope")])
+    assert isinstance(result.exception, NotFoundError)
+    [instance_id] = _instances(engine, [1])
+    [bad] = StateMigrator(engine.component("Migr"), lambda s: [1], engine=engine).migrate([instance_id])
+    assert isinstance(bad.exception, OpError) and "return a dict" in str(bad.exception)
+    with pytest.raises(ValueError, match="exactly one parameter"):
+        StateMigrator(engine.component("Migr"), lambda a, b: {})  # type: ignore[arg-type,misc]
+    with pytest.raises(TypeError):
+        StateMigrator("Migr", add_flag)  # type: ignore[arg-type]
+
+
+def test_cli_migrates_and_reports_failures(make_engine: Callable[..., Engine], redis_url: str) -> None:
+    engine = make_engine()
+    ids = _instances(engine, [1, 3])
+    command = [MOTION_GRPC, "migrate", f"{SEMANTICS_APP}:Migr", "tests/apps/migrations.py:fail_on_three"]
+    for instance_id in ids:
+        command += ["--instance", instance_id]
+    done = subprocess.run(
+        [*command, "--redis", redis_url],
+        check=False,
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert f"migrated {ids[0]}" in done.stdout
+    assert f"FAILED {ids[1]}" in done.stdout and "three is not allowed" in done.stdout
+    assert "1 of 2 instances of Migr migrated" in done.stdout
+    assert [_n(engine, i) for i in ids] == [101, 3]
+    command[3] = "tests/apps/migrations.py:times_ten"
+    done = subprocess.run(
+        [*command, "--redis", redis_url],
+        check=False,
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [_n(engine, i) for i in ids] == [1010, 30]
+
+
+def test_cli_names_what_it_cannot_find(redis_url: str) -> None:
+    done = subprocess.run(
+        [
+            MOTION_GRPC,
+            "migrate",
+            f"{SEMANTICS_APP}:Nope",
+            "tests/apps/migrations.py:times_ten",
+            "--redis",
+            redis_url,
+        ],
+        check=False,
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "no Component named Nope" in done.stderr
