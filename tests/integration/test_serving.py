@@ -21,7 +21,10 @@ def test_serve_is_not_blocked_by_a_slow_update(client: MotionClient) -> None:
         latencies.append(time.perf_counter() - t0)
         assert value == 0  # the slow update has not committed yet: stale but immediate
     assert len(latencies) > 10
-    assert max(latencies) < 0.1, max(latencies)
+    # A serve that waited for the update would take ~2 s; on a loaded 2-core CI machine a
+    # scheduling hiccup can cost a few hundred ms, so the bound per call is half the update.
+    assert max(latencies) < 1.0, max(latencies)
+    assert sorted(latencies)[len(latencies) // 2] < 0.1, latencies
     assert handle.flush(timeout=30).version == 1 + len(latencies) + 1
 
 
