@@ -35,7 +35,7 @@ CHANNELS = 20  # watches are spread over several HTTP/2 connections, as many cli
 def measure(target: str, instance: str, runs: int) -> dict[str, float]:
     with MotionClient(target) as client:
         handle = client.instance("Trivial", instance)
-        for _ in range(200):
+        for _ in range(min(200, runs)):
             handle.run("add", {"value": 1})
         samples = []
         for _ in range(runs):
@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument(
         "--instances", type=int, default=2000, help="distinct instances the idle watches watch"
     )
+    parser.add_argument(
+        "--hot-runs", type=int, default=200, help="runs while every watch watches the run's instance"
+    )
     parser.add_argument("--hold", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--instance-ids", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -139,8 +142,9 @@ def main() -> None:
             report["idle_watchers"]["open_s"] = opened
             report["idle_watchers"]["instances"] = args.instances
             report["no_watchers_again"] = measure(target, "run-2", args.runs)
+            print(json.dumps(report), file=sys.stderr, flush=True)
             opened, report["hot_watchers"] = with_watchers(
-                target, args.watchers, ["run-3"], "run-3", args.runs
+                target, args.watchers, ["run-3"], "run-3", args.hot_runs
             )
             report["hot_watchers"]["open_s"] = opened
             print(json.dumps(report, indent=2))

@@ -57,8 +57,8 @@ class WatchSettings:
     heartbeat: float = 10.0
     #: Live events buffered per watcher before it is ended with RESOURCE_EXHAUSTED.
     buffer: int = 10_000
-    #: How long one XREAD blocks (below the Redis socket timeout).
-    block_ms: int = 2_000
+    #: How long one XREAD blocks (the server's watch client has a socket timeout above it).
+    block_ms: int = 20_000
 
 
 class Subscription:

@@ -119,7 +119,9 @@ async def create_server(
     engine_settings = engine_settings or EngineSettings()
     processes = None
     if options.update_processes > 0:
-        processes = UpdateProcesses(options.apps, redis, options.update_processes, engine_settings).start()
+        processes = UpdateProcesses(
+            options.apps, redis, options.update_processes, engine_settings, options.events_retention
+        ).start()
         serving_only = dataclasses.replace(engine_settings, process_updates=False)
         engine = Engine(_store(redis, options), components, serving_only, wake=processes.wake).start()
     else:
@@ -151,9 +153,12 @@ def _store(redis: RedisSettings, options: ServerOptions) -> Store:
 
 
 def _watch_hub(redis: RedisSettings, options: ServerOptions) -> WatchHub:
-    # Each watched instance keeps one blocking XREAD going: allow up to Redis' default maxclients.
-    events = AsyncEventLog(redis.async_client(max_connections=WATCH_CONNECTIONS))
-    return WatchHub(events, WatchSettings(heartbeat=options.watch_heartbeat, buffer=options.watch_buffer))
+    # Each watched instance keeps one blocking XREAD going: allow up to Redis' default maxclients,
+    # and block long (re-issuing reads costs the event loop) but below the socket timeout.
+    settings = WatchSettings(heartbeat=options.watch_heartbeat, buffer=options.watch_buffer)
+    timeout = settings.block_ms / 1000 + max(redis.socket_timeout, 1.0)
+    events = AsyncEventLog(redis.async_client(max_connections=WATCH_CONNECTIONS, socket_timeout=timeout))
+    return WatchHub(events, settings)
 
 
 async def serve_forever(

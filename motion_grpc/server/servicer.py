@@ -17,9 +17,8 @@ from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.component import Component, DiscardPolicy
 from motion_grpc.engine import Engine
 from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, OpError, UnimplementedError
-from motion_grpc.server.streaming import run_stream
+from motion_grpc.server.streaming import outcome, run_stream
 from motion_grpc.server.watch import WatchService
-from motion_grpc.store.store import Event
 
 T = TypeVar("T")
 
@@ -75,7 +74,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             version=result.version,
             cached=result.cached,
             update_ids=result.update_ids,
-            update_outcomes=[_outcome(event) for event in result.outcomes],
+            update_outcomes=[outcome(event) for event in result.outcomes],
         )
         if request.accept_pickle:
             response.pickled_result = codec.dumps(result.result)
@@ -134,7 +133,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             request.flow or None,
             _deadline(context),
         )
-        failed = [_outcome(event) for event in waited.outcomes.values()]
+        failed = [outcome(event) for event in waited.outcomes.values()]
         return pb.FlushUpdatesResponse(version=waited.version, failed=failed)
 
     async def WriteState(
@@ -222,18 +221,6 @@ def _encode_result(result: Any, flow: str) -> Any:
             "return JSON-like data, or call with accept_pickle from Python",
             "TypeError",
         ) from exc
-
-
-def _outcome(event: Event) -> pb.UpdateOutcome:
-    return pb.UpdateOutcome(
-        update_id=event.update_id,
-        flow=event.flow,
-        op=event.op,
-        status=pb.UpdateStatus.Name(event.status),
-        error_type=event.error_type,
-        error_message=event.error_message,
-        version=event.version,
-    )
 
 
 def _deadline(context: aio.ServicerContext[Any, Any]) -> float | None:

@@ -26,6 +26,7 @@ from typing import Any
 from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.store import RedisSettings, Store
 from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,12 @@ class UpdateProcesses:
     """A fixed set of update worker processes, restarted when one dies."""
 
     def __init__(
-        self, apps: Sequence[str], redis: RedisSettings, processes: int, settings: EngineSettings
+        self,
+        apps: Sequence[str],
+        redis: RedisSettings,
+        processes: int,
+        settings: EngineSettings,
+        events_retention: int = DEFAULT_EVENTS_MAXLEN,
     ) -> None:
         if processes < 1:
             raise ValueError("update processes must be >= 1")
@@ -45,6 +51,7 @@ class UpdateProcesses:
         self._apps = tuple(apps)
         self._redis_url = redis.url
         self._settings = settings
+        self._events_retention = events_retention
         self._context = multiprocessing.get_context("spawn")
         self._queues: list[SimpleQueue[Any]] = [self._context.SimpleQueue() for _ in range(processes)]
         self._processes: list[BaseProcess | None] = [None] * processes
@@ -79,7 +86,7 @@ class UpdateProcesses:
     def _spawn(self, index: int) -> None:
         process = self._context.Process(
             target=run_worker,
-            args=(self._apps, self._redis_url, self._settings, self._queues[index]),
+            args=(self._apps, self._redis_url, self._settings, self._events_retention, self._queues[index]),
             name=f"motion-update-process-{index}",
             daemon=True,
         )
@@ -97,14 +104,19 @@ class UpdateProcesses:
 
 
 def run_worker(
-    apps: Sequence[str], redis_url: str, settings: EngineSettings, queue: SimpleQueue[Any]
+    apps: Sequence[str],
+    redis_url: str,
+    settings: EngineSettings,
+    events_retention: int,
+    queue: SimpleQueue[Any],
 ) -> None:
     """Body of one update worker process: an engine that only applies updates."""
     from motion_grpc.server.loader import load_components
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when its workers stop
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
-    engine = Engine(Store(RedisSettings(url=redis_url).client()), load_components(apps), settings).start()
+    store = Store(RedisSettings(url=redis_url).client(), events_maxlen=events_retention)
+    engine = Engine(store, load_components(apps), settings).start()
     try:
         while (item := queue.get()) is not None:
             component, instance_id = item

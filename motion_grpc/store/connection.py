@@ -71,14 +71,17 @@ class RedisSettings:
             return RedisCluster.from_url(self._cluster_url(), **options)
         return redis.Redis.from_url(self.url, max_connections=self.max_connections, **options)
 
-    def async_client(self, max_connections: int | None = None) -> Any:
+    def async_client(self, max_connections: int | None = None, socket_timeout: float | None = None) -> Any:
         """A new redis.asyncio client (or redis.asyncio.cluster.RedisCluster) with the same settings.
 
         Use it only on the event loop that first uses it. `max_connections`
         overrides the pool bound (per node on a cluster): a blocking read holds
-        a connection for its whole block time.
+        a connection for its whole block time, which must stay below
+        `socket_timeout` (overriding the settings' one).
         """
         options = self._options(AsyncRetry(ExponentialBackoff(cap=0.2, base=0.01), retries=1))
+        if socket_timeout is not None:
+            options["socket_timeout"] = socket_timeout
         limit = max_connections or self.max_connections
         if self.is_cluster:
             return AsyncRedisCluster.from_url(self._cluster_url(), max_connections=limit, **options)

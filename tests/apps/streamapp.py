@@ -110,3 +110,21 @@ def sleepy_nap(state, props):
 @Sleepy.update("nap")
 def sleepy_count(state, props):
     return {"n": state["n"] + 1}
+
+
+Blob = Component("Blob", cache_ttl=0)
+
+
+@Blob.init_state
+def blob_setup():
+    return {"blob": ""}
+
+
+@Blob.serve("write")
+def blob_size(state, props):
+    return len(state["blob"])
+
+
+@Blob.update("write")
+def blob_write(state, props):
+    return {"blob": "x" * props["size"]}

@@ -156,8 +156,8 @@ def test_async_client_streams(stream_server: ServerProcess) -> None:
 
 def test_async_ops_mixed_with_sync_ops(motion: MotionClient) -> None:
     handle = motion.instance("AsyncOps", unique("async"), init_state_params={"start": 10})
-    assert handle.run("add", {"n": 5}) == 10
-    assert handle.run("add", {"n": 2}, flush_update=True) == 10
+    assert handle.run("add", {"n": 5}, flush_update=True) == 10  # served before its own update
+    assert handle.run("add", {"n": 2}, flush_update=True) == 15
     assert handle.get_state() == {"value": 17, "trail": [5, 2]}
     assert handle.run("sync_read", flush_update=True) == {"value": 17, "trail": [5, 2]}
     assert handle.get_state()["trail"] == [5, 2, "read"]

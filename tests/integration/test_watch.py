@@ -13,7 +13,13 @@ import redis
 
 from motion_grpc import AsyncMotionClient, MotionClient
 from motion_grpc.client import Watch, WatchEvent, WatchProgress
-from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, NotFoundError, OutOfRangeError
+from motion_grpc.errors import (
+    DeadlineExceededError,
+    InvalidArgumentError,
+    NotFoundError,
+    OutOfRangeError,
+    ResourceExhaustedError,
+)
 from motion_grpc.store.keys import InstanceKeys
 from tests.helpers import MOTION_GRPC, ROOT, TEST_APP, ServerProcess, unique
 
@@ -225,3 +231,29 @@ def test_cli_watch_prints_json_lines(watch_server: ServerProcess, motion: Motion
             process.stdout.close()
     assert [line["status"] for line in lines] == ["QUEUED", "RUNNING", "APPLIED"]
     assert lines[-1]["version"] == 2
+
+
+def test_a_watcher_that_stops_reading_is_ended_and_can_resume(redis_url: str) -> None:
+    buffer = ["--watch-buffer", "50"]
+    with (
+        ServerProcess(apps=[STREAM_APP], redis_url=redis_url, args=buffer) as server,
+        MotionClient(server.target) as client,
+    ):
+        handle = client.instance("Blob", unique("stall"))
+        # include_state puts the whole state (here 200 kB) in every APPLIED event, so the
+        # transport's buffers fill up while this watcher reads nothing.
+        stalled = handle.watch(create_if_missing=True, include_state=True, timeout=60)
+        for _ in range(300):
+            handle.run("write", {"size": 200_000})
+        handle.flush(timeout=60)
+        received: list[WatchEvent] = []
+        with pytest.raises(ResourceExhaustedError) as raised:
+            for item in stalled:
+                received.append(item)  # type: ignore[arg-type]
+        assert "resume with after_event_id=" in raised.value.message
+        assert 0 < len(received) < 900
+        resumed = handle.watch(after=stalled.last_event_id, timeout=30)
+        rest = _events(resumed, 900 - len(received))
+        resumed.cancel()
+        history = _history(redis_url, "Blob", handle.instance_id)
+        assert [event.event_id for event in received + rest] == history

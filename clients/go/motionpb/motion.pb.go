@@ -436,13 +436,21 @@ type RunStreamResponse struct {
 	Item *structpb.Value `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
 	// cloudpickle bytes of the item, when the request set accept_pickle.
 	PickledItem []byte `protobuf:"bytes,2,opt,name=pickled_item,json=pickledItem,proto3" json:"pickled_item,omitempty"`
-	// The state version the serve op read.
+	// The state version the serve op read; on the final message with
+	// flush_update, the version after this run's updates.
 	Version uint64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	// Set on the last message only: ids of the update entries this run
+	// Set on the final message only: ids of the update entries this run
 	// enqueued.
-	UpdateIds     []string `protobuf:"bytes,4,rep,name=update_ids,json=updateIds,proto3" json:"update_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateIds []string `protobuf:"bytes,4,rep,name=update_ids,json=updateIds,proto3" json:"update_ids,omitempty"`
+	// True on the final message. For a generator serve op it carries no item
+	// (neither item nor pickled_item is set); for a plain serve op it is the
+	// only message and carries the result.
+	Done bool `protobuf:"varint,5,opt,name=done,proto3" json:"done,omitempty"`
+	// On the final message, with flush_update: the outcome of each of this
+	// run's updates, in order.
+	UpdateOutcomes []*UpdateOutcome `protobuf:"bytes,6,rep,name=update_outcomes,json=updateOutcomes,proto3" json:"update_outcomes,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RunStreamResponse) Reset() {
@@ -499,6 +507,20 @@ func (x *RunStreamResponse) GetVersion() uint64 {
 func (x *RunStreamResponse) GetUpdateIds() []string {
 	if x != nil {
 		return x.UpdateIds
+	}
+	return nil
+}
+
+func (x *RunStreamResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *RunStreamResponse) GetUpdateOutcomes() []*UpdateOutcome {
+	if x != nil {
+		return x.UpdateOutcomes
 	}
 	return nil
 }
@@ -859,7 +881,8 @@ type WatchUpdatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The instance to watch.
 	Instance *InstanceRef `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
-	// Resume after this event id (exclusive); empty means from now on.
+	// Resume after this event id (exclusive), as "<ms>-<seq>"; empty means
+	// from now on; "0-0" means from the oldest retained event.
 	AfterEventId string `protobuf:"bytes,2,opt,name=after_event_id,json=afterEventId,proto3" json:"after_event_id,omitempty"`
 	// Only events of these flows; empty means all flows.
 	Flows []string `protobuf:"bytes,3,rep,name=flows,proto3" json:"flows,omitempty"`
@@ -1046,8 +1069,12 @@ type UpdateEvent struct {
 	AtMs int64 `protobuf:"varint,10,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
 	// How many times the op has been started for this update.
 	Attempt uint32 `protobuf:"varint,11,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	// APPLIED with include_state: the state keys the update wrote.
-	State         *structpb.Struct `protobuf:"bytes,12,opt,name=state,proto3" json:"state,omitempty"`
+	// APPLIED with include_state: the whole committed state (every key), read
+	// once the event is seen. It is the state at `version` unless later updates
+	// were already applied by then: state_version says which it is.
+	State *structpb.Struct `protobuf:"bytes,12,opt,name=state,proto3" json:"state,omitempty"`
+	// APPLIED with include_state: the version `state` was read at (>= version).
+	StateVersion  uint64 `protobuf:"varint,13,opt,name=state_version,json=stateVersion,proto3" json:"state_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1166,10 +1193,19 @@ func (x *UpdateEvent) GetState() *structpb.Struct {
 	return nil
 }
 
-// Progress tells an idle watcher how far the event history goes.
+func (x *UpdateEvent) GetStateVersion() uint64 {
+	if x != nil {
+		return x.StateVersion
+	}
+	return 0
+}
+
+// Progress tells a watcher how far the event history goes.
 type Progress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The id of the newest event of the instance.
+	// Every event up to this id has been sent to this watcher (or left out by
+	// its flows filter), so it is a gap-free resume point; on an idle watch it
+	// is the id of the newest event of the instance ("0-0" when there is none).
 	LatestEventId string `protobuf:"bytes,1,opt,name=latest_event_id,json=latestEventId,proto3" json:"latest_event_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1863,13 +1899,15 @@ const file_motion_v1_motion_proto_rawDesc = "" +
 	"\x06cached\x18\x04 \x01(\bR\x06cached\x12\x1d\n" +
 	"\n" +
 	"update_ids\x18\x05 \x03(\tR\tupdateIds\x12A\n" +
-	"\x0fupdate_outcomes\x18\x06 \x03(\v2\x18.motion.v1.UpdateOutcomeR\x0eupdateOutcomes\"\x9b\x01\n" +
+	"\x0fupdate_outcomes\x18\x06 \x03(\v2\x18.motion.v1.UpdateOutcomeR\x0eupdateOutcomes\"\xf2\x01\n" +
 	"\x11RunStreamResponse\x12*\n" +
 	"\x04item\x18\x01 \x01(\v2\x16.google.protobuf.ValueR\x04item\x12!\n" +
 	"\fpickled_item\x18\x02 \x01(\fR\vpickledItem\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x1d\n" +
 	"\n" +
-	"update_ids\x18\x04 \x03(\tR\tupdateIds\"\xdf\x01\n" +
+	"update_ids\x18\x04 \x03(\tR\tupdateIds\x12\x12\n" +
+	"\x04done\x18\x05 \x01(\bR\x04done\x12A\n" +
+	"\x0fupdate_outcomes\x18\x06 \x03(\v2\x18.motion.v1.UpdateOutcomeR\x0eupdateOutcomes\"\xdf\x01\n" +
 	"\rUpdateOutcome\x12\x1b\n" +
 	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\x12\x12\n" +
 	"\x04flow\x18\x02 \x01(\tR\x04flow\x12\x0e\n" +
@@ -1906,7 +1944,7 @@ const file_motion_v1_motion_proto_rawDesc = "" +
 	"\x14WatchUpdatesResponse\x12.\n" +
 	"\x05event\x18\x01 \x01(\v2\x16.motion.v1.UpdateEventH\x00R\x05event\x121\n" +
 	"\bprogress\x18\x02 \x01(\v2\x13.motion.v1.ProgressH\x00R\bprogressB\x06\n" +
-	"\x04kind\"\xfc\x02\n" +
+	"\x04kind\"\xa1\x03\n" +
 	"\vUpdateEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tupdate_id\x18\x02 \x01(\tR\bupdateId\x12\x12\n" +
@@ -1921,7 +1959,8 @@ const file_motion_v1_motion_proto_rawDesc = "" +
 	"\x05at_ms\x18\n" +
 	" \x01(\x03R\x04atMs\x12\x18\n" +
 	"\aattempt\x18\v \x01(\rR\aattempt\x12-\n" +
-	"\x05state\x18\f \x01(\v2\x17.google.protobuf.StructR\x05state\"2\n" +
+	"\x05state\x18\f \x01(\v2\x17.google.protobuf.StructR\x05state\x12#\n" +
+	"\rstate_version\x18\r \x01(\x04R\fstateVersion\"2\n" +
 	"\bProgress\x12&\n" +
 	"\x0flatest_event_id\x18\x01 \x01(\tR\rlatestEventId\"\x9b\x01\n" +
 	"\x11WriteStateRequest\x122\n" +
@@ -2041,48 +2080,49 @@ var file_motion_v1_motion_proto_depIdxs = []int32{
 	28, // 3: motion.v1.RunResponse.result:type_name -> google.protobuf.Value
 	6,  // 4: motion.v1.RunResponse.update_outcomes:type_name -> motion.v1.UpdateOutcome
 	28, // 5: motion.v1.RunStreamResponse.item:type_name -> google.protobuf.Value
-	0,  // 6: motion.v1.UpdateOutcome.status:type_name -> motion.v1.UpdateStatus
-	2,  // 7: motion.v1.GetStateRequest.instance:type_name -> motion.v1.InstanceRef
-	27, // 8: motion.v1.GetStateResponse.state:type_name -> google.protobuf.Struct
-	26, // 9: motion.v1.GetStateResponse.pickled_state:type_name -> motion.v1.GetStateResponse.PickledStateEntry
-	2,  // 10: motion.v1.FlushUpdatesRequest.instance:type_name -> motion.v1.InstanceRef
-	6,  // 11: motion.v1.FlushUpdatesResponse.failed:type_name -> motion.v1.UpdateOutcome
-	2,  // 12: motion.v1.WatchUpdatesRequest.instance:type_name -> motion.v1.InstanceRef
-	13, // 13: motion.v1.WatchUpdatesResponse.event:type_name -> motion.v1.UpdateEvent
-	14, // 14: motion.v1.WatchUpdatesResponse.progress:type_name -> motion.v1.Progress
-	0,  // 15: motion.v1.UpdateEvent.status:type_name -> motion.v1.UpdateStatus
-	27, // 16: motion.v1.UpdateEvent.state:type_name -> google.protobuf.Struct
-	2,  // 17: motion.v1.WriteStateRequest.instance:type_name -> motion.v1.InstanceRef
-	27, // 18: motion.v1.WriteStateRequest.patch:type_name -> google.protobuf.Struct
-	19, // 19: motion.v1.DescribeComponentsResponse.components:type_name -> motion.v1.ComponentInfo
-	27, // 20: motion.v1.ComponentInfo.params:type_name -> google.protobuf.Struct
-	20, // 21: motion.v1.ComponentInfo.flows:type_name -> motion.v1.FlowInfo
-	21, // 22: motion.v1.FlowInfo.update_ops:type_name -> motion.v1.UpdateOpInfo
-	1,  // 23: motion.v1.UpdateOpInfo.discard_policy:type_name -> motion.v1.DiscardPolicy
-	2,  // 24: motion.v1.DeleteInstanceRequest.instance:type_name -> motion.v1.InstanceRef
-	3,  // 25: motion.v1.MotionService.Run:input_type -> motion.v1.RunRequest
-	3,  // 26: motion.v1.MotionService.RunStream:input_type -> motion.v1.RunRequest
-	7,  // 27: motion.v1.MotionService.GetState:input_type -> motion.v1.GetStateRequest
-	9,  // 28: motion.v1.MotionService.FlushUpdates:input_type -> motion.v1.FlushUpdatesRequest
-	11, // 29: motion.v1.MotionService.WatchUpdates:input_type -> motion.v1.WatchUpdatesRequest
-	15, // 30: motion.v1.MotionService.WriteState:input_type -> motion.v1.WriteStateRequest
-	17, // 31: motion.v1.MotionService.DescribeComponents:input_type -> motion.v1.DescribeComponentsRequest
-	22, // 32: motion.v1.MotionService.ListInstances:input_type -> motion.v1.ListInstancesRequest
-	24, // 33: motion.v1.MotionService.DeleteInstance:input_type -> motion.v1.DeleteInstanceRequest
-	4,  // 34: motion.v1.MotionService.Run:output_type -> motion.v1.RunResponse
-	5,  // 35: motion.v1.MotionService.RunStream:output_type -> motion.v1.RunStreamResponse
-	8,  // 36: motion.v1.MotionService.GetState:output_type -> motion.v1.GetStateResponse
-	10, // 37: motion.v1.MotionService.FlushUpdates:output_type -> motion.v1.FlushUpdatesResponse
-	12, // 38: motion.v1.MotionService.WatchUpdates:output_type -> motion.v1.WatchUpdatesResponse
-	16, // 39: motion.v1.MotionService.WriteState:output_type -> motion.v1.WriteStateResponse
-	18, // 40: motion.v1.MotionService.DescribeComponents:output_type -> motion.v1.DescribeComponentsResponse
-	23, // 41: motion.v1.MotionService.ListInstances:output_type -> motion.v1.ListInstancesResponse
-	25, // 42: motion.v1.MotionService.DeleteInstance:output_type -> motion.v1.DeleteInstanceResponse
-	34, // [34:43] is the sub-list for method output_type
-	25, // [25:34] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	6,  // 6: motion.v1.RunStreamResponse.update_outcomes:type_name -> motion.v1.UpdateOutcome
+	0,  // 7: motion.v1.UpdateOutcome.status:type_name -> motion.v1.UpdateStatus
+	2,  // 8: motion.v1.GetStateRequest.instance:type_name -> motion.v1.InstanceRef
+	27, // 9: motion.v1.GetStateResponse.state:type_name -> google.protobuf.Struct
+	26, // 10: motion.v1.GetStateResponse.pickled_state:type_name -> motion.v1.GetStateResponse.PickledStateEntry
+	2,  // 11: motion.v1.FlushUpdatesRequest.instance:type_name -> motion.v1.InstanceRef
+	6,  // 12: motion.v1.FlushUpdatesResponse.failed:type_name -> motion.v1.UpdateOutcome
+	2,  // 13: motion.v1.WatchUpdatesRequest.instance:type_name -> motion.v1.InstanceRef
+	13, // 14: motion.v1.WatchUpdatesResponse.event:type_name -> motion.v1.UpdateEvent
+	14, // 15: motion.v1.WatchUpdatesResponse.progress:type_name -> motion.v1.Progress
+	0,  // 16: motion.v1.UpdateEvent.status:type_name -> motion.v1.UpdateStatus
+	27, // 17: motion.v1.UpdateEvent.state:type_name -> google.protobuf.Struct
+	2,  // 18: motion.v1.WriteStateRequest.instance:type_name -> motion.v1.InstanceRef
+	27, // 19: motion.v1.WriteStateRequest.patch:type_name -> google.protobuf.Struct
+	19, // 20: motion.v1.DescribeComponentsResponse.components:type_name -> motion.v1.ComponentInfo
+	27, // 21: motion.v1.ComponentInfo.params:type_name -> google.protobuf.Struct
+	20, // 22: motion.v1.ComponentInfo.flows:type_name -> motion.v1.FlowInfo
+	21, // 23: motion.v1.FlowInfo.update_ops:type_name -> motion.v1.UpdateOpInfo
+	1,  // 24: motion.v1.UpdateOpInfo.discard_policy:type_name -> motion.v1.DiscardPolicy
+	2,  // 25: motion.v1.DeleteInstanceRequest.instance:type_name -> motion.v1.InstanceRef
+	3,  // 26: motion.v1.MotionService.Run:input_type -> motion.v1.RunRequest
+	3,  // 27: motion.v1.MotionService.RunStream:input_type -> motion.v1.RunRequest
+	7,  // 28: motion.v1.MotionService.GetState:input_type -> motion.v1.GetStateRequest
+	9,  // 29: motion.v1.MotionService.FlushUpdates:input_type -> motion.v1.FlushUpdatesRequest
+	11, // 30: motion.v1.MotionService.WatchUpdates:input_type -> motion.v1.WatchUpdatesRequest
+	15, // 31: motion.v1.MotionService.WriteState:input_type -> motion.v1.WriteStateRequest
+	17, // 32: motion.v1.MotionService.DescribeComponents:input_type -> motion.v1.DescribeComponentsRequest
+	22, // 33: motion.v1.MotionService.ListInstances:input_type -> motion.v1.ListInstancesRequest
+	24, // 34: motion.v1.MotionService.DeleteInstance:input_type -> motion.v1.DeleteInstanceRequest
+	4,  // 35: motion.v1.MotionService.Run:output_type -> motion.v1.RunResponse
+	5,  // 36: motion.v1.MotionService.RunStream:output_type -> motion.v1.RunStreamResponse
+	8,  // 37: motion.v1.MotionService.GetState:output_type -> motion.v1.GetStateResponse
+	10, // 38: motion.v1.MotionService.FlushUpdates:output_type -> motion.v1.FlushUpdatesResponse
+	12, // 39: motion.v1.MotionService.WatchUpdates:output_type -> motion.v1.WatchUpdatesResponse
+	16, // 40: motion.v1.MotionService.WriteState:output_type -> motion.v1.WriteStateResponse
+	18, // 41: motion.v1.MotionService.DescribeComponents:output_type -> motion.v1.DescribeComponentsResponse
+	23, // 42: motion.v1.MotionService.ListInstances:output_type -> motion.v1.ListInstancesResponse
+	25, // 43: motion.v1.MotionService.DeleteInstance:output_type -> motion.v1.DeleteInstanceResponse
+	35, // [35:44] is the sub-list for method output_type
+	26, // [26:35] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_motion_v1_motion_proto_init() }

@@ -65,9 +65,15 @@ type MotionServiceClient interface {
 	// on first use.
 	Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (*RunResponse, error)
 	// RunStream is Run for serve ops that are generators: one message per
-	// yielded item, as it is produced. The update ops are enqueued after the
-	// last item, with serve_result set to the list of items. A plain serve op
-	// answers with a single message.
+	// yielded item, as it is produced, then a final message (done set, no
+	// item) once the update ops have been enqueued with serve_result set to the
+	// list of items. A plain serve op answers with a single message carrying
+	// both its result and done. The serve reads the committed state after a
+	// version check (never an unchecked local copy), and its result is not
+	// cached. A serve op that raises midway ends the stream with its error after
+	// the items already sent, and nothing is enqueued. A call cancelled by the
+	// client or by its deadline closes the generator on the server (its
+	// `finally` runs) and enqueues nothing.
 	RunStream(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunStreamResponse], error)
 	// GetState returns the committed state of an instance (every key, or the
 	// keys asked for) together with its version.
@@ -80,7 +86,16 @@ type MotionServiceClient interface {
 	FlushUpdates(ctx context.Context, in *FlushUpdatesRequest, opts ...grpc.CallOption) (*FlushUpdatesResponse, error)
 	// WatchUpdates streams the update-status events of one instance (queued,
 	// running, applied, failed, discarded), resumable from the id of the last
-	// event a caller saw.
+	// event a caller saw. The first message is a Progress naming the resume
+	// point the watch starts from; an idle watch then gets a Progress heartbeat
+	// at the server's interval. Events live in a capped Redis stream (the
+	// server's --events-retention, trimmed approximately), so a resume works
+	// across server restarts and replicas: no event is skipped or repeated.
+	// A resume point older than the retained history answers OUT_OF_RANGE
+	// (naming the oldest retained id); a malformed id, or one newer than the
+	// newest event, INVALID_ARGUMENT; a missing instance NOT_FOUND unless
+	// create_if_missing. A watcher that falls too far behind is ended with
+	// RESOURCE_EXHAUSTED and may resume from the last id it received.
 	WatchUpdates(ctx context.Context, in *WatchUpdatesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchUpdatesResponse], error)
 	// WriteState patches state keys of an instance. The patch is serialized
 	// with the instance's update queue, so it never interleaves with an update
@@ -234,9 +249,15 @@ type MotionServiceServer interface {
 	// on first use.
 	Run(context.Context, *RunRequest) (*RunResponse, error)
 	// RunStream is Run for serve ops that are generators: one message per
-	// yielded item, as it is produced. The update ops are enqueued after the
-	// last item, with serve_result set to the list of items. A plain serve op
-	// answers with a single message.
+	// yielded item, as it is produced, then a final message (done set, no
+	// item) once the update ops have been enqueued with serve_result set to the
+	// list of items. A plain serve op answers with a single message carrying
+	// both its result and done. The serve reads the committed state after a
+	// version check (never an unchecked local copy), and its result is not
+	// cached. A serve op that raises midway ends the stream with its error after
+	// the items already sent, and nothing is enqueued. A call cancelled by the
+	// client or by its deadline closes the generator on the server (its
+	// `finally` runs) and enqueues nothing.
 	RunStream(*RunRequest, grpc.ServerStreamingServer[RunStreamResponse]) error
 	// GetState returns the committed state of an instance (every key, or the
 	// keys asked for) together with its version.
@@ -249,7 +270,16 @@ type MotionServiceServer interface {
 	FlushUpdates(context.Context, *FlushUpdatesRequest) (*FlushUpdatesResponse, error)
 	// WatchUpdates streams the update-status events of one instance (queued,
 	// running, applied, failed, discarded), resumable from the id of the last
-	// event a caller saw.
+	// event a caller saw. The first message is a Progress naming the resume
+	// point the watch starts from; an idle watch then gets a Progress heartbeat
+	// at the server's interval. Events live in a capped Redis stream (the
+	// server's --events-retention, trimmed approximately), so a resume works
+	// across server restarts and replicas: no event is skipped or repeated.
+	// A resume point older than the retained history answers OUT_OF_RANGE
+	// (naming the oldest retained id); a malformed id, or one newer than the
+	// newest event, INVALID_ARGUMENT; a missing instance NOT_FOUND unless
+	// create_if_missing. A watcher that falls too far behind is ended with
+	// RESOURCE_EXHAUSTED and may resume from the last id it received.
 	WatchUpdates(*WatchUpdatesRequest, grpc.ServerStreamingServer[WatchUpdatesResponse]) error
 	// WriteState patches state keys of an instance. The patch is serialized
 	// with the instance's update queue, so it never interleaves with an update
