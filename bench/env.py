@@ -6,6 +6,7 @@ scenario that needs it is reported "unavailable" at once instead of retrying.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -32,6 +33,7 @@ class Env:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.run_id = uuid.uuid4().hex[:8]
+        self._serial = itertools.count()
         self._ready: dict[str, Any] = {}
         self._failed: dict[str, str] = {}
         self._services: list[Service] = []
@@ -54,7 +56,7 @@ class Env:
 
     def unique(self, prefix: str) -> str:
         """An instance id prefix no other run or scenario uses."""
-        return f"{prefix}-{self.run_id}-{uuid.uuid4().hex[:6]}"
+        return f"{prefix}-{self.run_id}-{next(self._serial)}"  # never a random suffix: 1,000 of those collide
 
     def redis(self) -> RedisServer:
         """The Redis every server and baseline of this run shares."""
