@@ -77,8 +77,8 @@ class Env:
         service.start(ready)
         self._services.append(service)
 
-    def motion_grpc(self, replica: int = 0) -> str:
-        """Address of motion-grpc replica `replica` (all replicas share one Redis)."""
+    def motion_grpc(self, replica: int = 0, extra: tuple[str, ...] = ()) -> str:
+        """Address of motion-grpc replica `replica` (all replicas share one Redis); `extra` serve options."""
 
         def start() -> str:
             redis_url, port = self.redis_url(), free_port()
@@ -98,13 +98,15 @@ class Env:
                 str(self.profile.update_workers),
                 "--log-level",
                 "WARNING",
+                *extra,
             ]
             env = {k: v for k, v in os.environ.items() if not k.startswith("MOTION_REDIS")}
             address = f"127.0.0.1:{port}"
-            self._service(f"motion-grpc-{replica}", command, grpc_ready(address), env)
+            self._service(name, command, grpc_ready(address), env)
             return address
 
-        return self._once(f"motion-grpc-{replica}", start)
+        name = f"motion-grpc-{replica}" + "".join(extra).replace("--", "-")
+        return self._once(name, start)
 
     def echo(self) -> str:
         """Address of the bare grpc.aio server (the limit)."""

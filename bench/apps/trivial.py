@@ -3,7 +3,8 @@
 `Trivial` is the workload of the latency, throughput and drain rows. `Pickup`
 measures idle pickup: its serve op returns the wall-clock time (taken just
 before the update is enqueued) and its update op stores how long the update
-waited before it started.
+waited before it started. `Burner`'s update op keeps a CPU busy in Python (it
+holds the GIL), to see what that does to serves.
 """
 
 import time
@@ -44,3 +45,29 @@ def pickup_stamp(state, props):
 @Pickup.update("stamp")
 def pickup_record(state, props):
     return {"waited": time.time() - props.serve_result}
+
+
+Burner = Component("Burner", cache_ttl=0)
+
+
+@Burner.init_state
+def burner_setup():
+    return {"n": 0}
+
+
+@Burner.serve("read")
+def burner_read(state, props):
+    return state["n"]
+
+
+@Burner.serve("burn")
+def burner_serve(state, props):
+    return state["n"]
+
+
+@Burner.update("burn")
+def burner_burn(state, props):
+    until = time.perf_counter() + props["ms"] / 1000
+    while time.perf_counter() < until:
+        pass
+    return {"n": state["n"] + 1}

@@ -11,7 +11,6 @@ NOT_WRITTEN = "bench scenario not written yet"
 LATER = [
     "2,000 concurrent WatchUpdates watchers",
     "100,000 instances",
-    "serve p99 while a CPU-bound update op runs",
     "graceful shutdown under load",
 ]
 

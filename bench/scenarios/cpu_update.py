@@ -1,0 +1,88 @@
+"""Serve latency while a CPU-bound update op runs on the same instance's server.
+
+A burner client keeps enqueueing 20 ms pure-Python update ops (they hold the
+GIL of whatever process runs them) while another client times serve-only Runs.
+The same is measured on a server running its updates in a worker process
+(`--update-processes 1`). The baseline is the idle serve p99 of the same server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+
+from bench.env import Env
+from bench.report import Figure
+from bench.rpc import ref, run_request, sync_stub
+from bench.scenarios._common import OURS, FigureSpec, Scenario, Side, figures, interleave
+from bench.stats import Recorder
+from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+
+NAME = "cpu_update"
+BURN_MS = 20
+RPC_TIMEOUT = 120.0
+
+
+def _serve_times(address: str, prefix: str, samples: int, burn: bool) -> Mapping[str, float]:
+    channel, stub = sync_stub(address)
+    stop = threading.Event()
+    burner_id, reader_id = f"{prefix}-burn", f"{prefix}-read"
+
+    def burner() -> None:
+        while not stop.is_set():
+            stub.Run(run_request("Burner", burner_id, "burn", {"ms": BURN_MS}), timeout=RPC_TIMEOUT)
+            time.sleep(BURN_MS / 1000)  # about as fast as the updates drain: the worker never idles
+
+    thread = threading.Thread(target=burner)
+    recorder = Recorder()
+    with channel:
+        stub.Run(run_request("Burner", reader_id, "read", {"i": -1}), timeout=RPC_TIMEOUT)
+        if burn:
+            thread.start()
+            time.sleep(0.2)
+        for i in range(samples):
+            started = time.perf_counter()
+            stub.Run(run_request("Burner", reader_id, "read", {"i": i}), timeout=RPC_TIMEOUT)
+            recorder.add(time.perf_counter() - started)
+        stop.set()
+        if burn:
+            thread.join()
+            stub.FlushUpdates(pb.FlushUpdatesRequest(instance=ref("Burner", burner_id)), timeout=RPC_TIMEOUT)
+    return recorder.summary().as_ms()
+
+
+def run(env: Env) -> list[Figure]:
+    samples = env.profile.pickup_samples * 2
+
+    def side(label: str, extra: tuple[str, ...], burn: bool) -> Side:
+        return Side(label, lambda: _serve_times(env.motion_grpc(0, extra), env.unique("cpu"), samples, burn))
+
+    processes = ("--update-processes", "1")
+    threads_sides = {OURS: side("updates in threads, burning", (), True), "idle": side("idle", (), False)}
+    process_sides = {
+        OURS: side("updates in a process, burning", processes, True),
+        "idle": side("idle", processes, False),
+    }
+    interleave(
+        env.profile.rounds, {**threads_sides, "proc": process_sides[OURS], "proc-idle": process_sides["idle"]}
+    )
+    specs_threads = [
+        FigureSpec(
+            "serve p99, CPU-bound updates in threads", "ms", "p99_ms", "idle", note=f"{BURN_MS} ms updates"
+        ),
+    ]
+    specs_processes = [
+        FigureSpec(
+            "serve p99, CPU-bound updates in --update-processes 1",
+            "ms",
+            "p99_ms",
+            "idle",
+            target="<= 1.5x",
+            note="idle: the same server with no update running",
+        ),
+    ]
+    return figures(NAME, specs_threads, threads_sides) + figures(NAME, specs_processes, process_sides)
+
+
+SCENARIO = Scenario(NAME, "serve latency while CPU-bound update ops run", run)
