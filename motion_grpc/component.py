@@ -98,6 +98,7 @@ class Component:
         self._load_state: Callable[[Any], Any] | None = None
         self._serves: dict[str, ServeOp] = {}
         self._updates: dict[str, list[UpdateOp]] = {}
+        self._flows: dict[str, Flow] = {}
 
     def __repr__(self) -> str:
         return f"Component({self.name!r}, flows={sorted(self.flow_keys)})"
@@ -165,6 +166,7 @@ class Component:
                     )
             for key in flow_keys:
                 self._serves[key] = op
+            self._flows.clear()
             return func
 
         return register
@@ -210,6 +212,7 @@ class Component:
                     raise ValueError(f"flow {key!r} of {self.name} already has an update op named {op.name}")
             for key in flow_keys:
                 self._updates.setdefault(key, []).append(op)
+            self._flows.clear()
             return func
 
         return register
@@ -219,7 +222,11 @@ class Component:
         if key not in self._serves and key not in self._updates:
             known = ", ".join(sorted(self.flow_keys)) or "none"
             raise NotFoundError(f"component {self.name} has no flow {key!r} (flows: {known})")
-        return Flow(key=key, serve=self._serves.get(key), updates=tuple(self._updates.get(key, ())))
+        flow = self._flows.get(key)
+        if flow is None:  # built once: every Run and every drained entry looks its flow up
+            flow = Flow(key=key, serve=self._serves.get(key), updates=tuple(self._updates.get(key, ())))
+            self._flows[key] = flow
+        return flow
 
     def flows(self) -> list[Flow]:
         return [self.flow(key) for key in sorted(self.flow_keys)]

@@ -111,11 +111,7 @@ class ComponentInstance:
             self.instance_id,
             flow_key,
             props,
-            ignore_cache=ignore_cache,
-            force_refresh=force_refresh,
-            flush_update=flush_update,
-            init_state_params=self._init_state_params,
-            deadline=_deadline(timeout),
+            **self._flow_options(ignore_cache, force_refresh, flush_update, timeout),
         )
 
     async def arun(
@@ -188,12 +184,20 @@ class ComponentInstance:
             self.instance_id,
             flow_key,
             props,
-            ignore_cache=ignore_cache,
-            force_refresh=force_refresh,
-            flush_update=flush_update,
-            init_state_params=self._init_state_params,
-            deadline=_deadline(timeout),
+            **self._flow_options(ignore_cache, force_refresh, flush_update, timeout),
         )
+
+    def _flow_options(
+        self, ignore_cache: bool, force_refresh: bool, flush_update: bool, timeout: float | None
+    ) -> dict[str, Any]:
+        """The engine options every way of running a flow shares."""
+        return {
+            "ignore_cache": ignore_cache,
+            "force_refresh": force_refresh,
+            "flush_update": flush_update,
+            "init_state_params": self._init_state_params,
+            "deadline": _deadline(timeout),
+        }
 
     def flush_update(self, flow_key: str | None = None, timeout: float | None = None) -> int:
         """Wait until the updates enqueued so far (of one flow, or all) are applied; returns the version."""

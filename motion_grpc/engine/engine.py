@@ -157,9 +157,6 @@ class Engine:
         self._loop.close()
         self.store.close()
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        return self._scheduler.wait_idle(timeout)
-
     def drain_soon(self, keys: InstanceKeys) -> None:
         """Have this engine's update workers drain an instance (for update worker processes)."""
         self._scheduler.notify(keys)

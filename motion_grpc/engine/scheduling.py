@@ -53,7 +53,6 @@ class UpdateScheduler:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._components: set[str] = set()
-        self._idle = threading.Condition(self._lock)
         self._expiring: dict[InstanceKeys, float] = {}  # leased elsewhere: retry at (monotonic)
 
     def start(self) -> None:
@@ -95,11 +94,6 @@ class UpdateScheduler:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until no instance is scheduled here (for tests and shutdown)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: not self._scheduled, timeout)
-
     def _work(self) -> None:
         while True:
             keys = self._queue.get()
@@ -121,8 +115,6 @@ class UpdateScheduler:
                 return
             self._again.discard(keys)
             self._scheduled.discard(keys)
-            if not self._scheduled:
-                self._idle.notify_all()
 
     def _sweep_loop(self) -> None:
         next_sweep = 0.0
