@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import redis
+
 from bench import baselines
 from bench.baselines import BENCH_DIR, ROOT, UnavailableError
 from bench.profiles import Profile
@@ -77,36 +79,65 @@ class Env:
         service.start(ready)
         self._services.append(service)
 
+    def redis_url_db(self, db: int) -> str:
+        """Our Redis with another database number: keys a scenario can flush without touching the rest."""
+        return f"{self.redis_url().rsplit('/', 1)[0]}/{db}"
+
+    def _motion_grpc_command(self, port: int, redis_url: str, extra: tuple[str, ...]) -> list[str]:
+        return [
+            bin_path("motion-grpc"),
+            "serve",
+            TRIVIAL_APP,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--redis",
+            redis_url,
+            "--serve-threads",
+            str(self.profile.serve_threads),
+            "--update-workers",
+            str(self.profile.update_workers),
+            "--log-level",
+            "WARNING",
+            *extra,
+        ]
+
     def motion_grpc(self, replica: int = 0, extra: tuple[str, ...] = ()) -> str:
         """Address of motion-grpc replica `replica` (all replicas share one Redis); `extra` serve options."""
 
         def start() -> str:
-            redis_url, port = self.redis_url(), free_port()
-            command = [
-                bin_path("motion-grpc"),
-                "serve",
-                TRIVIAL_APP,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--redis",
-                redis_url,
-                "--serve-threads",
-                str(self.profile.serve_threads),
-                "--update-workers",
-                str(self.profile.update_workers),
-                "--log-level",
-                "WARNING",
-                *extra,
-            ]
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MOTION_REDIS")}
+            port = free_port()
             address = f"127.0.0.1:{port}"
-            self._service(name, command, grpc_ready(address), env)
+            command = self._motion_grpc_command(port, self.redis_url(), extra)
+            self._service(name, command, grpc_ready(address), _without_motion_redis())
             return address
 
         name = f"motion-grpc-{replica}" + "".join(extra).replace("--", "-")
         return self._once(name, start)
+
+    def own_motion_grpc(self, name: str, db: int = 0, extra: tuple[str, ...] = ()) -> tuple[Service, str]:
+        """A motion-grpc server of the caller's own (on Redis database `db`), and its address.
+
+        Not shared: the caller stops it (or signals it) when done; `close` stops it if it did not.
+        """
+        port = free_port()
+        address = f"127.0.0.1:{port}"
+        command = self._motion_grpc_command(port, self.redis_url_db(db), extra)
+        service = Service(name, command, _without_motion_redis())
+        self._services.append(service)
+        service.start(grpc_ready(address))
+        return service, address
+
+    def flush_db(self, db: int) -> None:
+        """Drop every key of a scenario's own database (never 0, ours, or 1, Motion's)."""
+        if db < 2:
+            raise ValueError(f"database {db} is shared by the other scenarios")
+        client = redis.Redis.from_url(self.redis_url_db(db))
+        try:
+            client.flushdb()
+        finally:
+            client.close()
 
     def echo(self) -> str:
         """Address of the bare grpc.aio server (the limit)."""
@@ -173,6 +204,11 @@ class Env:
         if self._redis is not None:
             self._redis.cleanup()
             self._redis = None
+
+
+def _without_motion_redis() -> dict[str, str]:
+    """Our servers get their Redis from --redis only, never from Motion's MOTION_REDIS_* variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MOTION_REDIS")}
 
 
 def run_motion_task(env: Env, task: str, timeout: float = 600.0, **options: int) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Load clients: separate processes ("spawn" context) running closed-loop clients on asyncio.
 
-Every client runs one instance of the trivial component and calls its flow
-back to back with new props each call (so every serve is a cache miss). All
+Every client runs one instance of the trivial component (or, with a pool, a
+random one of many existing instances per call) and calls its flow back to
+back with new props each call (so every serve is a cache miss). All
 processes start together (once every client is set up), load for `warmup` seconds unmeasured,
 then record each call that starts within the next `duration` seconds. The
 same code drives motion-grpc and the bare server (gRPC, same multicallable),
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import queue
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,9 @@ class Target:
     component: str = "Trivial"
     flow: str = "add"
     api_key: str = ""
+    #: (prefix, n): every call runs a random one of n existing instances `<prefix><k>` (gRPC only),
+    #: instead of the client's own instance.
+    pool: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -188,8 +193,14 @@ async def _grpc_calls(target: Target) -> AsyncIterator[CallFactory]:
         run = aio_run_call(channel)
 
         async def make_call(instance_id: str) -> Call:
+            def pick() -> str:
+                if target.pool is None:
+                    return instance_id
+                prefix, size = target.pool
+                return f"{prefix}{random.randrange(size)}"
+
             async def call(i: int) -> Any:
-                return await run(run_request(target.component, instance_id, target.flow, {"value": i}))
+                return await run(run_request(target.component, pick(), target.flow, {"value": i}))
 
             await call(0)  # creates the instance before the clock starts
             return call

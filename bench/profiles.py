@@ -24,6 +24,12 @@ class Profile:
         client_processes: Processes the concurrent clients are spread over.
         serve_threads: Thread pool of serve ops (and of the bare server's handler).
         update_workers: Update workers per motion-grpc server.
+        watchers: Idle WatchUpdates streams held open in the watchers scenario.
+        watcher_processes: Client processes holding them.
+        watcher_channels: Channels (connections) per holding process.
+        scale_sizes: Instances in Redis per size of the scale scenario.
+        shutdown_instances: Idle instances a replica has when SIGTERMed.
+        shutdown_clients: Clients running Runs while a replica is SIGTERMed.
     """
 
     name: str
@@ -40,6 +46,12 @@ class Profile:
     client_processes: int = 2
     serve_threads: int = 16
     update_workers: int = 4
+    watchers: int = 2000
+    watcher_processes: int = 4
+    watcher_channels: int = 5
+    scale_sizes: tuple[int, ...] = (100, 10_000, 100_000)
+    shutdown_instances: int = 1000
+    shutdown_clients: int = 8
 
 
 QUICK = Profile(

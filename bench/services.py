@@ -10,6 +10,7 @@ import pathlib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -64,6 +65,39 @@ class Service:
             return "no log"
         return lines[-1] if lines else f"empty log {self.log_path}"
 
+    @property
+    def pid(self) -> int:
+        return self._running().pid
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} is not running; {self._tail()}")
+        return self.process
+
+    def terminate_timed(self, timeout: float) -> tuple[float, int]:
+        """Send SIGTERM; the seconds until the process exited, and its exit code.
+
+        A thread blocks in waitpid, so the exit is seen at once (Popen.wait with a
+        timeout polls, up to 50 ms late). Killed, and TimeoutError, after `timeout`.
+        """
+        process = self._running()
+        exited: list[float] = []
+
+        def wait() -> None:
+            process.wait()
+            exited.append(time.perf_counter())
+
+        waiter = threading.Thread(target=wait, daemon=True)
+        waiter.start()
+        signalled = time.perf_counter()
+        process.terminate()
+        waiter.join(timeout)
+        if not exited:
+            process.kill()
+            waiter.join()
+            raise TimeoutError(f"{self.name} did not exit within {timeout:.0f} s of SIGTERM")
+        return exited[0] - signalled, int(process.returncode)
+
     def stop(self) -> None:
         if self.process is None:
             return
@@ -75,6 +109,14 @@ class Service:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process, from /proc/<pid>/status (VmRSS, in kB there)."""
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
 
 
 def free_port() -> int:

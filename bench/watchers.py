@@ -1,157 +1,151 @@
-"""Run latency with and without thousands of open WatchUpdates streams on the same replica.
+"""Idle WatchUpdates streams held open by client processes, for the `watchers` scenario.
 
-    .venv/bin/python -m bench.watchers [--watchers 2000] [--runs 2000] [--instances 2000]
+    .venv/bin/python -m bench.watchers [--profile quick] [--rounds N]   # the scenario alone
 
-Starts a Redis and one `motion-grpc serve bench/apps/trivial.py`, then
-measures sequential Run p50/p99 from this process: first with no watch open,
-then while a separate process holds N open watches (spread over
---instances other instances, so they are idle apart from heartbeats), then
-with N watches on the very instance being run (every Run fans its 3 events
-out to all N). Prints one JSON object.
+The watches are spread over `processes` spawned processes, each with
+`channels` channels of its own (separate HTTP/2 connections, as many clients
+would have), round-robin over the given instances. A watch counts as open
+once its first message (the Progress naming its resume point) arrived; when
+they are let go, each process also reports how many had ended by themselves
+meanwhile, so the caller knows they really stayed open while it measured.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import statistics
-import subprocess
+import contextlib
+import multiprocessing
+import queue
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
 from typing import Any
 
-from motion_grpc import AsyncMotionClient, MotionClient
-from motion_grpc.store import RedisServer
-from motion_grpc.store.embedded import free_port
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-APP = os.path.join(ROOT, "bench", "apps", "trivial.py")
-MOTION_GRPC = os.path.join(os.path.dirname(sys.executable), "motion-grpc")
-CHANNELS = 20  # watches are spread over several HTTP/2 connections, as many clients would
+OPEN_BATCH = 100  # watches opened at once per process, so opening does not flood the server
+OPEN_TIMEOUT = 300.0
+CLOSE_TIMEOUT = 60.0
+COMPONENT = "Trivial"
 
 
-def measure(target: str, instance: str, runs: int) -> dict[str, float]:
-    with MotionClient(target) as client:
-        handle = client.instance("Trivial", instance)
-        for _ in range(min(200, runs)):
-            handle.run("add", {"value": 1})
-        samples = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            handle.run("add", {"value": 1})
-            samples.append(time.perf_counter() - started)
-    samples.sort()
-    return {
-        "p50_ms": round(statistics.median(samples) * 1000, 3),
-        "p99_ms": round(samples[int(len(samples) * 0.99)] * 1000, 3),
-    }
+@dataclass
+class HeldWatches:
+    """What the holders reported: filled in as they open the watches, and when they let go."""
+
+    requested: int
+    opened: int = 0
+    open_seconds: float = 0.0
+    ended_early: int | None = None  # known once the holders let go
+
+    @property
+    def all_open_throughout(self) -> bool:
+        return self.opened == self.requested and self.ended_early == 0
 
 
-async def hold(target: str, count: int, instances: list[str]) -> None:
-    """Open `count` watches round-robin over `instances`, say so, and keep them until stdin closes."""
-    clients = [AsyncMotionClient(target) for _ in range(CHANNELS)]
-    watches: list[Any] = []
-    for start in range(0, count, 200):
-        batch = range(start, min(count, start + 200))
-        opened = await asyncio.gather(
-            *(
-                clients[i % CHANNELS]
-                .instance("Trivial", instances[i % len(instances)])
-                .watch(create_if_missing=True)
-                for i in batch
-            )
-        )
-        watches += opened
-
-    async def drain(watch: Any) -> None:
-        async for _ in watch:
-            pass
-
-    tasks = [asyncio.create_task(drain(watch)) for watch in watches]
-    print("ready", flush=True)
-    await asyncio.to_thread(sys.stdin.read)
-    for watch in watches:
-        watch.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for client in clients:
-        await client.close()
-
-
-def with_watchers(target: str, count: int, instances: list[str], run_instance: str, runs: int) -> Any:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.watchers",
-            "--hold",
-            target,
-            "--watchers",
-            str(count),
-            "--instance-ids",
-            ",".join(instances),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        cwd=ROOT,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdin is not None
+@contextlib.contextmanager
+def holding(address: str, instance_ids: list[str], processes: int, channels: int) -> Iterator[HeldWatches]:
+    """Open one watch per id (creating missing instances) from client processes; close them on exit."""
+    shares = [instance_ids[slot::processes] for slot in range(processes)]
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    messages: multiprocessing.Queue[tuple[str, Any]] = context.Queue()
+    workers = [
+        context.Process(target=_hold_process, args=(address, share, channels, stop, messages), daemon=True)
+        for share in shares
+        if share
+    ]
+    held = HeldWatches(len(instance_ids))
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
     try:
-        opened_at = time.perf_counter()
-        if holder.stdout.readline().strip() != "ready":
-            raise RuntimeError("the watch holder failed")
-        opened_s = round(time.perf_counter() - opened_at, 2)
-        time.sleep(1.0)
-        return opened_s, measure(target, run_instance, runs)
+        held.opened = sum(_expect(messages, workers, "open", OPEN_TIMEOUT))
+        held.open_seconds = time.perf_counter() - started
+        yield held
+        stop.set()
+        held.ended_early = sum(_expect(messages, workers, "closed", CLOSE_TIMEOUT))
     finally:
-        holder.stdin.close()
-        holder.wait(60)
-        holder.stdout.close()
+        stop.set()
+        for worker in workers:
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--watchers", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=2000)
-    parser.add_argument(
-        "--instances", type=int, default=2000, help="distinct instances the idle watches watch"
-    )
-    parser.add_argument(
-        "--hot-runs", type=int, default=200, help="runs while every watch watches the run's instance"
-    )
-    parser.add_argument("--hold", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--instance-ids", default="", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.hold:
-        asyncio.run(hold(args.hold, args.watchers, args.instance_ids.split(",")))
-        return
-    with RedisServer(appendonly=False) as redis:
-        port = free_port()
-        target = f"127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [MOTION_GRPC, "serve", APP, "--port", str(port), "--redis", redis.url, "--log-level", "WARNING"]
-        )
+def _expect(
+    messages: multiprocessing.Queue[tuple[str, Any]], workers: list[Any], kind: str, timeout: float
+) -> list[int]:
+    """One `kind` count per worker; an error, a dead worker or silence raises."""
+    deadline = time.monotonic() + timeout
+    counts: list[int] = []
+    while len(counts) < len(workers):
         try:
-            MotionClient(target).wait_ready(30)
-            report: dict[str, Any] = {"watchers": args.watchers, "runs": args.runs}
-            report["no_watchers"] = measure(target, "run-0", args.runs)
-            idle = [f"watched-{i}" for i in range(args.instances)]
-            opened, report["idle_watchers"] = with_watchers(target, args.watchers, idle, "run-1", args.runs)
-            report["idle_watchers"]["open_s"] = opened
-            report["idle_watchers"]["instances"] = args.instances
-            report["no_watchers_again"] = measure(target, "run-2", args.runs)
-            print(json.dumps(report), file=sys.stderr, flush=True)
-            opened, report["hot_watchers"] = with_watchers(
-                target, args.watchers, ["run-3"], "run-3", args.hot_runs
+            got, payload = messages.get(timeout=0.2)
+        except queue.Empty:
+            crashed = [worker.exitcode for worker in workers if worker.exitcode not in (None, 0)]
+            if crashed or time.monotonic() > deadline:
+                raise RuntimeError(f"watch holders did not report {kind!r} (exit codes {crashed})") from None
+            continue
+        if got == "error":
+            raise RuntimeError(f"watch holder failed: {payload}")
+        counts.append(int(payload))
+    return counts
+
+
+def _hold_process(
+    address: str, instance_ids: list[str], channels: int, stop: Event, messages: multiprocessing.Queue[Any]
+) -> None:
+    try:
+        asyncio.run(_hold(address, instance_ids, channels, stop, messages))
+    except BaseException as exc:
+        messages.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+async def _hold(
+    address: str, instance_ids: list[str], channels: int, stop: Event, messages: multiprocessing.Queue[Any]
+) -> None:
+    from motion_grpc import AsyncMotionClient
+
+    # A local subchannel pool per client: each one really gets a connection of its own.
+    clients = [
+        AsyncMotionClient(address, options=[("grpc.use_local_subchannel_pool", 1)]) for _ in range(channels)
+    ]
+    try:
+        watches: list[Any] = []
+        for start in range(0, len(instance_ids), OPEN_BATCH):
+            batch = range(start, min(len(instance_ids), start + OPEN_BATCH))
+            # watch() returns once the stream's first message (a Progress) has arrived.
+            watches += await asyncio.gather(
+                *(
+                    clients[i % channels].instance(COMPONENT, instance_ids[i]).watch(create_if_missing=True)
+                    for i in batch
+                )
             )
-            report["hot_watchers"]["open_s"] = opened
-            print(json.dumps(report, indent=2))
-        finally:
-            server.terminate()
-            server.wait(30)
+        readers = [asyncio.create_task(_read(watch)) for watch in watches]
+        messages.put(("open", len(watches)))
+        await asyncio.to_thread(stop.wait)
+        messages.put(("closed", sum(reader.done() for reader in readers)))
+        for watch in watches:
+            watch.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def _read(watch: Any) -> None:
+    """Take whatever the stream sends (heartbeats, if any) until it ends."""
+    async for _ in watch:
+        pass
+
+
+def main() -> int:
+    from bench.__main__ import main as bench_main
+
+    return bench_main(["--only", "watchers", *sys.argv[1:]])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from bench.scenarios import cpu_update, drain, freshness, ghz, latency, pending, pickup, throughput
+from bench.scenarios import (
+    cpu_update,
+    drain,
+    freshness,
+    ghz,
+    latency,
+    pickup,
+    scale,
+    shutdown,
+    throughput,
+    watchers,
+)
 from bench.scenarios._common import Scenario
 
 SCENARIOS: dict[str, Scenario] = {
     module.SCENARIO.name: module.SCENARIO
-    for module in (latency, throughput, drain, pickup, freshness, cpu_update, ghz, pending)
+    for module in (latency, throughput, drain, pickup, freshness, cpu_update, ghz, watchers, scale, shutdown)
 }
 
 __all__ = ["SCENARIOS", "Scenario"]

@@ -102,11 +102,20 @@ def figures(scenario: str, specs: list[FigureSpec], sides: Mapping[str, Side]) -
     return [figure(scenario, spec, sides) for spec in specs]
 
 
-def grpc_load(env: Env, address: Callable[[], str], clients: int, component: str = "Trivial") -> Measure:
-    """A side measuring closed-loop Run calls (p50/p99 ms, req/s) against a gRPC server."""
+def grpc_load(
+    env: Env,
+    address: Callable[[], str],
+    clients: int,
+    component: str = "Trivial",
+    pool: tuple[str, int] | None = None,
+) -> Measure:
+    """A side measuring closed-loop Run calls (p50/p99 ms, req/s) against a gRPC server.
+
+    With `pool` (prefix, n), every call runs a random one of n existing instances.
+    """
 
     def measure() -> Mapping[str, float]:
-        target = Target("grpc", address(), component=component)
+        target = Target("grpc", address(), component=component, pool=pool)
         return load_figures(run_load(_spec(env, target, clients)))
 
     return measure

@@ -56,6 +56,7 @@ def run(env: Env) -> list[Figure]:
             "freshness p50 (Run on A → GetState on B)",
             "ms",
             "p50_ms",
+            target="p50 <= 5 ms",
             note="includes the update's pickup and commit; no Motion equivalent (no replicas)",
         ),
         FigureSpec("freshness p99", "ms", "p99_ms"),

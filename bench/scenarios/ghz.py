@@ -87,7 +87,9 @@ def run(env: Env) -> list[Figure]:
     }
     interleave(env.profile.rounds, sides)
     specs = [
-        FigureSpec(f"ghz Run throughput, {CONCURRENCY} workers", "req/s", "throughput", "echo"),
+        FigureSpec(
+            f"ghz Run throughput, {CONCURRENCY} workers", "req/s", "throughput", "echo", target=">= 0.8x"
+        ),
         FigureSpec(f"ghz Run p99, {CONCURRENCY} workers", "ms", "p99_ms", "echo"),
     ]
     return figures(NAME, specs, sides)

@@ -22,7 +22,7 @@ MOTION_CLIENTS = 8
 
 def _specs(clients: int) -> list[FigureSpec]:
     specs = [
-        FigureSpec(f"Run throughput, {clients} clients", "req/s", "throughput", "echo"),
+        FigureSpec(f"Run throughput, {clients} clients", "req/s", "throughput", "echo", target=">= 0.8x"),
         FigureSpec(f"Run p99, {clients} clients", "ms", "p99_ms", "echo"),
     ]
     if clients == MOTION_CLIENTS:
@@ -32,10 +32,10 @@ def _specs(clients: int) -> list[FigureSpec]:
                 "req/s",
                 "throughput",
                 "motion",
-                target=">= 1x",
+                target=">= 10x",
             ),
             FigureSpec(
-                f"Run p50, {clients} clients vs Motion HTTP", "ms", "p50_ms", "motion", target="<= 1x"
+                f"Run p50, {clients} clients vs Motion HTTP", "ms", "p50_ms", "motion", target="<= 0.1x"
             ),
         ]
     return specs

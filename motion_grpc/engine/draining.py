@@ -44,6 +44,9 @@ FAST_OP_SECONDS = 0.002
 _DISCARD_KINDS = {DiscardPolicy.NUM_NEW_UPDATES: 1, DiscardPolicy.SECONDS: 2}
 
 
+_Policies = list[tuple[str, int, float, int, str]]
+
+
 class LeaseLostError(Exception):
     """This worker's lease is gone: stop without committing anything more."""
 
@@ -87,18 +90,21 @@ class Drainer:
         token = secrets.token_hex(16)
         policies = self._policies_of(component)
         held = applied = False
+        taken: Taken | None = None
         try:
-            while not self._stopping.is_set():
-                taken = self._store.take(
-                    keys, token, self._leases.ttl_ms, policies, may_acquire=not held, group_max=GROUP_MAX
-                )
+            while taken is not None or not self._stopping.is_set():  # what is taken is in hand: apply it
+                if taken is None:
+                    taken = self._store.take(
+                        keys, token, self._leases.ttl_ms, policies, may_acquire=not held, group_max=GROUP_MAX
+                    )
                 if taken.code in (_TAKEN, _AGAIN) and not held:
                     held = True
                     self._leases.hold(keys.lease, token)
                 if taken.code == _TAKEN:
-                    self._apply(keys, component, token, taken)
+                    taken = self._apply(keys, component, token, taken, policies)
                     applied = True
-                elif taken.code != _AGAIN:
+                    continue
+                if taken.code != _AGAIN:
                     if taken.code == _HELD_ELSEWHERE and held:
                         raise LeaseLostError
                     held = False  # idle or gone: the script released the lease
@@ -106,6 +112,7 @@ class Drainer:
                     # nothing (a sweep's) takes it out, so a busy instance costs no extra trip.
                     if taken.code == _HELD_ELSEWHERE or applied or not self._store.settle_pending(keys):
                         return
+                taken = None
         except LeaseLostError:
             held = False
             log.warning("lease of %s/%s lost while draining", keys.component, keys.instance_id)
@@ -123,7 +130,7 @@ class Drainer:
         except MotionError as exc:
             log.debug("could not publish the hand-back of %s: %s", keys.instance_id, exc)
 
-    def _policies_of(self, component: Component) -> list[tuple[str, int, float, int, str]]:
+    def _policies_of(self, component: Component) -> _Policies:
         """What TAKE must know of the ops: discard policies, batch sizes, which are cheap enough to group."""
         policies = []
         for flow in component.flows():
@@ -137,7 +144,10 @@ class Drainer:
                     )
         return policies
 
-    def _apply(self, keys: InstanceKeys, component: Component, token: str, taken: Taken) -> None:
+    def _apply(
+        self, keys: InstanceKeys, component: Component, token: str, taken: Taken, policies: _Policies
+    ) -> Taken | None:
+        """Run the taken entries and commit them; the next take, when it rode along with the commit."""
         runtime = self._runtimes.get(keys)
         snapshot = runtime.snapshot
         if snapshot is None or snapshot.version != taken.version:
@@ -146,25 +156,24 @@ class Drainer:
         if max(attempts) > self._settings.max_attempts:
             reason = f"gave up after {max(attempts) - 1} attempts that did not finish (worker crashed?)"
             records = [_failed(e, "AttemptsExhausted", reason, a) for e, a in zip(entries, attempts)]
-            self._commit(keys, token, runtime, snapshot, records)
-            return
+            return self._commit(keys, token, policies, runtime, snapshot, records)
         head = entries[0]
         op = None if head.flow == ADMIN_FLOW else _find_op(component, head)
         if op is not None and op.batch_size > 1:
-            self._apply_batch(keys, component, token, runtime, snapshot, op, taken)
-        else:
-            self._apply_each(keys, component, token, runtime, snapshot, taken)
+            return self._apply_batch(keys, component, token, policies, runtime, snapshot, op, taken)
+        return self._apply_each(keys, component, token, policies, runtime, snapshot, taken)
 
     def _apply_batch(
         self,
         keys: InstanceKeys,
         component: Component,
         token: str,
+        policies: _Policies,
         runtime: InstanceRuntime,
         snapshot: Snapshot,
         op: UpdateOp,
         taken: Taken,
-    ) -> None:
+    ) -> Taken | None:
         """A batch op: one call with every entry's props, one version step."""
         entries, attempts = taken.entries, taken.attempts
         try:
@@ -173,24 +182,24 @@ class Drainer:
             patch = self._encode_patch(component, snapshot.data, changes)
         except OpError as exc:
             records = [_failed(e, exc.error_type, exc.message, a) for e, a in zip(entries, attempts)]
-            self._commit(keys, token, runtime, snapshot, records)
-            return
+            return self._commit(keys, token, policies, runtime, snapshot, records)
         first = entries[0]  # the version step comes first, so every batched event shows the version after it
         records = [
             CommitRecord(e, scripts.APPLIED, a, changed=bool(changes) and e is first)
             for e, a in zip(entries, attempts)
         ]
-        self._commit(keys, token, runtime, snapshot, records, patch, changes)
+        return self._commit(keys, token, policies, runtime, snapshot, records, patch, changes)
 
     def _apply_each(
         self,
         keys: InstanceKeys,
         component: Component,
         token: str,
+        policies: _Policies,
         runtime: InstanceRuntime,
         snapshot: Snapshot,
         taken: Taken,
-    ) -> None:
+    ) -> Taken | None:
         """Entries one after the other, each seeing the state the previous ones left; one commit."""
         data, version = snapshot.data, snapshot.version
         patch: dict[str, bytes] = {}
@@ -208,7 +217,7 @@ class Drainer:
                 patch.update(encoded)
                 changed.update(changes)
             records.append(CommitRecord(entry, scripts.APPLIED, attempt, changed=bool(changes)))
-        self._commit(keys, token, runtime, snapshot, records, patch, changed)
+        return self._commit(keys, token, policies, runtime, snapshot, records, patch, changed)
 
     def _changes_of(
         self, component: Component, instance_id: str, entry: Entry, data: Mapping[str, Any], version: int
@@ -254,13 +263,22 @@ class Drainer:
         self,
         keys: InstanceKeys,
         token: str,
+        policies: _Policies,
         runtime: InstanceRuntime,
         snapshot: Snapshot,
         records: Sequence[CommitRecord],
         patch: dict[str, bytes] | None = None,
         changes: Mapping[str, Any] | None = None,
-    ) -> None:
-        version = self._store.commit(keys, token, snapshot.version, patch or {}, records)
+    ) -> Taken | None:
+        """Commit, and unless shutting down take the next entries in the same round trip."""
+        patch = patch or {}
+        taken = None
+        if self._stopping.is_set():  # a shutdown takes nothing more: no attempt is spent on it
+            version = self._store.commit(keys, token, snapshot.version, patch, records)
+        else:
+            version, taken = self._store.commit_then_take(
+                keys, token, snapshot.version, patch, records, self._leases.ttl_ms, policies, GROUP_MAX
+            )
         if version == scripts.LEASE_LOST:
             raise LeaseLostError
         if version < 0:
@@ -269,6 +287,7 @@ class Drainer:
             runtime.snapshot = None
         elif changes:
             runtime.advance(snapshot.version, version, changes)
+        return taken
 
 
 def _admin_changes(

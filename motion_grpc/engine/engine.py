@@ -41,7 +41,16 @@ from motion_grpc.props import Props
 from motion_grpc.state import State
 from motion_grpc.store import scripts
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import EnqueueResult, Event, QueuedEntry, Store, now_ms
+from motion_grpc.store.store import (
+    EnqueueRequest,
+    EnqueueResult,
+    Event,
+    QueuedEntry,
+    Store,
+    cache_value,
+    now_ms,
+    parse_cache_value,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,16 @@ class _Served:
     cached: bool
     ids: list[str]
     events_before: str
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run served from a snapshot, its enqueue not sent yet (see Engine.prepare_run)."""
+
+    keys: InstanceKeys
+    result: Any
+    version: int
+    request: EnqueueRequest
 
 
 @dataclass(frozen=True)
@@ -271,16 +290,21 @@ class Engine:
         return patch
 
     def _load_snapshot(self, runtime: InstanceRuntime, component: Component) -> Snapshot:
+        snapshot, _ = self._load(runtime, component, None)
+        if snapshot is None:
+            raise NotFoundError(f"instance {runtime.keys.instance_id!r} of {component.name} does not exist")
+        return snapshot
+
+    def _load(
+        self, runtime: InstanceRuntime, component: Component, cache_field: str | None
+    ) -> tuple[Snapshot | None, bytes | None]:
+        """Read the state into the instance's snapshot (None: no such instance), with a cache entry."""
         with runtime.load_lock:
-            version, raw = self.store.load(runtime.keys)
+            version, raw, cached = self.store.load(runtime.keys, cache_field)
             if version is None:
-                raise NotFoundError(
-                    f"instance {runtime.keys.instance_id!r} of {component.name} does not exist"
-                )
+                return None, cached
             runtime.offer(Snapshot(version, self._decode_state(component, raw)))
-            snapshot = runtime.snapshot
-            assert snapshot is not None
-            return snapshot
+            return runtime.snapshot, cached
 
     def _snapshot_at(self, component: Component, keys: InstanceKeys, version: int) -> Snapshot:
         runtime = self._runtimes.get(keys)
@@ -310,7 +334,7 @@ class Engine:
             self.flush(component_name, instance_id, deadline=deadline)
         digest = self._cache_digest(component, flow, props)
         lookup = None if ignore_cache else digest
-        served = None if lookup else self._serve_fast(component, keys, flow, props, digest, deadline)
+        served = self._serve_fast(component, keys, flow, props, digest, lookup is not None, deadline)
         if served is None:
             served = self._serve_checked(
                 component, keys, flow, props, digest, lookup, init_state_params, deadline
@@ -402,28 +426,96 @@ class Engine:
         flow: Flow,
         props: dict[str, Any],
         digest: str | None,
+        lookup: bool,
         deadline: float | None = None,
     ) -> _Served | None:
         """Serve a cheap op from the local snapshot; one round trip enqueues, fenced on its version.
 
         None when the snapshot turns out stale (or there is none, or the op is
         slow): the caller then serves the checked way. Re-running a cheap op
-        costs less than the round trip that checking first would cost every time.
+        costs less than the round trip that checking first would cost every time;
+        with `lookup`, the same round trip first looks for a cached result, which
+        then wins over the one just computed.
         """
+        prepared = self._prepare_fast(component, keys, flow, props, digest, lookup, deadline)
+        if prepared is None:
+            return None
+        enqueued = self.store.send_enqueue(prepared.request)
+        if enqueued.code == scripts.CACHED:
+            hit = _cache_hit(enqueued.cached, None)
+            return None if hit is None else self._serve_cached(keys, flow, props, hit)
+        return self._settle_fast(prepared, enqueued)
+
+    def _prepare_fast(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        flow: Flow,
+        props: dict[str, Any],
+        digest: str | None,
+        lookup: bool,
+        deadline: float | None,
+    ) -> PreparedRun | None:
         snapshot = self._runtimes.get(keys).snapshot
         if snapshot is None or not self._serve_times.is_fast(component.name, flow.key):
             return None
+        served_props = dict(props)  # what the serve op adds to them counts only if its result does
         try:
-            result = self._call_serve(component, keys, flow, props, snapshot)
+            result = self._call_serve(component, keys, flow, served_props, snapshot)
         except OpError:
             return None  # maybe an artefact of a stale snapshot: decide on the checked path
         _check_deadline(deadline)
         cache = self._cache_entry(component, digest, snapshot.version, result)
-        enqueued = self._enqueue(keys, flow, props, result, cache, expect_version=snapshot.version)
-        if enqueued.code in (scripts.STALE, scripts.NO_INSTANCE):
+        entries = self._entries(flow, served_props, result)
+        request = self.store.enqueue_request(keys, entries, cache, snapshot.version, lookup)
+        return PreparedRun(keys, result, snapshot.version, request)
+
+    def _settle_fast(self, prepared: PreparedRun, enqueued: EnqueueResult) -> _Served | None:
+        if enqueued.code in (scripts.STALE, scripts.NO_INSTANCE, scripts.CACHED):
             return None
+        self._check_enqueue(prepared.keys, enqueued.code)
+        if enqueued.ids:
+            self._wake(prepared.keys)
+        return _Served(prepared.result, prepared.version, False, enqueued.ids, enqueued.events_before)
+
+    def prepare_run(
+        self,
+        component_name: str,
+        instance_id: str,
+        flow_key: str,
+        props: Mapping[str, Any] | None,
+        ignore_cache: bool,
+        deadline: float | None,
+    ) -> PreparedRun | None:
+        """`run`'s serve of a cheap op from this engine's snapshot, its enqueue left to the caller.
+
+        For callers on an event loop: this never waits on Redis, and the serve op
+        is one measured to take under `fast_op_seconds`. None when the run must
+        take `run`'s usual path (unknown or slow op, no snapshot yet, a generator).
+        Send `request` (Store.asend_enqueue), then call `finish_run`.
+        """
+        component, keys = self._resolve(component_name, instance_id)
+        flow = component.flow(validate_name(flow_key, "flow key"))
+        if self.store.cluster or flow.serve is None or flow.serve.is_generator or flow.serve.is_async:
+            return None
+        props = _props_dict(props)
+        digest = self._cache_digest(component, flow, props)
+        return self._prepare_fast(component, keys, flow, props, digest, not ignore_cache, deadline)
+
+    def finish_run(self, prepared: PreparedRun, enqueued: EnqueueResult) -> RunResult | None:
+        """The result of a prepared run once its request was sent; None: take `run`'s usual path
+        (the snapshot was stale, or the cache held an answer)."""
+        served = self._settle_fast(prepared, enqueued)
+        return None if served is None else RunResult(served.result, served.version, False, served.ids)
+
+    def _serve_cached(
+        self, keys: InstanceKeys, flow: Flow, props: dict[str, Any], hit: tuple[int, Any]
+    ) -> _Served:
+        """A cache hit: its result is the answer, and what the flow's update ops are given."""
+        version, result = hit
+        enqueued = self._enqueue(keys, flow, props, result, None)
         self._check_enqueue(keys, enqueued.code)
-        return _Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
+        return _Served(result, version, True, enqueued.ids, enqueued.events_before)
 
     def _serve_checked(
         self,
@@ -440,9 +532,7 @@ class Engine:
         version, cached = self._checked_version(component, keys, lookup, init_state_params, deadline)
         hit = _cache_hit(cached, version)
         if hit is not None:
-            enqueued = self._enqueue(keys, flow, props, hit[0], None)
-            self._check_enqueue(keys, enqueued.code)
-            return _Served(hit[0], version, True, enqueued.ids, enqueued.events_before)
+            return self._serve_cached(keys, flow, props, hit)
         snapshot = self._snapshot_at(component, keys, version)
         result = self._call_serve(component, keys, flow, props, snapshot)
         _check_deadline(deadline)
@@ -459,14 +549,26 @@ class Engine:
         init_state_params: Mapping[str, Any] | None,
         deadline: float | None,
     ) -> tuple[int, bytes | None]:
-        """The instance's version in Redis (creating the instance if needed) and the cached result."""
-        version, cached = self.store.probe(keys, lookup)
+        """The instance's version in Redis (creating the instance if needed) and the cached result.
+
+        Without a snapshot of the instance, the state is read in the same round trip.
+        """
+        version, cached = self._probe(component, keys, lookup)
         if version is None:
             self.ensure_instance(component, keys, init_state_params, deadline)
-            version, cached = self.store.probe(keys, lookup)
+            version, cached = self._probe(component, keys, lookup)
             if version is None:
                 raise NotFoundError(f"instance {keys.instance_id!r} of {component.name} was deleted")
         return version, cached
+
+    def _probe(
+        self, component: Component, keys: InstanceKeys, lookup: str | None
+    ) -> tuple[int | None, bytes | None]:
+        runtime = self._runtimes.get(keys)
+        if runtime.snapshot is not None:
+            return self.store.probe(keys, lookup)
+        snapshot, cached = self._load(runtime, component, lookup)
+        return (None if snapshot is None else snapshot.version), cached
 
     def _cache_digest(self, component: Component, flow: Flow, props: Mapping[str, Any]) -> str | None:
         if component.cache_ttl <= 0 or flow.serve is None or flow.serve.is_generator:
@@ -480,7 +582,7 @@ class Engine:
             return None
         expires = now_ms() + int(component.cache_ttl * 1000)
         try:
-            return digest, codec.dumps((version, expires, result)), component.cache_ttl
+            return digest, cache_value(version, expires, codec.dumps(result)), component.cache_ttl
         except Exception:
             return None  # a result that cannot be pickled is served, just not cached
 
@@ -512,23 +614,25 @@ class Engine:
         props: dict[str, Any],
         result: Any,
         cache: tuple[str, bytes, float] | None,
-        expect_version: int | None = None,
     ) -> EnqueueResult:
-        entries: list[QueuedEntry] = []
-        if flow.updates:
-            try:
-                payload = codec.dumps((props, result))
-            except Exception as exc:
-                raise OpError(
-                    f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "
-                    f"{describe_error(exc)}",
-                    "PicklingError",
-                ) from exc
-            entries = [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
-        enqueued = self.store.enqueue(keys, entries, cache, expect_version)
+        enqueued = self.store.enqueue(keys, self._entries(flow, props, result), cache)
         if enqueued.ids:
             self._wake(keys)
         return enqueued
+
+    def _entries(self, flow: Flow, props: dict[str, Any], result: Any) -> list[QueuedEntry]:
+        """The queue entries of a run: one per update op of its flow, sharing one payload."""
+        if not flow.updates:
+            return []
+        try:
+            payload = codec.dumps((props, result))
+        except Exception as exc:
+            raise OpError(
+                f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "
+                f"{describe_error(exc)}",
+                "PicklingError",
+            ) from exc
+        return [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
 
     def _check_enqueue(self, keys: InstanceKeys, code: int) -> None:
         if code == scripts.QUEUE_FULL:
@@ -651,14 +755,16 @@ def _no_wake(keys: InstanceKeys) -> None:
     """Nobody here applies updates; other engines find them through the pending set."""
 
 
-def _cache_hit(cached: bytes | None, version: int) -> tuple[Any] | None:
-    """The cached result if it was computed from this version and has not expired."""
-    if cached is None:
+def _cache_hit(cached: bytes | None, version: int | None) -> tuple[int, Any] | None:
+    """(version, result) of a cache entry computed from this version (any, when None) that has
+    not expired."""
+    parsed = None if cached is None else parse_cache_value(cached)
+    if parsed is None:
         return None
-    cached_version, expires, result = codec.loads(cached)
-    if cached_version != version or expires <= now_ms():
+    cached_version, expires, result = parsed
+    if (version is not None and cached_version != version) or expires <= now_ms():
         return None
-    return (result,)
+    return cached_version, codec.loads(result)
 
 
 def _check_deadline(deadline: float | None) -> None:

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -69,6 +70,7 @@ class MotionServer:
         self._health_task: asyncio.Task[None] | None = None
         self.update_processes: UpdateProcesses | None = None
         self.watch_hub: WatchHub | None = None
+        self.serve_redis: Any = None
 
     async def start(self) -> MotionServer:
         await self.server.start()
@@ -84,6 +86,8 @@ class MotionServer:
         if self.watch_hub is not None:
             await self.watch_hub.close()  # watches never end by themselves; clients resume elsewhere
         await self.server.stop(self._options.grace if grace is None else grace)
+        if self.serve_redis is not None:
+            await self.serve_redis.aclose()
         await asyncio.to_thread(self.engine.close)
         if self.update_processes is not None:
             await asyncio.to_thread(self.update_processes.stop)
@@ -131,9 +135,12 @@ async def create_server(
     server = aio.server(interceptors=[ErrorMappingInterceptor(options.debug)])
     hub = _watch_hub(redis, options)
     watches = WatchService(engine, hub, serve_pool)
-    motion_pb2_grpc.add_MotionServiceServicer_to_server(
-        MotionServicer(engine, serve_pool, wait_pool, options.allow_pickle, watches=watches), server
+    # Cheap runs are served on the event loop with this client (cluster pipelines refuse EVALSHA).
+    serve_redis = None if redis.is_cluster else redis.async_client()
+    servicer = MotionServicer(
+        engine, serve_pool, wait_pool, options.allow_pickle, watches=watches, redis=serve_redis
     )
+    motion_pb2_grpc.add_MotionServiceServicer_to_server(servicer, server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port(options.address)
@@ -145,6 +152,7 @@ async def create_server(
     motion = MotionServer(server, port, engine, [serve_pool, wait_pool], health_servicer, options)
     motion.update_processes = processes
     motion.watch_hub = hub
+    motion.serve_redis = serve_redis
     return await motion.start()
 
 

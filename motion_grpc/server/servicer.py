@@ -16,8 +16,9 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.component import Component, DiscardPolicy
 from motion_grpc.engine import Engine
+from motion_grpc.engine.engine import RunResult
 from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, OpError, UnimplementedError
-from motion_grpc.server.streaming import outcome, run_stream
+from motion_grpc.server.streaming import outcome, run_options, run_stream
 from motion_grpc.server.watch import WatchService
 
 T = TypeVar("T")
@@ -43,8 +44,14 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         wait_pool: ThreadPoolExecutor,
         allow_pickle: bool,
         watches: WatchService | None = None,
+        redis: Any = None,
     ) -> None:
+        """Args:
+        redis: A redis.asyncio client for this event loop, to serve cheap runs on the loop
+            itself; without it every run goes through the serve pool.
+        """
         self._engine = engine
+        self._redis = redis
         self._serve_pool = serve_pool
         self._wait_pool = wait_pool
         self._allow_pickle = allow_pickle
@@ -57,19 +64,19 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
     async def Run(self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]) -> pb.RunResponse:
         ref = request.instance
         waits = request.flush_update or request.force_refresh
-        result = await self._call(
-            self._wait_pool if waits else self._serve_pool,
-            self._engine.run,
-            ref.component,
-            ref.instance_id,
-            request.flow,
-            self._decode(request.props, request.pickled_props, "props"),
-            ignore_cache=request.ignore_cache,
-            force_refresh=request.force_refresh,
-            flush_update=request.flush_update,
-            init_state_params=codec.from_struct(request.init_state_params),
-            deadline=_deadline(context),
-        )
+        props = self._decode(request.props, request.pickled_props, "props")
+        deadline = _deadline(context)
+        result = None if waits else await self._run_inline(request, props, deadline)
+        if result is None:
+            result = await self._call(
+                self._wait_pool if waits else self._serve_pool,
+                self._engine.run,
+                ref.component,
+                ref.instance_id,
+                request.flow,
+                props,
+                **run_options(request, deadline),
+            )
         response = pb.RunResponse(
             version=result.version,
             cached=result.cached,
@@ -81,6 +88,24 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         else:
             response.result.CopyFrom(_encode_result(result.result, request.flow))
         return response
+
+    async def _run_inline(
+        self, request: pb.RunRequest, props: dict[str, Any], deadline: float | None
+    ) -> RunResult | None:
+        """A cheap serve op on the event loop, its enqueue awaited: no thread hop for the common run.
+
+        None when the run needs the serve pool (see Engine.prepare_run).
+        """
+        if self._redis is None:
+            return None
+        ref = request.instance
+        prepared = self._engine.prepare_run(
+            ref.component, ref.instance_id, request.flow, props, request.ignore_cache, deadline
+        )
+        if prepared is None:
+            return None
+        enqueued = await self._engine.store.asend_enqueue(self._redis, prepared.request)
+        return self._engine.finish_run(prepared, enqueued)
 
     async def RunStream(
         self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]

@@ -28,6 +28,17 @@ from motion_grpc.errors import OpError
 from motion_grpc.store.store import Event
 
 
+def run_options(request: pb.RunRequest, deadline: float | None) -> dict[str, Any]:
+    """The keyword options of Engine.run and Engine.open_stream a RunRequest asks for."""
+    return {
+        "ignore_cache": request.ignore_cache,
+        "force_refresh": request.force_refresh,
+        "flush_update": request.flush_update,
+        "init_state_params": codec.from_struct(request.init_state_params),
+        "deadline": deadline,
+    }
+
+
 async def run_stream(
     engine: Engine,
     request: pb.RunRequest,
@@ -40,17 +51,9 @@ async def run_stream(
     loop = asyncio.get_running_loop()
     waits = request.flush_update or request.force_refresh
     ref = request.instance
+    options = run_options(request, deadline)
     open_stream = functools.partial(
-        engine.open_stream,
-        ref.component,
-        ref.instance_id,
-        request.flow,
-        props,
-        ignore_cache=request.ignore_cache,
-        force_refresh=request.force_refresh,
-        flush_update=request.flush_update,
-        init_state_params=codec.from_struct(request.init_state_params),
-        deadline=deadline,
+        engine.open_stream, ref.component, ref.instance_id, request.flow, props, **options
     )
     stream: ServeStream = await loop.run_in_executor(wait_pool if waits else serve_pool, open_stream)
     try:

@@ -20,6 +20,8 @@ NO_INSTANCE = -3
 QUEUE_FULL = -4
 ENTRY_GONE = -5
 STALE = -6
+CACHED = -7
+NOT_COMMITTED = -8
 
 _EVENT = """
 local function add_event(events, maxlen, id, flow, op, status, version, enq, now, attempt, etype, emsg)
@@ -65,11 +67,13 @@ return 1
 
 # KEYS: meta, updates, events, cache.
 # ARGV: now_ms, events_maxlen, max_queue, expect_version ('' = any), engine_id, cache_field ('' = none),
-#       cache_value, cache_ttl_ms, count, (flow, op, payload)*count.
+#       cache_value, cache_ttl_ms, count, (flow, op, payload)*count, lookup ('1': look the field up first).
 # Appends a run's update entries and caches its serve result, atomically, and only if the
 # version the serve read (expect_version) was still the newest when the serve began: either
 # it is the current version, or every commit since was made by the calling engine (which
 # folds its own commits into its snapshot at once, so they came after the serve began).
+# With lookup, a cached value ('<version>:<expires_ms>:<result>') made from the current version
+# and not expired wins: nothing is written and the reply is {-7, value}.
 # Returns {id of the newest event before this call, version, entry id, ...} or an error code.
 ENQUEUE = (
     _EVENT
@@ -81,6 +85,13 @@ if ARGV[4] ~= '' and ARGV[4] ~= version then
   if own[1] ~= ARGV[5] or tonumber(own[2]) > tonumber(ARGV[4]) + 1 then return -6 end
 end
 local count = tonumber(ARGV[9])
+if ARGV[6] ~= '' and ARGV[10 + 3 * count] == '1' then
+  local cached = redis.call('HGET', KEYS[4], ARGV[6])
+  if cached then
+    local made, expires = string.match(cached, '^(%d+):(%d+):')
+    if made == version and tonumber(expires) > tonumber(ARGV[1]) then return {-7, cached} end
+  end
+end
 local max_queue = tonumber(ARGV[3])
 if max_queue > 0 and count > 0 and redis.call('XLEN', KEYS[2]) + count > max_queue then return -4 end
 if ARGV[6] ~= '' then
@@ -106,8 +117,10 @@ return reply
 )
 
 # KEYS: lease, updates, attempts, events, meta.
-# ARGV: token, ttl_ms, now_ms, events_maxlen, may_acquire ('1'/'0'), group_max, policy_count,
+# ARGV: token, ttl_ms, now_ms, events_maxlen, may_acquire ('1'/'0'), group_max, policy_count, after,
 #       (flow\0op, discard kind, discard_after, batch_size, groupable '1'/'0')*policy_count.
+# `after` ('' = none) names the entry the caller's commit just before ended with: unless that
+# commit went through, nothing is done and the reply is {-8}.
 # The one step of a worker before it runs ops: take (or renew) the lease, drop head entries
 # that their op's discard policy rules out (DISCARDED events), then mark RUNNING and count the
 # attempt of: the next entry; or, for a batch op, the run of entries of that op up to its batch
@@ -120,6 +133,7 @@ return reply
 TAKE = (
     _EVENT
     + """
+if ARGV[8] ~= '' and redis.call('HGET', KEYS[5], 'last_applied') ~= ARGV[8] then return {-8} end
 local holder = redis.call('GET', KEYS[1])
 if holder ~= ARGV[1] then
   if holder or ARGV[5] ~= '1' then return {-1} end
@@ -131,7 +145,7 @@ if not version then
   return {-3}
 end
 local policies = {}
-for i = 8, 7 + 5 * tonumber(ARGV[7]), 5 do
+for i = 9, 8 + 5 * tonumber(ARGV[7]), 5 do
   local kind, after, batch = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   policies[ARGV[i]] = {kind, after, batch, ARGV[i + 4] == '1'}
 end
@@ -299,22 +313,31 @@ class Scripts:
         return self._enqueue(keys=[keys.meta, keys.updates, keys.events, keys.cache], args=args)
 
     def take(self, keys: InstanceKeys, args: list[Any]) -> Any:
-        return self._take(keys=[keys.lease, keys.updates, keys.attempts, keys.events, keys.meta], args=args)
+        return self._take(keys=_take_keys(keys), args=args)
+
+    def take_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
+        """Queue the take script on a pipeline by its SHA (see `enqueue_in`)."""
+        script_keys = _take_keys(keys)
+        pipe.evalsha(self._take.sha, len(script_keys), *script_keys, *args)
 
     def commit(self, keys: InstanceKeys, args: list[Any]) -> int:
-        script_keys = [
-            keys.meta,
-            keys.state,
-            keys.updates,
-            keys.events,
-            keys.lease,
-            keys.cache,
-            keys.attempts,
-        ]
-        return int(self._commit(keys=script_keys, args=args))
+        return int(self._commit(keys=_commit_keys(keys), args=args))
+
+    def commit_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
+        """Queue the commit script on a pipeline by its SHA (see `enqueue_in`)."""
+        script_keys = _commit_keys(keys)
+        pipe.evalsha(self._commit.sha, len(script_keys), *script_keys, *args)
 
     def renew(self, lease_key: str, token: str, ttl_ms: int, client: Any = None) -> int:
         return int(self._renew(keys=[lease_key], args=[token, ttl_ms], client=client))
 
     def release(self, lease_key: str, token: str) -> int:
         return int(self._release(keys=[lease_key], args=[token]))
+
+
+def _take_keys(keys: InstanceKeys) -> list[str]:
+    return [keys.lease, keys.updates, keys.attempts, keys.events, keys.meta]
+
+
+def _commit_keys(keys: InstanceKeys) -> list[str]:
+    return [keys.meta, keys.state, keys.updates, keys.events, keys.lease, keys.cache, keys.attempts]

@@ -105,12 +105,46 @@ class Taken:
 
 @dataclass(frozen=True)
 class EnqueueResult:
-    """What an enqueue did: code 0, or scripts.NO_INSTANCE / QUEUE_FULL / STALE (nothing written)."""
+    """What an enqueue did: code 0, or scripts.NO_INSTANCE / QUEUE_FULL / STALE / CACHED (nothing
+    written; with CACHED, `cached` holds the cache entry that answered)."""
 
     code: int
     events_before: str
     version: int
     ids: list[str]
+    cached: bytes | None = None
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    """An enqueue ready to send (see Store.enqueue_request)."""
+
+    keys: InstanceKeys
+    args: list[Any]
+    stamp: int
+    has_entries: bool
+    idle: bool
+
+
+def _enqueued(reply: Any) -> EnqueueResult:
+    if isinstance(reply, int):
+        return EnqueueResult(reply, "0-0", 0, [])
+    if reply[0] == scripts.CACHED:
+        return EnqueueResult(scripts.CACHED, "0-0", 0, [], cached=reply[1])
+    return EnqueueResult(0, _str(reply[0]), int(reply[1]), [_str(item) for item in reply[2:]])
+
+
+def cache_value(version: int, expires_ms: int, result: bytes) -> bytes:
+    """A cache entry as the enqueue script reads it: made from `version`, valid until `expires_ms`."""
+    return b"%d:%d:" % (version, expires_ms) + result
+
+
+def parse_cache_value(raw: bytes) -> tuple[int, int, bytes] | None:
+    """(version, expires_ms, result) of a cache entry; None for one this version cannot read."""
+    parts = raw.split(b":", 2)
+    if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    return int(parts[0]), int(parts[1]), parts[2]
 
 
 @dataclass(frozen=True)
@@ -130,6 +164,19 @@ class CommitRecord:
     error_type: str = ""
     error_message: str = ""
     changed: bool = False
+
+
+def _taken(reply: Any) -> Taken:
+    """A TAKE reply: {code} or {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*}."""
+    code = int(reply[0])
+    if code != 1:
+        return Taken(code)
+    entries, attempts = [], []
+    for at in range(2, len(reply), 7):
+        raw_id, flow, op, payload, enqueued, seq, attempt = reply[at : at + 7]
+        entries.append(Entry(_str(raw_id), _str(flow), _str(op), payload, int(enqueued), int(seq)))
+        attempts.append(int(attempt))
+    return Taken(code, int(reply[1]), entries, attempts)
 
 
 def _str(value: Any) -> str:
@@ -241,21 +288,19 @@ class Store:
 
     @_mapped
     def load(
-        self, keys: InstanceKeys, fields: Sequence[str] | None = None
-    ) -> tuple[int | None, dict[str, bytes]]:
-        """A consistent (version, raw state fields) snapshot."""
+        self, keys: InstanceKeys, cache_field: str | None = None
+    ) -> tuple[int | None, dict[str, bytes], bytes | None]:
+        """A consistent (version, raw state fields) snapshot, and the cache entry under
+        `cache_field` when asked: one round trip."""
         pipe = self.client.pipeline(transaction=True)
         pipe.hget(keys.meta, "version")
-        if fields:
-            pipe.hmget(keys.state, list(fields))
-        else:
-            pipe.hgetall(keys.state)
-        raw_version, raw_state = pipe.execute()
-        if fields:
-            state = {name: value for name, value in zip(fields, raw_state) if value is not None}
-        else:
-            state = {_str(name): value for name, value in raw_state.items()}
-        return (None if raw_version is None else int(raw_version)), state
+        pipe.hgetall(keys.state)
+        if cache_field is not None:
+            pipe.hget(keys.cache, cache_field)
+        raw_version, raw_state, *cached = pipe.execute()
+        state = {_str(name): value for name, value in raw_state.items()}
+        version = None if raw_version is None else int(raw_version)
+        return version, state, (cached[0] if cached else None)
 
     # -- queue ----------------------------------------------------------------
 
@@ -266,14 +311,26 @@ class Store:
         entries: Sequence[QueuedEntry],
         cache: tuple[str, bytes, float] | None = None,
         expect_version: int | None = None,
+        lookup: bool = False,
     ) -> EnqueueResult:
         """Append a run's entries and write its cache entry in one round trip.
 
         With `expect_version`, nothing is written unless the state is still at
-        that version (the reply code is then scripts.STALE).
+        that version (the reply code is then scripts.STALE). With `lookup`, an
+        entry already cached for the current version under the cache's field
+        wins: nothing is written (code scripts.CACHED).
         """
-        if not entries and cache is None and expect_version is None:
-            return EnqueueResult(0, "0-0", 0, [])
+        return self.send_enqueue(self.enqueue_request(keys, entries, cache, expect_version, lookup))
+
+    def enqueue_request(
+        self,
+        keys: InstanceKeys,
+        entries: Sequence[QueuedEntry],
+        cache: tuple[str, bytes, float] | None = None,
+        expect_version: int | None = None,
+        lookup: bool = False,
+    ) -> EnqueueRequest:
+        """What `enqueue` sends, to send it later (from an event loop with `asend_enqueue`)."""
         stamp = now_ms()
         cache_field, cache_value, cache_ttl = cache if cache is not None else ("", b"", 0.0)
         args: list[Any] = [
@@ -289,14 +346,23 @@ class Store:
         ]
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
+        args.append("1" if lookup and cache is not None else "0")
+        idle = not entries and cache is None and expect_version is None
+        return EnqueueRequest(keys, args, stamp, bool(entries), idle)
+
+    @_mapped
+    def send_enqueue(self, request: EnqueueRequest) -> EnqueueResult:
+        if request.idle:
+            return EnqueueResult(0, "0-0", 0, [])
+        keys, args = request.keys, request.args
 
         def send() -> Any:
             if self.cluster:
-                return self._enqueue_on_cluster(keys, args, stamp if entries else None)
+                return self._enqueue_on_cluster(keys, args, request.stamp if request.has_entries else None)
             pipe = self.client.pipeline(transaction=False)
             self.scripts.enqueue_in(pipe, keys, args)
-            if entries:
-                pipe.zadd(pending_key(keys.component), {keys.instance_id: stamp}, nx=True)
+            if request.has_entries:
+                pipe.zadd(pending_key(keys.component), {keys.instance_id: request.stamp}, nx=True)
             return pipe.execute()[0]
 
         try:
@@ -305,9 +371,28 @@ class Store:
             # Redis restarted or flushed its scripts: nothing of the script ran, the rest is idempotent.
             self.scripts.load_enqueue(self.client)
             reply = send()
-        if isinstance(reply, int):
-            return EnqueueResult(reply, "0-0", 0, [])
-        return EnqueueResult(0, _str(reply[0]), int(reply[1]), [_str(item) for item in reply[2:]])
+        return _enqueued(reply)
+
+    @mapped_async
+    async def asend_enqueue(self, client: Any, request: EnqueueRequest) -> EnqueueResult:
+        """`send_enqueue` on a redis.asyncio client (not on a cluster: see `_enqueue_on_cluster`)."""
+        if request.idle:
+            return EnqueueResult(0, "0-0", 0, [])
+        keys = request.keys
+
+        async def send() -> Any:
+            pipe = client.pipeline(transaction=False)
+            self.scripts.enqueue_in(pipe, keys, request.args)
+            if request.has_entries:
+                pipe.zadd(pending_key(keys.component), {keys.instance_id: request.stamp}, nx=True)
+            return (await pipe.execute())[0]
+
+        try:
+            reply = await send()
+        except redis.exceptions.NoScriptError:
+            await client.script_load(scripts.ENQUEUE)
+            reply = await send()
+        return _enqueued(reply)
 
     def _enqueue_on_cluster(self, keys: InstanceKeys, args: list[Any], stamp: int | None) -> Any:
         """Two round trips, pending set first: an enqueuer dying in between leaves a
@@ -327,27 +412,8 @@ class Store:
         group_max: int = 1,
     ) -> Taken:
         """Take (or keep) the lease and start the next entry, batch or group: see scripts.TAKE."""
-        args: list[Any] = [
-            token,
-            ttl_ms,
-            now_ms(),
-            self.events_maxlen,
-            "1" if may_acquire else "0",
-            group_max,
-        ]
-        args.append(len(policies))
-        for policy in policies:
-            args += list(policy)
-        reply = self.scripts.take(keys, args)
-        code = int(reply[0])
-        if code != 1:
-            return Taken(code)
-        entries, attempts = [], []
-        for at in range(2, len(reply), 7):
-            raw_id, flow, op, payload, enqueued, seq, attempt = reply[at : at + 7]
-            entries.append(Entry(_str(raw_id), _str(flow), _str(op), payload, int(enqueued), int(seq)))
-            attempts.append(int(attempt))
-        return Taken(code, int(reply[1]), entries, attempts)
+        args = self._take_args(token, ttl_ms, policies, may_acquire, group_max)
+        return _taken(self.scripts.take(keys, args))
 
     @_mapped
     def settle_pending(self, keys: InstanceKeys) -> bool:
@@ -382,6 +448,68 @@ class Store:
         Returns the new version, or a negative scripts.* code when the commit
         was refused (lease lost, version moved, entry already gone).
         """
+        return self.scripts.commit(keys, self._commit_args(token, expected_version, patch, records))
+
+    @_mapped
+    def commit_then_take(
+        self,
+        keys: InstanceKeys,
+        token: str,
+        expected_version: int,
+        patch: dict[str, bytes],
+        records: Sequence[CommitRecord],
+        ttl_ms: int,
+        policies: Sequence[Any],
+        group_max: int = 1,
+    ) -> tuple[int, Taken | None]:
+        """`commit`, then `take` under the lease already held, in one round trip.
+
+        The take does something only if the commit went through; the Taken is
+        None when it did not run (take again, if at all, on its own).
+        """
+        commit_args = self._commit_args(token, expected_version, patch, records)
+        if self.cluster:  # cluster pipelines refuse EVALSHA
+            return self.scripts.commit(keys, commit_args), None
+        take_args = self._take_args(token, ttl_ms, policies, False, group_max, records[-1].entry.id)
+        pipe = self.client.pipeline(transaction=False)
+        self.scripts.commit_in(pipe, keys, commit_args)
+        self.scripts.take_in(pipe, keys, take_args)
+        committed, taken = pipe.execute(raise_on_error=False)
+        if isinstance(committed, redis.exceptions.NoScriptError):  # so the take found no commit
+            return self.scripts.commit(keys, commit_args), None
+        for reply in (committed, taken):
+            if isinstance(reply, Exception) and not isinstance(reply, redis.exceptions.NoScriptError):
+                raise reply
+        if isinstance(taken, Exception) or int(taken[0]) == scripts.NOT_COMMITTED:
+            return int(committed), None
+        return int(committed), _taken(taken)
+
+    def _take_args(
+        self,
+        token: str,
+        ttl_ms: int,
+        policies: Sequence[Any],
+        may_acquire: bool,
+        group_max: int,
+        after: str = "",
+    ) -> list[Any]:
+        args: list[Any] = [
+            token,
+            ttl_ms,
+            now_ms(),
+            self.events_maxlen,
+            "1" if may_acquire else "0",
+            group_max,
+            len(policies),
+            after,
+        ]
+        for policy in policies:
+            args += list(policy)
+        return args
+
+    def _commit_args(
+        self, token: str, expected_version: int, patch: dict[str, bytes], records: Sequence[CommitRecord]
+    ) -> list[Any]:
         args: list[Any] = [token, expected_version, now_ms(), self.events_maxlen, self.engine_id, len(patch)]
         for name, value in patch.items():
             args += [name, value]
@@ -398,7 +526,7 @@ class Store:
                 record.error_message,
                 "1" if record.changed else "0",
             ]
-        return self.scripts.commit(keys, args)
+        return args
 
     # -- leases -----------------------------------------------------------------
 

@@ -84,6 +84,22 @@ def cached_bump(state, props):
     return {"n": state["n"] + 1}
 
 
+#: What the "note" update op was given, in order (read by in-process tests).
+NOTED: list[dict] = []
+
+
+@Cached.serve("note")
+def cached_note(state, props):
+    props["computed"] = True
+    return {"token": uuid.uuid4().hex}
+
+
+@Cached.update("note")
+def cached_noted(state, props):
+    NOTED.append({"token": props.serve_result["token"], "computed": props.get("computed", False)})
+    return {}
+
+
 Hooked = Component("Hooked", params={"greeting": "hello"}, cache_ttl=0)
 
 

@@ -62,6 +62,22 @@ def test_flush_update_returns_the_version_its_updates_produced(semantics_client:
     assert handle.run_outcome("read", {"q": 1}).version == 2
 
 
+def test_a_cheap_op_hits_in_its_enqueue_round_trip(engine: Engine) -> None:
+    """Cheap ops are served from the snapshot and the cache looked up as they enqueue: a hit still
+    wins, and the update ops get the cached result and the props as sent."""
+    component = engine.component("Cached")
+    noted = component.flow("note").updates[0].func.__globals__["NOTED"]  # the app module as loaded
+    instance = ComponentInstance(component, unique("cheap"), engine=engine)
+    for i in range(5):  # the engine learns that the op is cheap
+        instance.run_result("note", {"i": i})
+    first = instance.run_result("note", {"q": 1}, flush_update=True)
+    del noted[:]
+    hit = instance.run_result("note", {"q": 1}, flush_update=True)
+    assert (first.cached, hit.cached) == (False, True)
+    assert hit.result == first.result and hit.version == first.version
+    assert noted == [{"token": first.result["token"], "computed": False}]
+
+
 def test_unhashable_props_are_served_uncached(engine: Engine) -> None:
     instance = ComponentInstance(engine.component("Cached"), unique("unhashable"), engine=engine)
     props = {"q": {1, 2}}  # a set has no canonical form here
