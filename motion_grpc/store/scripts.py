@@ -65,9 +65,12 @@ redis.call('SET', KEYS[9], version)
 return 1
 """
 
-# KEYS: meta, updates, events, cache.
+# KEYS: meta, updates, events, cache[, pending].
 # ARGV: now_ms, events_maxlen, max_queue, expect_version ('' = any), engine_id, cache_field ('' = none),
-#       cache_value, cache_ttl_ms, count, (flow, op, payload)*count, lookup ('1': look the field up first).
+#       cache_value, cache_ttl_ms, count, (flow, op, payload)*count, lookup ('1': look the field up first),
+#       instance_id.
+# With the pending set among the keys (not on Redis Cluster, where it lives in another slot), an
+# instance given entries joins it here.
 # Appends a run's update entries and caches its serve result, atomically, and only if the
 # version the serve read (expect_version) was still the newest when the serve began: either
 # it is the current version, or every commit since was made by the calling engine (which
@@ -112,6 +115,7 @@ for i = 0, count - 1 do
   add_event(KEYS[3], ARGV[2], id, flow, op, 1, version, ARGV[1], ARGV[1], 0, '', '')
   reply[#reply + 1] = id
 end
+if KEYS[5] and count > 0 then redis.call('ZADD', KEYS[5], 'NX', ARGV[1], ARGV[11 + 3 * count]) end
 return reply
 """
 )
@@ -296,27 +300,23 @@ class Scripts:
         ]
         return int(self._delete(keys=script_keys))
 
-    def enqueue_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
-        """Queue the enqueue script on a pipeline by its SHA.
+    @property
+    def enqueue_sha(self) -> str:
+        return str(self._enqueue.sha)
 
-        redis-py's pipelines check script existence on every execute (one more
-        round trip); here a NoScriptError from execute tells the caller to
-        `load_enqueue()` and send the (idempotent) pipeline again.
-        """
-        pipe.evalsha(self._enqueue.sha, 4, keys.meta, keys.updates, keys.events, keys.cache, *args)
-
-    def load_enqueue(self, client: Any) -> None:
-        client.script_load(ENQUEUE)
-
-    def enqueue(self, keys: InstanceKeys, args: list[Any]) -> Any:
-        """Run the enqueue script on its own (Redis Cluster pipelines refuse EVALSHA)."""
-        return self._enqueue(keys=[keys.meta, keys.updates, keys.events, keys.cache], args=args)
+    def enqueue(self, script_keys: list[str], args: list[Any]) -> Any:
+        """Run the enqueue script (loading it first if Redis lost it)."""
+        return self._enqueue(keys=script_keys, args=args)
 
     def take(self, keys: InstanceKeys, args: list[Any]) -> Any:
         return self._take(keys=_take_keys(keys), args=args)
 
     def take_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
-        """Queue the take script on a pipeline by its SHA (see `enqueue_in`)."""
+        """Queue the take script on a pipeline by its SHA.
+
+        redis-py's pipelines check script existence on every execute (one more
+        round trip); callers handle a NoScriptError in the pipeline's replies.
+        """
         script_keys = _take_keys(keys)
         pipe.evalsha(self._take.sha, len(script_keys), *script_keys, *args)
 
@@ -324,7 +324,7 @@ class Scripts:
         return int(self._commit(keys=_commit_keys(keys), args=args))
 
     def commit_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
-        """Queue the commit script on a pipeline by its SHA (see `enqueue_in`)."""
+        """Queue the commit script on a pipeline by its SHA (see `take_in`)."""
         script_keys = _commit_keys(keys)
         pipe.evalsha(self._commit.sha, len(script_keys), *script_keys, *args)
 

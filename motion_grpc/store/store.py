@@ -120,6 +120,7 @@ class EnqueueRequest:
     """An enqueue ready to send (see Store.enqueue_request)."""
 
     keys: InstanceKeys
+    script_keys: list[str]
     args: list[Any]
     stamp: int
     has_entries: bool
@@ -346,60 +347,36 @@ class Store:
         ]
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
-        args.append("1" if lookup and cache is not None else "0")
+        args += ["1" if lookup and cache is not None else "0", keys.instance_id]
+        script_keys = [keys.meta, keys.updates, keys.events, keys.cache]
+        if not self.cluster:
+            script_keys.append(pending_key(keys.component))
         idle = not entries and cache is None and expect_version is None
-        return EnqueueRequest(keys, args, stamp, bool(entries), idle)
+        return EnqueueRequest(keys, script_keys, args, stamp, bool(entries), idle)
 
     @_mapped
     def send_enqueue(self, request: EnqueueRequest) -> EnqueueResult:
         if request.idle:
             return EnqueueResult(0, "0-0", 0, [])
-        keys, args = request.keys, request.args
-
-        def send() -> Any:
-            if self.cluster:
-                return self._enqueue_on_cluster(keys, args, request.stamp if request.has_entries else None)
-            pipe = self.client.pipeline(transaction=False)
-            self.scripts.enqueue_in(pipe, keys, args)
-            if request.has_entries:
-                pipe.zadd(pending_key(keys.component), {keys.instance_id: request.stamp}, nx=True)
-            return pipe.execute()[0]
-
-        try:
-            reply = send()
-        except redis.exceptions.NoScriptError:
-            # Redis restarted or flushed its scripts: nothing of the script ran, the rest is idempotent.
-            self.scripts.load_enqueue(self.client)
-            reply = send()
-        return _enqueued(reply)
+        if self.cluster and request.has_entries:
+            # Pending set first (another slot): an enqueuer dying in between leaves a harmless
+            # extra hint (a drain finds nothing), never entries no sweep would find.
+            keys = request.keys
+            self.client.zadd(pending_key(keys.component), {keys.instance_id: request.stamp}, nx=True)
+        return _enqueued(self.scripts.enqueue(request.script_keys, request.args))
 
     @mapped_async
     async def asend_enqueue(self, client: Any, request: EnqueueRequest) -> EnqueueResult:
-        """`send_enqueue` on a redis.asyncio client (not on a cluster: see `_enqueue_on_cluster`)."""
+        """`send_enqueue` on a redis.asyncio client (not on a cluster)."""
         if request.idle:
             return EnqueueResult(0, "0-0", 0, [])
-        keys = request.keys
-
-        async def send() -> Any:
-            pipe = client.pipeline(transaction=False)
-            self.scripts.enqueue_in(pipe, keys, request.args)
-            if request.has_entries:
-                pipe.zadd(pending_key(keys.component), {keys.instance_id: request.stamp}, nx=True)
-            return (await pipe.execute())[0]
-
+        command = (self.scripts.enqueue_sha, len(request.script_keys), *request.script_keys, *request.args)
         try:
-            reply = await send()
-        except redis.exceptions.NoScriptError:
+            reply = await client.evalsha(*command)
+        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts: nothing ran
             await client.script_load(scripts.ENQUEUE)
-            reply = await send()
+            reply = await client.evalsha(*command)
         return _enqueued(reply)
-
-    def _enqueue_on_cluster(self, keys: InstanceKeys, args: list[Any], stamp: int | None) -> Any:
-        """Two round trips, pending set first: an enqueuer dying in between leaves a
-        harmless extra hint (a drain finds nothing), never entries no sweep would find."""
-        if stamp is not None:
-            self.client.zadd(pending_key(keys.component), {keys.instance_id: stamp}, nx=True)
-        return self.scripts.enqueue(keys, args)
 
     @_mapped
     def take(
