@@ -33,6 +33,7 @@ from motion_grpc.errors import (
     DeadlineExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
+    MotionError,
     NotFoundError,
     OpError,
     ResourceExhaustedError,
@@ -136,6 +137,7 @@ class Engine:
             self._stopping,
             DrainSettings(max_attempts=self.settings.max_attempts),
         )
+        self._drainer = drainer
         self._scheduler = UpdateScheduler(
             store, drainer.drain, self.settings.update_workers, self.settings.sweep_interval, self._stopping
         )
@@ -175,6 +177,15 @@ class Engine:
             self._leases.close()
         self._loop.close()
         self.store.close()
+
+    def apply_pending(self, component_name: str, instance_id: str) -> None:
+        """Apply an instance's queued updates in the calling thread, in order.
+
+        Returns once the queue is empty, or at once when another worker holds
+        the instance's lease (that worker applies them; wait with `flush`).
+        """
+        _, keys = self._resolve(component_name, instance_id)
+        self._drainer.drain(keys)
 
     def drain_soon(self, keys: InstanceKeys) -> None:
         """Have this engine's update workers drain an instance (for update worker processes)."""
@@ -324,8 +335,15 @@ class Engine:
         flush_update: bool = False,
         init_state_params: Mapping[str, Any] | None = None,
         deadline: float | None = None,
+        check_result: Callable[[Any], object] | None = None,
     ) -> RunResult:
-        """Serve a flow from the last committed state and enqueue its update ops."""
+        """Serve a flow from the last committed state and enqueue its update ops.
+
+        Args:
+            check_result: Called with the serve op's result before anything is
+                enqueued; whatever it raises fails the run with nothing enqueued
+                (a server checks that the result can be sent back).
+        """
         component, keys = self._resolve(component_name, instance_id)
         flow = component.flow(validate_name(flow_key, "flow key"))
         props = _props_dict(props)
@@ -334,10 +352,11 @@ class Engine:
             self.flush(component_name, instance_id, deadline=deadline)
         digest = self._cache_digest(component, flow, props)
         lookup = None if ignore_cache else digest
-        served = self._serve_fast(component, keys, flow, props, digest, lookup is not None, deadline)
+        check = check_result or _accept
+        served = self._serve_fast(component, keys, flow, props, digest, lookup is not None, deadline, check)
         if served is None:
             served = self._serve_checked(
-                component, keys, flow, props, digest, lookup, init_state_params, deadline
+                component, keys, flow, props, digest, lookup, init_state_params, deadline, check
             )
         return self._complete(keys, served, flush_update, deadline)
 
@@ -427,7 +446,8 @@ class Engine:
         props: dict[str, Any],
         digest: str | None,
         lookup: bool,
-        deadline: float | None = None,
+        deadline: float | None,
+        check_result: Callable[[Any], object],
     ) -> _Served | None:
         """Serve a cheap op from the local snapshot; one round trip enqueues, fenced on its version.
 
@@ -437,7 +457,7 @@ class Engine:
         with `lookup`, the same round trip first looks for a cached result, which
         then wins over the one just computed.
         """
-        prepared = self._prepare_fast(component, keys, flow, props, digest, lookup, deadline)
+        prepared = self._prepare_fast(component, keys, flow, props, digest, lookup, deadline, check_result)
         if prepared is None:
             return None
         enqueued = self.store.send_enqueue(prepared.request)
@@ -455,6 +475,7 @@ class Engine:
         digest: str | None,
         lookup: bool,
         deadline: float | None,
+        check_result: Callable[[Any], object],
     ) -> PreparedRun | None:
         snapshot = self._runtimes.get(keys).snapshot
         if snapshot is None or not self._serve_times.is_fast(component.name, flow.key):
@@ -462,7 +483,8 @@ class Engine:
         served_props = dict(props)  # what the serve op adds to them counts only if its result does
         try:
             result = self._call_serve(component, keys, flow, served_props, snapshot)
-        except OpError:
+            check_result(result)
+        except MotionError:
             return None  # maybe an artefact of a stale snapshot: decide on the checked path
         _check_deadline(deadline)
         cache = self._cache_entry(component, digest, snapshot.version, result)
@@ -486,6 +508,7 @@ class Engine:
         props: Mapping[str, Any] | None,
         ignore_cache: bool,
         deadline: float | None,
+        check_result: Callable[[Any], object] | None = None,
     ) -> PreparedRun | None:
         """`run`'s serve of a cheap op from this engine's snapshot, its enqueue left to the caller.
 
@@ -500,7 +523,8 @@ class Engine:
             return None
         props = _props_dict(props)
         digest = self._cache_digest(component, flow, props)
-        return self._prepare_fast(component, keys, flow, props, digest, not ignore_cache, deadline)
+        check = check_result or _accept
+        return self._prepare_fast(component, keys, flow, props, digest, not ignore_cache, deadline, check)
 
     def finish_run(self, prepared: PreparedRun, enqueued: EnqueueResult) -> RunResult | None:
         """The result of a prepared run once its request was sent; None: take `run`'s usual path
@@ -527,6 +551,7 @@ class Engine:
         lookup: str | None,
         init_state_params: Mapping[str, Any] | None,
         deadline: float | None,
+        check_result: Callable[[Any], object],
     ) -> _Served:
         """Read the version (and the cache) first, then serve and enqueue."""
         version, cached = self._checked_version(component, keys, lookup, init_state_params, deadline)
@@ -536,6 +561,7 @@ class Engine:
         snapshot = self._snapshot_at(component, keys, version)
         result = self._call_serve(component, keys, flow, props, snapshot)
         _check_deadline(deadline)
+        check_result(result)
         cache = self._cache_entry(component, digest, snapshot.version, result)
         enqueued = self._enqueue(keys, flow, props, result, cache)
         self._check_enqueue(keys, enqueued.code)
@@ -749,6 +775,10 @@ class Engine:
         if outcome is not None and outcome.status != scripts.APPLIED:
             raise OpError(outcome.error_message or "the migration failed", outcome.error_type or "Exception")
         return outcome.version if outcome is not None else waited.version
+
+
+def _accept(result: Any) -> None:
+    """The default result check: any result will do (in-process callers get it as it is)."""
 
 
 def _no_wake(keys: InstanceKeys) -> None:
