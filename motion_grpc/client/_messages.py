@@ -113,9 +113,24 @@ def run_request(
     return request
 
 
-def run_outcome(response: pb.RunResponse) -> RunOutcome:
+def unpickle(data: bytes, what: str, accept_pickle: bool) -> Any:
+    """Load a pickle the server sent, only for a caller that opted in with pickle=True.
+
+    Loading a pickle runs whatever code it names, so bytes from a server the
+    caller did not choose to trust (a fake one, or anyone on the path) are
+    refused before they are looked at.
+    """
+    if not accept_pickle:
+        raise InvalidArgumentError(
+            f"the server sent {what} as a pickle, which this client refuses to load: "
+            "loading a pickle runs code. Use a client with pickle=True only for a server you trust"
+        )
+    return codec.loads(data)
+
+
+def run_outcome(response: pb.RunResponse, accept_pickle: bool) -> RunOutcome:
     if response.pickled_result:
-        result = codec.loads(response.pickled_result)
+        result = unpickle(response.pickled_result, "the result", accept_pickle)
     else:
         result = codec.from_value(response.result)
     return RunOutcome(
@@ -133,9 +148,12 @@ def state_request(ref: pb.InstanceRef, keys: Iterable[str] | None, use_pickle: b
     return pb.GetStateRequest(instance=ref, keys=list(keys or ()), accept_pickle=use_pickle)
 
 
-def state_of(response: pb.GetStateResponse) -> dict[str, Any]:
+def state_of(response: pb.GetStateResponse, accept_pickle: bool) -> dict[str, Any]:
     if response.pickled_state:
-        return {key: codec.loads(value) for key, value in response.pickled_state.items()}
+        return {
+            key: unpickle(value, f"state key {key!r}", accept_pickle)
+            for key, value in response.pickled_state.items()
+        }
     return codec.from_struct(response.state)
 
 

@@ -16,7 +16,7 @@ import grpc
 
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.client._messages import to_error
+from motion_grpc.client._messages import to_error, unpickle
 
 _STATUS_PREFIX = "UPDATE_STATUS_"
 
@@ -91,6 +91,7 @@ def watch_request(
 
 @dataclass
 class _RunStreamState:
+    accept_pickle: bool
     version: int = 0
     done: bool = False
     update_ids: list[str] = field(default_factory=list)
@@ -104,7 +105,7 @@ class _RunStreamState:
             self.update_ids = list(message.update_ids)
             self.update_outcomes = list(message.update_outcomes)
         if message.pickled_item:
-            return True, codec.loads(message.pickled_item)
+            return True, unpickle(message.pickled_item, "a stream item", self.accept_pickle)
         if message.HasField("item"):
             return True, codec.from_value(message.item)
         return False, None
@@ -184,9 +185,9 @@ class RunStream(_RunStreamResults, _CallIterator, Iterator[Any]):
     block) closes the generator on the server and enqueues nothing.
     """
 
-    def __init__(self, call: Any) -> None:
+    def __init__(self, call: Any, accept_pickle: bool) -> None:
         self._call = call
-        self._state = _RunStreamState()
+        self._state = _RunStreamState(accept_pickle)
 
     def __iter__(self) -> RunStream:
         return self
@@ -205,10 +206,10 @@ class RunStream(_RunStreamResults, _CallIterator, Iterator[Any]):
 class AsyncRunStream(_RunStreamResults, _CallIterator, AsyncIterator[Any]):
     """RunStream for asyncio code: `async for item in handle.stream(...)`."""
 
-    def __init__(self, call: Any) -> None:
+    def __init__(self, call: Any, accept_pickle: bool) -> None:
         self._call = call
         self._messages = call.__aiter__()
-        self._state = _RunStreamState()
+        self._state = _RunStreamState(accept_pickle)
 
     def __aiter__(self) -> AsyncRunStream:
         return self

@@ -130,7 +130,7 @@ class AsyncInstanceHandle:
             init_state_params=self._init_state_params,
             use_pickle=self._client.use_pickle,
         )
-        return m.run_outcome(await self._stub.Run(request, timeout=timeout))
+        return m.run_outcome(await self._stub.Run(request, timeout=timeout), self._client.use_pickle)
 
     def stream(
         self,
@@ -157,7 +157,7 @@ class AsyncInstanceHandle:
             init_state_params=self._init_state_params,
             use_pickle=self._client.use_pickle,
         )
-        return AsyncRunStream(self._stub.RunStream(request, timeout=timeout))
+        return AsyncRunStream(self._stub.RunStream(request, timeout=timeout), self._client.use_pickle)
 
     async def watch(
         self,
@@ -184,7 +184,7 @@ class AsyncInstanceHandle:
         self, keys: Iterable[str] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
         request = m.state_request(self.ref, keys, self._client.use_pickle)
-        return m.state_of(await self._stub.GetState(request, timeout=timeout))
+        return m.state_of(await self._stub.GetState(request, timeout=timeout), self._client.use_pickle)
 
     @m.mapped_async
     async def version(self) -> int:

@@ -142,7 +142,7 @@ class InstanceHandle:
             init_state_params=self._init_state_params,
             use_pickle=self._client.use_pickle,
         )
-        return m.run_outcome(self._stub.Run(request, timeout=timeout))
+        return m.run_outcome(self._stub.Run(request, timeout=timeout), self._client.use_pickle)
 
     def stream(
         self,
@@ -169,7 +169,7 @@ class InstanceHandle:
             init_state_params=self._init_state_params,
             use_pickle=self._client.use_pickle,
         )
-        return RunStream(self._stub.RunStream(request, timeout=timeout))
+        return RunStream(self._stub.RunStream(request, timeout=timeout), self._client.use_pickle)
 
     def watch(
         self,
@@ -195,7 +195,7 @@ class InstanceHandle:
     def get_state(self, keys: Iterable[str] | None = None, timeout: float | None = None) -> dict[str, Any]:
         """The committed state: every key, or the keys asked for."""
         request = m.state_request(self.ref, keys, self._client.use_pickle)
-        return m.state_of(self._stub.GetState(request, timeout=timeout))
+        return m.state_of(self._stub.GetState(request, timeout=timeout), self._client.use_pickle)
 
     @property
     @m.mapped
