@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import enum
 import inspect
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from motion_grpc.errors import InvalidArgumentError, NotFoundError
+from motion_grpc.names import validate_name as validate_name  # noqa: PLC0414 - re-exported
 
 if TYPE_CHECKING:
     from motion_grpc.instance import ComponentInstance
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_CACHE_TTL = 86400.0
-MAX_NAME_LENGTH = 256
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class DiscardPolicy(enum.Enum):
@@ -33,19 +31,6 @@ class DiscardPolicy(enum.Enum):
     NONE = 0
     NUM_NEW_UPDATES = 1
     SECONDS = 2
-
-
-def validate_name(value: object, what: str) -> str:
-    """Check a component name, flow key or instance id; raise INVALID_ARGUMENT otherwise."""
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{what} must be a string, not {type(value).__name__}")
-    if not value:
-        raise InvalidArgumentError(f"{what} must not be empty")
-    if len(value) > MAX_NAME_LENGTH:
-        raise InvalidArgumentError(f"{what} is {len(value)} characters long; at most {MAX_NAME_LENGTH}")
-    if _CONTROL_CHARS.search(value):
-        raise InvalidArgumentError(f"{what} {value!r} contains control characters")
-    return value
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from grpc import aio
 
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.component import Component, validate_name
+from motion_grpc.component import Component
 from motion_grpc.engine import Engine
 from motion_grpc.engine.watching import Subscription, WatchHub
 from motion_grpc.errors import FailedPreconditionError, NotFoundError
+from motion_grpc.names import validate_name
 from motion_grpc.store import scripts
 from motion_grpc.store.events import format_event_id, parse_event_id
 from motion_grpc.store.keys import InstanceKeys
