@@ -18,10 +18,14 @@ MAX_ECHO = 200
 
 def excerpt(text: object, limit: int = MAX_ECHO) -> str:
     """`repr` of a value cut to `limit` characters, for messages that echo input back."""
-    shown = repr(text)
-    if len(shown) <= limit:
-        return shown
-    return f"{shown[:limit]}... ({len(shown) - limit} more characters)"
+    return shorten(repr(text), limit)
+
+
+def shorten(text: str, limit: int = MAX_ECHO) -> str:
+    """`text` cut to `limit` characters, saying how many were left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 @dataclass

@@ -13,6 +13,7 @@ import base64
 import binascii
 import pickle
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -90,26 +91,37 @@ def _existing(store: Store, component: str, ids: list[str]) -> list[str]:
     return [instance_id for instance_id, exists in zip(ids, found) if exists]
 
 
+#: cloudpickle's by-value registry is process-wide: one registration at a time, or a thread
+#: unregisters a module while another is still pickling with it.
+_registry_lock = threading.Lock()
+
+
 def dumps_function(func: Callable[..., Any]) -> bytes:
     """Pickle a migration function by value, so a worker in another process can run it.
 
     Functions of `__main__` are pickled by value anyway; a function of an importable
     module (`motion-grpc migrate app:Component migrations:func`) would be pickled as a
-    reference that a server process may not be able to import.
+    reference that a server process may not be able to import. Safe from any thread.
     """
     module = sys.modules.get(getattr(func, "__module__", "") or "")
-    by_value = module is not None and module.__name__ not in ("__main__", "builtins")
-    if by_value:
+    if module is None or module.__name__ in ("__main__", "builtins"):
+        return _dumps(func)
+    with _registry_lock:
+        if module.__name__ in cloudpickle.list_registry_pickle_by_value():
+            return _dumps(func)  # registered by the caller: theirs to keep
         try:
             cloudpickle.register_pickle_by_value(module)
         except ValueError:
-            by_value = False  # a module cloudpickle cannot pickle by value: by reference then
-    try:
-        data: bytes = cloudpickle.dumps(func, protocol=pickle.HIGHEST_PROTOCOL)
-        return data
-    finally:
-        if by_value:
+            return _dumps(func)  # a module cloudpickle cannot pickle by value: by reference then
+        try:
+            return _dumps(func)
+        finally:
             cloudpickle.unregister_pickle_by_value(module)
+
+
+def _dumps(func: Callable[..., Any]) -> bytes:
+    data: bytes = cloudpickle.dumps(func, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
 
 
 def migration_changes(

@@ -20,18 +20,18 @@ from typing import Any
 
 from motion_grpc import codec
 from motion_grpc.component import Component, Flow, validate_name
-from motion_grpc.engine import admin
+from motion_grpc.engine import admin, failures
 from motion_grpc.engine.draining import ADMIN_FLOW, MIGRATE_OP, WRITE_STATE_OP, Drainer, DrainSettings
 from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.op_times import OpTimes
 from motion_grpc.engine.ops import LoopThread, call_op, describe_error
 from motion_grpc.engine.scheduling import UpdateScheduler
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
+from motion_grpc.engine.state_codec import decode_state, encode_patch, has_hooks
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import WaitResult, wait_for_updates
 from motion_grpc.errors import (
     DeadlineExceededError,
-    FailedPreconditionError,
     InvalidArgumentError,
     MotionError,
     NotFoundError,
@@ -131,7 +131,6 @@ class Engine:
             self._components.get,
             self._runtimes,
             self._load_snapshot,
-            self._encode_patch,
             self._leases,
             self._loop,
             self._stopping,
@@ -150,9 +149,11 @@ class Engine:
 
     # -- life cycle --------------------------------------------------------------
 
-    def add_component(self, component: Component) -> None:
+    def add_component(self, component: Component, replace: bool = False) -> None:
+        """Host a component; `replace` lets a new definition of a hosted name take its place
+        (in-process, as in Motion: a notebook re-running the cell that defines it)."""
         existing = self._components.get(component.name)
-        if existing is not None and existing is not component:
+        if existing is not None and existing is not component and not replace:
             raise ValueError(f"another component named {component.name} is already hosted")
         self._components[component.name] = component
         if self.settings.process_updates:
@@ -251,54 +252,15 @@ class Engine:
                 raise OpError(
                     f"init_state of {component.name} must return a dict with string keys", "TypeError"
                 )
-            fields = self._encode_patch(component, {}, state)
+            fields = encode_patch(component, {}, state)
             version = self.store.init_commit(keys, token, fields)
-            if version > 0:
+            if version > 0 and not has_hooks(component):  # else ops see it through load_state
                 self._runtimes.get(keys).offer(Snapshot(version, dict(state)))
         except BaseException:
             self.store.release_init(keys, token)
             raise
         finally:
             self._leases.drop(keys.init_lock)
-
-    def _decode_state(self, component: Component, raw: dict[str, bytes]) -> dict[str, Any]:
-        data = {name: codec.loads(value) for name, value in raw.items()}
-        hook = component.load_state_func
-        if hook is None:
-            return data
-        try:
-            loaded = hook(data)
-        except Exception as exc:
-            raise FailedPreconditionError(
-                f"load_state of {component.name} raised {describe_error(exc)}"
-            ) from exc
-        if not isinstance(loaded, Mapping):
-            raise FailedPreconditionError(f"load_state of {component.name} must return a dict")
-        return dict(loaded)
-
-    def _encode_patch(
-        self, component: Component, current: Mapping[str, Any], changes: Mapping[str, Any]
-    ) -> dict[str, bytes]:
-        values: Mapping[str, Any] = changes
-        hook = component.save_state_func
-        if hook is not None:
-            try:
-                values = hook({**current, **changes})
-            except Exception as exc:
-                raise OpError(
-                    f"save_state of {component.name} raised {describe_error(exc)}", type(exc).__name__
-                ) from exc
-            if not isinstance(values, Mapping):
-                raise OpError(f"save_state of {component.name} must return a dict", "TypeError")
-        patch: dict[str, bytes] = {}
-        for name, value in values.items():
-            try:
-                patch[name] = codec.dumps(value)
-            except Exception as exc:
-                raise OpError(
-                    f"state key {name!r} cannot be stored: {describe_error(exc)}", "PicklingError"
-                ) from exc
-        return patch
 
     def _load_snapshot(self, runtime: InstanceRuntime, component: Component) -> Snapshot:
         snapshot, _ = self._load(runtime, component, None)
@@ -314,7 +276,7 @@ class Engine:
             version, raw, cached = self.store.load(runtime.keys, cache_field)
             if version is None:
                 return None, cached
-            runtime.offer(Snapshot(version, self._decode_state(component, raw)))
+            runtime.offer(Snapshot(version, decode_state(component, raw)))
             return runtime.snapshot, cached
 
     def _snapshot_at(self, component: Component, keys: InstanceKeys, version: int) -> Snapshot:
@@ -353,11 +315,17 @@ class Engine:
         digest = self._cache_digest(component, flow, props)
         lookup = None if ignore_cache else digest
         check = check_result or _accept
-        served = self._serve_fast(component, keys, flow, props, digest, lookup is not None, deadline, check)
-        if served is None:
-            served = self._serve_checked(
-                component, keys, flow, props, digest, lookup, init_state_params, deadline, check
+        try:
+            served = self._serve_fast(
+                component, keys, flow, props, digest, lookup is not None, deadline, check
             )
+            if served is None:
+                served = self._serve_checked(
+                    component, keys, flow, props, digest, lookup, init_state_params, deadline, check
+                )
+        except OpError as exc:
+            failures.serve_failed(f"serve of {component.name}/{flow.key}", exc)
+            raise
         return self._complete(keys, served, flush_update, deadline)
 
     def _complete(
@@ -477,7 +445,7 @@ class Engine:
         deadline: float | None,
         check_result: Callable[[Any], object],
     ) -> PreparedRun | None:
-        snapshot = self._runtimes.get(keys).snapshot
+        snapshot = self._runtimes.get(keys).unchecked_snapshot()
         if snapshot is None or not self._serve_times.is_fast(component.name, flow.key):
             return None
         served_props = dict(props)  # what the serve op adds to them counts only if its result does

@@ -49,6 +49,22 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def op_failed(exc: BaseException) -> bool:
+    """Whether an exception from user code is that op's failure (and nothing more).
+
+    `SystemExit`, `KeyboardInterrupt` and any other BaseException raised by an
+    op end that op only, never a worker or the server; a cancellation is the
+    caller's, not the op's, and keeps travelling.
+    """
+    return not isinstance(exc, (MotionError, asyncio.CancelledError))
+
+
+def op_error(what: str, exc: BaseException) -> OpError:
+    """The OpError naming the op and the exception it raised."""
+    log.debug("%s raised", what, exc_info=exc)
+    return OpError(f"{what} raised {describe_error(exc)}", type(exc).__name__)
+
+
 def call_op(what: str, func: Callable[..., Any], args: tuple[Any, ...], loop: LoopThread | None) -> Any:
     """Run a user op; whatever it raises becomes an OpError naming the op and the exception."""
     try:
@@ -57,10 +73,23 @@ def call_op(what: str, func: Callable[..., Any], args: tuple[Any, ...], loop: Lo
             if loop is None:
                 result.close()
                 raise TypeError("async ops need the engine's event loop")
-            result = loop.run(result)
+            result = loop.run(guarded(what, result))
         return result
-    except MotionError:
-        raise
-    except Exception as exc:
-        log.debug("%s raised", what, exc_info=True)
-        raise OpError(f"{what} raised {describe_error(exc)}", type(exc).__name__) from exc
+    except BaseException as exc:
+        if not op_failed(exc):
+            raise
+        raise op_error(what, exc) from exc
+
+
+async def guarded(what: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Await an op's coroutine so that nothing it raises escapes as a BaseException.
+
+    asyncio re-raises SystemExit and KeyboardInterrupt out of the event loop
+    itself, which would stop every other op on it.
+    """
+    try:
+        return await coroutine
+    except BaseException as exc:
+        if not op_failed(exc):
+            raise
+        raise op_error(what, exc) from exc

@@ -17,12 +17,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from motion_grpc.engine.draining import DrainBackoffError
 from motion_grpc.engine.wakeups import WakeListener
 from motion_grpc.errors import MotionError
+from motion_grpc.logs import RateLimitedLog
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
+_limited = RateLimitedLog(log)
 
 SWEEP_BATCH = 1000
 #: How long after a lease's expected expiry its instance is tried again (seconds).
@@ -54,6 +57,7 @@ class UpdateScheduler:
         self._threads: list[threading.Thread] = []
         self._components: set[str] = set()
         self._expiring: dict[InstanceKeys, float] = {}  # leased elsewhere: retry at (monotonic)
+        self._backoff: dict[InstanceKeys, float] = {}  # could not be worked on: not before (monotonic)
 
     def start(self) -> None:
         for index in range(self._workers):
@@ -82,6 +86,8 @@ class UpdateScheduler:
             if keys in self._scheduled:
                 self._again.add(keys)
                 return
+            if self._backoff.get(keys, 0.0) > time.monotonic():
+                return  # its retry is already timed
             self._scheduled.add(keys)
         self._queue.put(keys)
 
@@ -101,11 +107,29 @@ class UpdateScheduler:
                 return
             try:
                 self._drain(keys)
+            except DrainBackoffError as exc:
+                self._retry_later(keys, exc.delay)
+                _limited.warning(
+                    f"backoff\0{keys.component}",
+                    "%s/%s cannot be worked on, retrying in %.1f s: %s",
+                    keys.component,
+                    keys.instance_id,
+                    exc.delay,
+                    exc.reason,
+                )
             except MotionError as exc:
-                log.warning("draining %s/%s failed: %s", keys.component, keys.instance_id, exc)
-            except Exception:
+                _limited.warning(f"drain\0{keys.component}", "draining %s/%s failed: %s", *_named(keys), exc)
+            except BaseException:  # a worker thread outlives whatever one drain does
                 log.exception("draining %s/%s crashed", keys.component, keys.instance_id)
             self._done(keys)
+
+    def _retry_later(self, keys: InstanceKeys, delay: float) -> None:
+        """Leave an instance alone for `delay` seconds, then drain it again."""
+        at = time.monotonic() + delay
+        with self._lock:
+            self._backoff[keys] = at
+            self._expiring[keys] = at
+            self._again.discard(keys)
 
     def _done(self, keys: InstanceKeys) -> None:
         with self._lock:
@@ -135,6 +159,7 @@ class UpdateScheduler:
             due = [keys for keys, at in self._expiring.items() if at <= now]
             for keys in due:
                 del self._expiring[keys]
+                self._backoff.pop(keys, None)
             later = list(self._expiring.values())
         for keys in due:
             self.notify(keys)
@@ -148,7 +173,9 @@ class UpdateScheduler:
             ids = self._store.pending_instances(component, SWEEP_BATCH)
             candidates = [InstanceKeys.of(component, instance_id) for instance_id in ids]
             with self._lock:
-                candidates = [keys for keys in candidates if keys not in self._scheduled]
+                candidates = [
+                    keys for keys in candidates if keys not in self._scheduled and keys not in self._backoff
+                ]
             if not candidates:
                 continue
             now = time.monotonic()
@@ -158,3 +185,7 @@ class UpdateScheduler:
                 elif ttl_ms > 0:
                     with self._lock:
                         self._expiring[keys] = now + ttl_ms / 1000 + EXPIRY_SLACK
+
+
+def _named(keys: InstanceKeys) -> tuple[str, str]:
+    return keys.component, keys.instance_id

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,38 @@ class Snapshot:
 class InstanceRuntime:
     """What this process keeps about one instance between calls."""
 
-    __slots__ = ("keys", "load_lock", "snapshot")
+    __slots__ = ("_commits", "_commits_lock", "keys", "load_lock", "snapshot")
 
     def __init__(self, keys: InstanceKeys) -> None:
         self.keys = keys
         self.snapshot: Snapshot | None = None
         self.load_lock = threading.Lock()
+        self._commits = 0
+        self._commits_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def committing(self) -> Iterator[None]:
+        """Mark a commit of this process in flight, from before it is sent until the snapshot has
+        caught up with it.
+
+        Redis announces a commit (to flush waiters, in the events stream) before
+        the committing worker updates the snapshot; a serve that starts in
+        between must not answer from the snapshot it is about to replace.
+        """
+        with self._commits_lock:
+            self._commits += 1
+        try:
+            yield
+        finally:
+            with self._commits_lock:
+                self._commits -= 1
+
+    def unchecked_snapshot(self) -> Snapshot | None:
+        """The snapshot to serve from without checking its version first; None while a commit of
+        this process is in flight (then the version must be checked in Redis)."""
+        if self._commits:
+            return None
+        return self.snapshot
 
     def current(self, version: int) -> Snapshot | None:
         snapshot = self.snapshot

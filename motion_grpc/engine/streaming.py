@@ -29,8 +29,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from motion_grpc.engine.ops import LoopThread, describe_error
-from motion_grpc.errors import MotionError, OpError
+from motion_grpc.engine import failures
+from motion_grpc.engine.ops import LoopThread, describe_error, op_error, op_failed
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +117,13 @@ class ServeStream:
         except StopIteration:
             self._exhausted = True
             return END
-        except MotionError:
+        except BaseException as exc:
             self._exhausted = True
-            raise
-        except Exception as exc:
-            self._exhausted = True
-            raise _op_error(self.what, exc) from exc
+            if not op_failed(exc):
+                raise
+            error = op_error(self.what, exc)
+            failures.serve_failed(self.what, error)
+            raise error from exc
         self.items.append(item)
         return item
 
@@ -132,12 +133,13 @@ class ServeStream:
         except StopAsyncIteration:
             self._exhausted = True
             return END
-        except MotionError:
+        except BaseException as exc:
             self._exhausted = True
-            raise
-        except Exception as exc:
-            self._exhausted = True
-            raise _op_error(self.what, exc) from exc
+            if not op_failed(exc):
+                raise
+            error = op_error(self.what, exc)
+            failures.serve_failed(self.what, error)
+            raise error from exc
         self.items.append(item)
         return item
 
@@ -180,7 +182,7 @@ class ServeStream:
                 pass
         try:
             _close_sync(produced)
-        except Exception as exc:
+        except BaseException as exc:  # a generator's finally may raise anything: still closed
             log.warning("closing a serve generator raised %s", describe_error(exc))
 
 
@@ -194,8 +196,3 @@ def _log_close_error(future: concurrent.futures.Future[Any]) -> None:
     error = future.exception()
     if error is not None and not isinstance(error, RuntimeError):
         log.warning("closing a serve generator raised %s", describe_error(error))
-
-
-def _op_error(what: str, exc: Exception) -> OpError:
-    log.debug("%s raised", what, exc_info=exc)
-    return OpError(f"{what} raised {describe_error(exc)}", type(exc).__name__)

@@ -1,0 +1,210 @@
+"""The engine under ops that exit, state that cannot be loaded, and reads right after a flush."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from motion_grpc import MotionClient, codec
+from motion_grpc.engine import Engine
+from motion_grpc.errors import OpError
+from motion_grpc.server.loader import load_components
+from motion_grpc.store import RedisSettings, Store, scripts
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.store import QueuedEntry
+from tests.helpers import ROOT, ServerProcess, assert_eventually, unique
+from tests.integration.conftest import events_of
+
+HARDENING_APP = str(pathlib.Path(ROOT) / "tests" / "apps" / "hardening.py")
+
+
+@pytest.fixture
+def make_engine(redis_url: str) -> Iterator[Callable[[], Engine]]:
+    engines: list[Engine] = []
+
+    def make() -> Engine:
+        engine = Engine(Store(RedisSettings(redis_url).client()), load_components([HARDENING_APP]))
+        engines.append(engine.start())
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def hardening_server(redis_url: str) -> Iterator[ServerProcess]:
+    with ServerProcess(apps=[HARDENING_APP], redis_url=redis_url) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def hardening_client(hardening_server: ServerProcess) -> Iterator[MotionClient]:
+    with MotionClient(hardening_server.target) as client:
+        client.wait_ready()
+        yield client
+
+
+def test_no_read_after_a_flushed_run_sees_the_state_before_it(make_engine: Callable[[], Engine]) -> None:
+    engine = make_engine()
+    for _ in range(20):  # the serve ops become "cheap" and take the snapshot path
+        engine.run("Tally", unique("warm"), "get")
+    stale = []
+    for index in range(400):
+        instance_id = f"{unique('fresh')}-{index}"
+        engine.run("Tally", instance_id, "bump", flush_update=True)
+        seen = engine.run("Tally", instance_id, "get").result
+        if seen != 1:
+            stale.append((instance_id, seen))
+    assert stale == []
+
+
+def test_no_read_after_a_flushed_run_sees_older_state_over_grpc(hardening_client: MotionClient) -> None:
+    stale = []
+    for index in range(300):
+        instance = hardening_client.instance("Tally", f"{unique('remote')}-{index}")
+        instance.run("bump", flush_update=True)
+        seen = instance.run("get")
+        if seen != 1:
+            stale.append(seen)
+    assert stale == []
+
+
+def test_load_state_builds_every_snapshot_even_after_a_commit(make_engine: Callable[[], Engine]) -> None:
+    engine = make_engine()
+    instance_id = unique("pooled")
+    sizes = [engine.run("Pooled", instance_id, "grow", flush_update=True).result for _ in range(5)]
+    # Each serve sees the pool load_state built from the state it serves from: sizes 1, 2, 3, ...
+    assert sizes == [1, 2, 3, 4, 5]
+    engine.flush("Pooled", instance_id)
+    state = engine.get_state("Pooled", instance_id).state
+    assert state["size"] == 6 and state["pool"].size == 6
+
+
+@pytest.mark.parametrize("flow", ["serve_exit", "serve_interrupt", "serve_async_exit"])
+def test_a_serve_op_that_exits_fails_its_call_only(
+    hardening_client: MotionClient, hardening_server: ServerProcess, flow: str
+) -> None:
+    instance = hardening_client.instance("Exits", unique("exit"))
+    with pytest.raises(OpError) as info:
+        instance.run(flow)
+    assert info.value.error_type in ("SystemExit", "KeyboardInterrupt")
+    assert hardening_server.process is not None and hardening_server.process.poll() is None
+    assert instance.run("update", {"i": 1}, flush_update=True) is None
+    assert instance.get_state(["applied"]) == {"applied": [1]}
+
+
+def test_a_streaming_serve_op_that_exits_ends_its_stream_only(
+    hardening_client: MotionClient, hardening_server: ServerProcess
+) -> None:
+    instance = hardening_client.instance("Exits", unique("stream"))
+    items = []
+    with pytest.raises(OpError) as info:
+        for item in instance.stream("stream_exit"):
+            items.append(item)
+    assert items == ["first"] and info.value.error_type == "SystemExit"
+    assert hardening_server.process is not None and hardening_server.process.poll() is None
+
+
+def test_update_ops_that_exit_never_stop_the_update_workers(
+    hardening_client: MotionClient, redis_url: str
+) -> None:
+    instance_id = unique("workers")
+    instance = hardening_client.instance("Exits", instance_id)
+    kinds = ["exit", "interrupt", "base"] * 3  # more than the server's update workers
+    for index, kind in enumerate(kinds):
+        instance.run("update", {"i": index, "kind": kind})
+        instance.run("async_update", {"i": 100 + index, "kind": "exit"})
+    instance.run("update", {"i": 99})
+    flushed = instance.flush()
+    assert instance.get_state(["applied"]) == {"applied": [99]}
+    failed_types = [event.error_type for event in events_of(redis_url, "Exits", instance_id)
+                    if event.status == scripts.FAILED]  # fmt: skip
+    assert sorted(failed_types) == sorted(
+        ["SystemExit", "KeyboardInterrupt", "BaseException"] * 3 + ["SystemExit"] * 9
+    )
+    assert flushed.version >= 2
+    other = hardening_client.instance("Tally", unique("after"))
+    other.run("bump", flush_update=True)
+    assert other.get_state(["n"]) == {"n": 1}
+
+
+def test_an_instance_whose_state_cannot_be_loaded_fails_its_update_and_stays_cold(
+    make_engine: Callable[[], Engine], redis_url: str
+) -> None:
+    engine = make_engine()
+    instance_id = unique("undecodable")
+    engine.run("Tally", instance_id, "bump", flush_update=True)
+    keys = InstanceKeys.of("Tally", instance_id)
+    raw = redis.Redis.from_url(redis_url)
+    try:
+        raw.hset(keys.state, "n", b"\x80\x05not a pickle")
+        raw.hincrby(keys.meta, "version", 1)  # as if another process had committed it
+        before = _commands(raw)
+        entry = QueuedEntry("bump", "tally_bump", codec.dumps(({}, None)))
+        update_id = engine.store.enqueue(keys, [entry]).ids[0]
+        engine.drain_soon(keys)
+
+        def failed() -> bool:
+            ended = [e for e in events_of(redis_url, "Tally", instance_id) if e.update_id == update_id]
+            return any(e.status == scripts.FAILED for e in ended)
+
+        assert_eventually(failed, timeout=30)
+        events = [e for e in events_of(redis_url, "Tally", instance_id) if e.update_id == update_id]
+        final = events[-1]
+        assert final.error_type == "AttemptsExhausted"
+        assert "could not be loaded" in final.error_message and "cannot be decoded" in final.error_message
+        assert len([e for e in events if e.status == scripts.RUNNING]) <= 4
+        # This test polls the events about 50 times a second meanwhile; a hot retry loop sends
+        # about 15,000 commands a second (115k in 8 s, measured before backoff existed).
+        assert _commands(raw) - before < 3000
+        healthy = unique("healthy")
+        engine.run("Tally", healthy, "bump", flush_update=True)
+        assert engine.get_state("Tally", healthy).state == {"n": 1}
+    finally:
+        raw.close()
+
+
+def test_op_failures_are_logged_once_each_without_values(
+    make_engine: Callable[[], Engine], caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine()
+    instance_id = unique("logged")
+    caplog.set_level(logging.WARNING, logger="motion_grpc.ops")
+    with pytest.raises(OpError):
+        engine.run("Exits", instance_id, "fail", {"secret": "s3cr3t-value"}, flush_update=True)
+    outcome = engine.run("Exits", instance_id, "update", {"i": 1, "kind": "nothing"}, flush_update=True)
+    assert outcome.outcomes[0].status == scripts.APPLIED
+    lines = [r.getMessage() for r in caplog.records if r.name == "motion_grpc.ops"]
+    assert any("serve of Exits/fail" in x and "ValueError: the serve op is broken" in x for x in lines)
+    assert not any("s3cr3t-value" in line for line in lines)
+
+
+def test_a_flood_of_failures_is_rate_limited(
+    make_engine: Callable[[], Engine], caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine()
+    caplog.set_level(logging.WARNING, logger="motion_grpc.ops")
+    instance_id = unique("flood")
+    for _ in range(60):
+        with pytest.raises(OpError):
+            engine.run("Exits", instance_id, "fail")
+    engine.run("Tally", instance_id, "bump")  # an update that fails on purpose follows
+    for _ in range(30):
+        engine.run("Exits", instance_id, "update", {"i": 0, "kind": "exit"})
+    engine.flush("Exits", instance_id)
+    lines = [r.getMessage() for r in caplog.records if r.name == "motion_grpc.ops"]
+    serve_lines = [line for line in lines if "serve of Exits/fail" in line]
+    update_lines = [line for line in lines if "update op exits_update of Exits/update" in line]
+    assert 1 <= len(serve_lines) <= 10
+    assert 1 <= len(update_lines) <= 10
+    assert any("SystemExit" in line for line in update_lines)
+
+
+def _commands(raw: redis.Redis) -> int:
+    stats = raw.info("commandstats")
+    return sum(int(value["calls"]) for value in stats.values())
