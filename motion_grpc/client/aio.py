@@ -13,6 +13,7 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.client import _messages as m
 from motion_grpc.client._streams import AsyncRunStream, AsyncWatch, watch_request
+from motion_grpc.client._unflushed import UnflushedUpdates
 
 
 class AsyncMotionClient:
@@ -88,6 +89,7 @@ class AsyncInstanceHandle:
         self.instance_id = instance_id
         self.ref = m.instance_ref(component, instance_id)
         self._init_state_params = init_state_params
+        self._unflushed = UnflushedUpdates()
 
     async def run(
         self,
@@ -130,7 +132,10 @@ class AsyncInstanceHandle:
             init_state_params=self._init_state_params,
             use_pickle=self._client.use_pickle,
         )
-        return m.run_outcome(await self._stub.Run(request, timeout=timeout), self._client.use_pickle)
+        outcome = m.run_outcome(await self._stub.Run(request, timeout=timeout), self._client.use_pickle)
+        if not flush_update:  # a flushed run reports its own outcomes
+            self._unflushed.ran(flow, outcome.update_ids)
+        return outcome
 
     def stream(
         self,
@@ -193,8 +198,10 @@ class AsyncInstanceHandle:
 
     @m.mapped_async
     async def flush(self, flow: str | None = None, timeout: float | None = None) -> m.FlushOutcome:
-        request = pb.FlushUpdatesRequest(instance=self.ref, flow=flow or "")
+        since, mark = self._unflushed.since(flow)
+        request = pb.FlushUpdatesRequest(instance=self.ref, flow=flow or "", since_update_id=since)
         response = await self._stub.FlushUpdates(request, timeout=timeout)
+        self._unflushed.flushed(mark)
         return m.FlushOutcome(response.version, list(response.failed))
 
     @m.mapped_async

@@ -12,6 +12,7 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.client import _messages as m
 from motion_grpc.client._streams import RunStream, Watch, watch_request
+from motion_grpc.client._unflushed import UnflushedUpdates
 
 
 class MotionClient:
@@ -98,6 +99,7 @@ class InstanceHandle:
         self.instance_id = instance_id
         self.ref = m.instance_ref(component, instance_id)
         self._init_state_params = init_state_params
+        self._unflushed = UnflushedUpdates()
 
     def run(
         self,
@@ -142,7 +144,10 @@ class InstanceHandle:
             init_state_params=self._init_state_params,
             use_pickle=self._client.use_pickle,
         )
-        return m.run_outcome(self._stub.Run(request, timeout=timeout), self._client.use_pickle)
+        outcome = m.run_outcome(self._stub.Run(request, timeout=timeout), self._client.use_pickle)
+        if not flush_update:  # a flushed run reports its own outcomes
+            self._unflushed.ran(flow, outcome.update_ids)
+        return outcome
 
     def stream(
         self,
@@ -207,8 +212,10 @@ class InstanceHandle:
     @m.mapped
     def flush(self, flow: str | None = None, timeout: float | None = None) -> m.FlushOutcome:
         """Wait until every update enqueued so far (of one flow, or all) has been applied."""
-        request = pb.FlushUpdatesRequest(instance=self.ref, flow=flow or "")
+        since, mark = self._unflushed.since(flow)
+        request = pb.FlushUpdatesRequest(instance=self.ref, flow=flow or "", since_update_id=since)
         response = self._stub.FlushUpdates(request, timeout=timeout)
+        self._unflushed.flushed(mark)
         return m.FlushOutcome(response.version, list(response.failed))
 
     @m.mapped

@@ -29,7 +29,7 @@ from motion_grpc.engine.scheduling import UpdateScheduler
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
 from motion_grpc.engine.state_codec import decode_state, encode_patch, has_hooks
 from motion_grpc.engine.streaming import ServeStream
-from motion_grpc.engine.waiting import WaitResult, wait_for_updates
+from motion_grpc.engine.waiting import WaitResult, events_from, parse_update_id, wait_for_updates
 from motion_grpc.errors import (
     DeadlineExceededError,
     InvalidArgumentError,
@@ -656,20 +656,32 @@ class Engine:
         return StateView(snapshot.version, {key: snapshot.data[key] for key in keys})
 
     def flush(
-        self, component_name: str, instance_id: str, flow: str | None = None, deadline: float | None = None
+        self,
+        component_name: str,
+        instance_id: str,
+        flow: str | None = None,
+        deadline: float | None = None,
+        since_update_id: str = "",
     ) -> WaitResult:
-        """Wait until every update enqueued before the call (of one flow, or all) has ended."""
+        """Wait until every update enqueued before the call (of one flow, or all) has ended.
+
+        Outcomes: the updates that failed or were discarded among those pending,
+        and among every update from `since_update_id` on, however early it ended.
+        """
         component, keys = self._resolve(component_name, instance_id)
         if flow:
             component.flow(validate_name(flow, "flow key"))
+        since = parse_update_id(since_update_id, "since_update_id") if since_update_id else None
         target = self.store.flush_target(keys, flow)
-        if target is None:
+        if target is None and since is None:
             version = self.store.version(keys)
             if version is None:
                 raise NotFoundError(f"instance {instance_id!r} of {component.name} does not exist")
             return WaitResult(version)
         _, newest, _ = self.store.flush_probe(keys, target)
-        return wait_for_updates(self.store, keys, target, newest, deadline)
+        if since is None:
+            return wait_for_updates(self.store, keys, target, newest, deadline)
+        return wait_for_updates(self.store, keys, target, events_from(since), deadline, since=since)
 
     def write_state(
         self, component_name: str, instance_id: str, patch: Mapping[str, Any], deadline: float | None = None

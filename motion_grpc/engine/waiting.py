@@ -11,7 +11,8 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from motion_grpc.errors import DeadlineExceededError, NotFoundError
+from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, NotFoundError
+from motion_grpc.logs import excerpt
 from motion_grpc.store import scripts
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Event, Store
@@ -20,9 +21,25 @@ MAX_BLOCK_MS = 1000
 TERMINAL = frozenset({scripts.APPLIED, scripts.FAILED, scripts.DISCARDED})
 
 
+_NEWEST = (2**64, 2**64)
+
+
 def stream_id(value: str) -> tuple[int, int]:
     ms, _, seq = value.partition("-")
     return int(ms), int(seq or 0)
+
+
+def parse_update_id(value: str, what: str = "update id") -> tuple[int, int]:
+    """An update id a client sent back ('<ms>-<seq>'); INVALID_ARGUMENT when it is not one."""
+    ms, dash, seq = value.partition("-")
+    if not (ms.isdigit() and seq.isdigit() and dash) or len(value) > 41:
+        raise InvalidArgumentError(f"{what} {excerpt(value)} is not an update id (<milliseconds>-<sequence>)")
+    return int(ms), int(seq)
+
+
+def events_from(update_id: tuple[int, int]) -> str:
+    """An events-stream id before the events of this update (they are appended no earlier)."""
+    return f"{max(0, update_id[0] - 1)}-0"
 
 
 @dataclass
@@ -34,22 +51,24 @@ class WaitResult:
 def wait_for_updates(
     store: Store,
     keys: InstanceKeys,
-    target: str,
+    target: str | None,
     events_after: str,
     deadline: float | None,
     wanted: Collection[str] | None = None,
+    since: tuple[int, int] = (0, 0),
 ) -> WaitResult:
     """Block until every entry up to `target` has ended; collect the outcomes seen since `events_after`.
 
     Args:
-        target: Id of the newest entry to wait for.
+        target: Id of the newest entry to wait for; None: every entry queued now.
         events_after: Event id from which outcomes are collected.
         deadline: time.monotonic() limit, or None to wait as long as it takes.
-        wanted: Entry ids whose outcomes to keep; None keeps FAILED and DISCARDED ones up to target.
+        wanted: Entry ids whose outcomes to keep; None keeps FAILED and DISCARDED ones from
+            `since` up to target.
     """
     result = WaitResult(version=0)
     cursor = events_after
-    limit = stream_id(target)
+    limit = (since, _NEWEST if target is None else stream_id(target))
     while True:
         done, newest, version = store.flush_probe(keys, target)
         if version is None:
@@ -76,7 +95,7 @@ def _collect(
     keys: InstanceKeys,
     cursor: str,
     newest: str,
-    limit: tuple[int, int],
+    limit: tuple[tuple[int, int], tuple[int, int]],
     wanted: Collection[str] | None,
     result: WaitResult,
 ) -> str:
@@ -90,11 +109,16 @@ def _collect(
     return cursor
 
 
-def _keep(event: Event, limit: tuple[int, int], wanted: Collection[str] | None, result: WaitResult) -> None:
+def _keep(
+    event: Event,
+    limit: tuple[tuple[int, int], tuple[int, int]],
+    wanted: Collection[str] | None,
+    result: WaitResult,
+) -> None:
     if event.status not in TERMINAL:
         return
     if wanted is not None:
         if event.update_id in wanted:
             result.outcomes[event.update_id] = event
-    elif event.status != scripts.APPLIED and stream_id(event.update_id) <= limit:
+    elif event.status != scripts.APPLIED and limit[0] <= stream_id(event.update_id) <= limit[1]:
         result.outcomes[event.update_id] = event

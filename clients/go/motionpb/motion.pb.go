@@ -770,7 +770,13 @@ type FlushUpdatesRequest struct {
 	// The instance whose updates to wait for.
 	Instance *InstanceRef `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
 	// Wait only for updates enqueued by this flow; empty means all flows.
-	Flow          string `protobuf:"bytes,2,opt,name=flow,proto3" json:"flow,omitempty"`
+	Flow string `protobuf:"bytes,2,opt,name=flow,proto3" json:"flow,omitempty"`
+	// Also report the outcome of every update from this id on (the first
+	// update id of the caller's earliest unflushed Run), even those that had
+	// already ended when the call began, so that "run, then flush" learns
+	// that its update failed however quickly it did. Empty: only the updates
+	// still pending when the call began.
+	SinceUpdateId string `protobuf:"bytes,3,opt,name=since_update_id,json=sinceUpdateId,proto3" json:"since_update_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -819,14 +825,22 @@ func (x *FlushUpdatesRequest) GetFlow() string {
 	return ""
 }
 
+func (x *FlushUpdatesRequest) GetSinceUpdateId() string {
+	if x != nil {
+		return x.SinceUpdateId
+	}
+	return ""
+}
+
 // FlushUpdatesResponse reports the state after the flush.
 type FlushUpdatesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The state version once every awaited update has ended.
 	Version uint64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	// The updates that ended with FAILED or DISCARDED among those still
-	// pending when the call began (as far as the instance's event history
-	// still records them). Run with flush_update reports its own updates.
+	// pending when the call began, and among those from since_update_id on
+	// (as far as the instance's event history still records them; see
+	// --events-retention). Run with flush_update reports its own updates.
 	Failed        []*UpdateOutcome `protobuf:"bytes,2,rep,name=failed,proto3" json:"failed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1928,10 +1942,11 @@ const file_motion_v1_motion_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x1a?\n" +
 	"\x11PickledStateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"]\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"\x85\x01\n" +
 	"\x13FlushUpdatesRequest\x122\n" +
 	"\binstance\x18\x01 \x01(\v2\x16.motion.v1.InstanceRefR\binstance\x12\x12\n" +
-	"\x04flow\x18\x02 \x01(\tR\x04flow\"b\n" +
+	"\x04flow\x18\x02 \x01(\tR\x04flow\x12&\n" +
+	"\x0fsince_update_id\x18\x03 \x01(\tR\rsinceUpdateId\"b\n" +
 	"\x14FlushUpdatesResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x120\n" +
 	"\x06failed\x18\x02 \x03(\v2\x18.motion.v1.UpdateOutcomeR\x06failed\"\xd6\x01\n" +

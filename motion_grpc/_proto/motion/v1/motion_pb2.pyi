@@ -144,12 +144,14 @@ class GetStateResponse(_message.Message):
     def __init__(self, state: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pickled_state: _Optional[_Mapping[str, bytes]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class FlushUpdatesRequest(_message.Message):
-    __slots__ = ("instance", "flow")
+    __slots__ = ("instance", "flow", "since_update_id")
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     FLOW_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UPDATE_ID_FIELD_NUMBER: _ClassVar[int]
     instance: InstanceRef
     flow: str
-    def __init__(self, instance: _Optional[_Union[InstanceRef, _Mapping]] = ..., flow: _Optional[str] = ...) -> None: ...
+    since_update_id: str
+    def __init__(self, instance: _Optional[_Union[InstanceRef, _Mapping]] = ..., flow: _Optional[str] = ..., since_update_id: _Optional[str] = ...) -> None: ...
 
 class FlushUpdatesResponse(_message.Message):
     __slots__ = ("version", "failed")
