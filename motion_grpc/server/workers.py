@@ -8,20 +8,26 @@ instance always to the same process, so its snapshot stays warm there; each
 worker process also sweeps Redis for work left behind, like any engine.
 
 Workers are started with the `spawn` method: a process that has created gRPC
-objects must not fork.
+objects must not fork. Each worker holds only the read end of its wake pipe,
+so the pipe ends (EOF) when the server process is gone, even by SIGKILL: the
+worker then finishes the op in hand and exits instead of outliving it. With
+no worker left, the multiprocessing resource tracker sees its own pipe end
+and exits too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from multiprocessing.queues import SimpleQueue
-from typing import Any
 
 from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.store import RedisSettings, Store
@@ -31,6 +37,28 @@ from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN
 log = logging.getLogger(__name__)
 
 MONITOR_SECONDS = 1.0
+#: Seconds a worker whose server is gone may take to finish the op in hand before it exits anyway.
+ORPHAN_GRACE_SECONDS = 15.0
+#: A wake message: (component, instance id), or None to stop.
+Wake = tuple[str, str] | None
+
+
+@dataclass
+class _Worker:
+    """One worker process and the write end of its wake pipe (only the server holds it)."""
+
+    process: BaseProcess
+    wakes: Connection
+    lock: threading.Lock = field(default_factory=threading.Lock)  # wakes come from many threads
+
+    def send(self, wake: Wake) -> None:
+        # OSError: the worker died; the monitor starts another, whose sweep finds the work.
+        with self.lock, contextlib.suppress(OSError):
+            self.wakes.send(wake)
+
+    def close(self) -> None:
+        with self.lock:
+            self.wakes.close()
 
 
 class UpdateProcesses:
@@ -53,54 +81,61 @@ class UpdateProcesses:
         self._settings = settings
         self._events_retention = events_retention
         self._context = multiprocessing.get_context("spawn")
-        self._queues: list[SimpleQueue[Any]] = [self._context.SimpleQueue() for _ in range(processes)]
-        self._processes: list[BaseProcess | None] = [None] * processes
+        self._workers: list[_Worker | None] = [None] * processes
         self._stopping = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="motion-update-processes", daemon=True)
 
     def start(self) -> UpdateProcesses:
-        for index in range(len(self._queues)):
+        for index in range(len(self._workers)):
             self._spawn(index)
         self._monitor.start()
         return self
 
     def wake(self, keys: InstanceKeys) -> None:
         """Tell the process that owns this instance to drain it."""
-        index = zlib.crc32(keys.tag.encode()) % len(self._queues)
-        self._queues[index].put((keys.component, keys.instance_id))
+        worker = self._workers[zlib.crc32(keys.tag.encode()) % len(self._workers)]
+        if worker is not None:
+            worker.send((keys.component, keys.instance_id))
 
     def stop(self, timeout: float = 15.0) -> None:
         """Workers finish the op in hand, hand their leases back and exit."""
         self._stopping.set()
-        for queue in self._queues:
-            queue.put(None)
-        for process in self._processes:
-            if process is None:
-                continue
-            process.join(timeout)
-            if process.is_alive():
-                log.warning("update process %s did not stop in time; terminating it", process.pid)
-                process.terminate()
-                process.join(5)
+        workers = [worker for worker in self._workers if worker is not None]
+        for worker in workers:
+            worker.send(None)
+        for worker in workers:
+            worker.process.join(timeout)
+            if worker.process.is_alive():
+                log.warning("update process %s did not stop in time; terminating it", worker.process.pid)
+                worker.process.terminate()
+                worker.process.join(5)
+            worker.close()
 
     def _spawn(self, index: int) -> None:
+        receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=run_worker,
-            args=(self._apps, self._redis_url, self._settings, self._events_retention, self._queues[index]),
+            args=(self._apps, self._redis_url, self._settings, self._events_retention, receiver),
             name=f"motion-update-process-{index}",
             daemon=True,
         )
         process.start()
-        self._processes[index] = process
+        receiver.close()  # the worker has its copy; without ours, writes to a dead worker fail at once
+        previous, self._workers[index] = self._workers[index], _Worker(process, sender)
+        if previous is not None:
+            previous.close()
 
     def _watch(self) -> None:
         while not self._stopping.wait(MONITOR_SECONDS):
-            for index, process in enumerate(self._processes):
-                if process is not None and not process.is_alive() and not self._stopping.is_set():
-                    log.warning(
-                        "update process %s exited (%s); starting another", process.pid, process.exitcode
-                    )
-                    self._spawn(index)
+            for index, worker in enumerate(self._workers):
+                if worker is None or worker.process.is_alive() or self._stopping.is_set():
+                    continue
+                log.warning(
+                    "update process %s exited (%s); starting another",
+                    worker.process.pid,
+                    worker.process.exitcode,
+                )
+                self._spawn(index)
 
 
 def run_worker(
@@ -108,7 +143,7 @@ def run_worker(
     redis_url: str,
     settings: EngineSettings,
     events_retention: int,
-    queue: SimpleQueue[Any],
+    wakes: Connection,
 ) -> None:
     """Body of one update worker process: an engine that only applies updates."""
     from motion_grpc.server.loader import load_components
@@ -118,8 +153,28 @@ def run_worker(
     store = Store(RedisSettings(url=redis_url).client(), events_maxlen=events_retention)
     engine = Engine(store, load_components(apps), settings).start()
     try:
-        while (item := queue.get()) is not None:
-            component, instance_id = item
+        for component, instance_id in wakes_until_stop(wakes):
             engine.drain_soon(InstanceKeys.of(component, instance_id))
     finally:
         engine.close()
+
+
+def wakes_until_stop(wakes: Connection) -> Iterator[tuple[str, str]]:
+    """The instances the server asks to drain, until it says stop or is gone.
+
+    A server that is gone (SIGKILLed, it could not say stop) shows as the end
+    of the pipe. The worker must not outlive it: it stops as if told to, and
+    exits anyway once ORPHAN_GRACE_SECONDS have passed, should an op hang.
+    """
+    while True:
+        try:
+            wake: Wake = wakes.recv()
+        except EOFError:
+            log.warning("the server process is gone; this update process stops")
+            deadline = threading.Timer(ORPHAN_GRACE_SECONDS, os._exit, (1,))
+            deadline.daemon = True
+            deadline.start()
+            return
+        if wake is None:
+            return
+        yield wake

@@ -7,14 +7,20 @@ and by the tests and benchmarks, which start their own servers on free ports.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import pathlib
+import queue
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from types import TracebackType
 
 import redis
@@ -23,6 +29,8 @@ from motion_grpc.errors import StoreUnavailableError
 from motion_grpc.store.connection import RedisSettings
 
 DEFAULT_DATA_DIR = ".motion"
+#: prctl option asking the kernel to signal a child when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 
 
 def redis_server_binary() -> str:
@@ -59,6 +67,83 @@ def _answers(url: str) -> bool:
 
 
 _embedded_lock = threading.Lock()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn making the child get SIGTERM when this process dies, even by SIGKILL (Linux).
+
+    SIGTERM lets redis-server flush its append-only file before it exits. The
+    parent may die between fork and prctl, before the request is in place:
+    the child then finds itself adopted and exits.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
+def _popen_dying_with_parent(args: list[str]) -> subprocess.Popen[bytes]:
+    # preexec_fn runs Python between fork and exec, which can deadlock on a lock another thread
+    # held at the fork; this one takes no lock (a ctypes call and getppid), and CPython holds
+    # its import lock across the fork when a preexec_fn is given.
+    # A new session: a Ctrl-C at the terminal reaches the server, which stops Redis when done.
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent(),  # noqa: PLW1509 - see above
+    )
+
+
+class _Launcher:
+    """One daemon thread that starts the redis-servers of this process, and lives as long as it.
+
+    Linux sends the parent-death signal when the *thread* that started the
+    child ends, not the process: started from a short-lived thread (a web
+    request's, say), Redis would stop with that thread. A daemon thread is
+    never joined, so it ends only with the process, after the atexit handlers
+    that still use Redis.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._requests: queue.SimpleQueue[tuple[list[str], Future[subprocess.Popen[bytes]]]]
+        self._requests = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="motion-redis-launcher", daemon=True).start()
+
+    def popen(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
+        started: Future[subprocess.Popen[bytes]] = Future()
+        self._requests.put((list(args), started))
+        return started.result()
+
+    def _serve(self) -> None:
+        while True:
+            args, started = self._requests.get()
+            try:
+                started.set_result(_popen_dying_with_parent(args))
+            except BaseException as exc:
+                started.set_exception(exc)
+
+
+_launcher_lock = threading.Lock()
+_launcher: _Launcher | None = None
+
+
+def _popen_tied(args: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start a child that stops (SIGTERM) when this process ends, even by SIGKILL."""
+    global _launcher
+    with _launcher_lock:
+        if _launcher is None or _launcher.pid != os.getpid():  # a forked child has no launcher thread
+            _launcher = _Launcher()
+        launcher = _launcher
+    return launcher.popen(args)
 
 
 def embedded_settings(data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR) -> RedisSettings:
@@ -128,7 +213,7 @@ class RedisServer:
         ]  # fmt: skip
         if self.unix_socket is not None:
             args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = _popen_tied(args)
         self._wait_ready(timeout)
         return self
 
