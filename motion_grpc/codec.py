@@ -2,8 +2,14 @@
 
 Over the wire values are `google.protobuf.Value`: JSON-like data any language
 can produce. Numbers there are doubles, so a whole number arrives as a Python
-int (within +-2**53, where doubles are exact). In Redis, values are
-cloudpickle bytes so that in-process Python users keep arbitrary objects.
+int (within +-2**53, where doubles are exact); NaN and Infinity are refused
+both ways (JSON has neither, and a NaN in state would fail every later read).
+Lists and dicts nest at most MAX_DEPTH deep. In Redis, values are cloudpickle
+bytes so that in-process Python users keep arbitrary objects.
+
+Errors name the path of the bad value (`props['a'][2]`). The path is built
+only when something is wrong: the recursion raises `_Bad`, and each level adds
+its key or index while the error travels up.
 """
 
 from __future__ import annotations
@@ -11,87 +17,217 @@ from __future__ import annotations
 import hashlib
 import math
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cloudpickle
 from google.protobuf import struct_pb2
 
 from motion_grpc.errors import InvalidArgumentError
+from motion_grpc.logs import excerpt
+from motion_grpc.names import describe_char
 
 _MAX_EXACT_INT = 2**53
 
+#: Deepest nesting of lists and dicts in a Value, decoded or encoded. protobuf's
+#: parser stops at 100 message levels (about 48 nested lists in a request); staying
+#: well below gives the clearer error, and keeps every recursion here shallow.
+MAX_DEPTH = 32
+
+#: How much of each dict key an error path shows.
+_KEY_ECHO = 40
+
 
 class EncodeError(TypeError):
-    """A Python value has no protobuf Value form."""
+    """A Python value has no protobuf Value form.
+
+    `error_type` names the kind of problem as an exception type: "TypeError"
+    for a type Value cannot carry, "ValueError" for a value it cannot (NaN,
+    Infinity, nesting too deep, a string that is not valid Unicode).
+    """
+
+    def __init__(self, message: str, error_type: str = "TypeError") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+class _Bad(Exception):
+    """A value Value cannot carry; `segments` is its path, innermost first."""
+
+    def __init__(self, problem: str, error_type: str = "ValueError") -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.error_type = error_type
+        self.segments: list[str | int] = []
+
+    def message(self, root: str) -> str:
+        path = "".join(f"[{excerpt(s, _KEY_ECHO)}]" for s in reversed(self.segments))
+        return f"{root}{path} {self.problem}"
+
+
+def _check_depth(depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise _Bad(f"nests lists and dicts more than {MAX_DEPTH} deep")
+
+
+def _check_finite(number: float) -> None:
+    if not math.isfinite(number):
+        raise _Bad(f"is {number}; numbers must be finite (JSON has no NaN or Infinity)")
+
+
+# -- Python -> Value ----------------------------------------------------------------
 
 
 def to_value(obj: Any, path: str = "value") -> struct_pb2.Value:
     """Encode a JSON-like Python value (dict, list, tuple, str, number, bool, None)."""
     value = struct_pb2.Value()
-    _fill_value(value, obj, path)
+    _encode(_fill_value, value, obj, 0, path)
     return value
-
-
-def _fill_value(value: struct_pb2.Value, obj: Any, path: str) -> None:
-    if obj is None:
-        value.null_value = struct_pb2.NULL_VALUE
-    elif isinstance(obj, bool):
-        value.bool_value = obj
-    elif isinstance(obj, (int, float)):
-        if isinstance(obj, float) and not math.isfinite(obj):
-            raise EncodeError(f"{path} is {obj}, which protobuf Value cannot carry")
-        value.number_value = float(obj)
-    elif isinstance(obj, str):
-        value.string_value = obj
-    elif isinstance(obj, Mapping):
-        value.struct_value.SetInParent()  # an empty dict is still a struct, not an unset Value
-        _fill_struct(value.struct_value, obj, path)
-    elif isinstance(obj, (list, tuple)):
-        value.list_value.SetInParent()
-        values = value.list_value.values
-        for index, item in enumerate(obj):
-            _fill_value(values.add(), item, f"{path}[{index}]")
-    else:
-        raise EncodeError(f"{path} is a {type(obj).__name__}, which has no protobuf Value form")
-
-
-def _fill_struct(struct: struct_pb2.Struct, obj: Mapping[Any, Any], path: str) -> None:
-    for key, item in obj.items():
-        if not isinstance(key, str):
-            raise EncodeError(f"{path} has a {type(key).__name__} key; Struct keys must be strings")
-        _fill_value(struct.fields[key], item, f"{path}.{key}")
 
 
 def to_struct(obj: Mapping[str, Any], path: str = "value") -> struct_pb2.Struct:
     """Encode a dict with string keys and JSON-like values."""
     struct = struct_pb2.Struct()
-    _fill_struct(struct, obj, path)
+    _encode(_fill_struct, struct, obj, 1, path)
     return struct
 
 
-def from_value(value: struct_pb2.Value) -> Any:  # noqa: PLR0911 - one return per kind
-    """Decode a Value; whole-number doubles become ints."""
+def _encode(fill: Callable[[Any, Any, int], None], target: Any, obj: Any, depth: int, path: str) -> None:
+    try:
+        fill(target, obj, depth)
+    except _Bad as bad:
+        raise EncodeError(bad.message(path), bad.error_type) from None
+
+
+def _fill_value(value: struct_pb2.Value, obj: Any, depth: int) -> None:
+    if obj is None:
+        value.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(obj, bool):
+        value.bool_value = obj
+    elif isinstance(obj, (int, float)):
+        value.number_value = _double(obj)
+    elif isinstance(obj, str):
+        try:
+            value.string_value = obj
+        except UnicodeEncodeError as exc:
+            raise _not_unicode(exc, "is a string") from None
+    elif isinstance(obj, Mapping):
+        value.struct_value.SetInParent()  # an empty dict is still a struct, not an unset Value
+        _fill_struct(value.struct_value, obj, depth + 1)
+    elif isinstance(obj, (list, tuple)):
+        value.list_value.SetInParent()
+        _fill_list(value.list_value, obj, depth + 1)
+    else:
+        raise _Bad(f"is a {type(obj).__name__}, which has no protobuf Value form", "TypeError")
+
+
+def _fill_struct(struct: struct_pb2.Struct, obj: Mapping[Any, Any], depth: int) -> None:
+    _check_depth(depth)
+    for key, item in obj.items():
+        if not isinstance(key, str):
+            raise _Bad(f"has a {type(key).__name__} key; Struct keys must be strings", "TypeError")
+        try:
+            field = struct.fields[key]
+        except UnicodeEncodeError as exc:
+            raise _not_unicode(exc, "has a key") from None
+        try:
+            _fill_value(field, item, depth)
+        except _Bad as bad:
+            bad.segments.append(key)
+            raise
+
+
+def _fill_list(values: struct_pb2.ListValue, obj: list[Any] | tuple[Any, ...], depth: int) -> None:
+    _check_depth(depth)
+    for index, item in enumerate(obj):
+        try:
+            _fill_value(values.values.add(), item, depth)
+        except _Bad as bad:
+            bad.segments.append(index)
+            raise
+
+
+def _double(number: float) -> float:
+    try:
+        double = float(number)
+    except OverflowError:
+        raise _Bad("is an integer too large for a double") from None
+    _check_finite(double)
+    return double
+
+
+def _not_unicode(error: UnicodeEncodeError, what: str) -> _Bad:
+    char = error.object[error.start]
+    return _Bad(f"{what} with {describe_char(char)} at index {error.start}, which UTF-8 cannot carry")
+
+
+# -- Value -> Python ----------------------------------------------------------------
+
+
+def from_value(value: struct_pb2.Value, path: str = "value") -> Any:
+    """Decode a Value; whole-number doubles become ints.
+
+    Raises INVALID_ARGUMENT (naming the path under `path`) for NaN, Infinity,
+    or nesting deeper than MAX_DEPTH.
+    """
+    try:
+        return _decode_value(value, 0)
+    except _Bad as bad:
+        raise InvalidArgumentError(bad.message(path)) from None
+
+
+def from_struct(struct: struct_pb2.Struct, path: str = "value") -> dict[str, Any]:
+    """Decode a Struct into a dict; the checks of `from_value` apply."""
+    try:
+        return _decode_struct(struct, 1)
+    except _Bad as bad:
+        raise InvalidArgumentError(bad.message(path)) from None
+
+
+def _decode_value(value: struct_pb2.Value, depth: int) -> Any:  # noqa: PLR0911 - one return per kind
     kind = value.WhichOneof("kind")
     if kind == "number_value":
         number = value.number_value
         if number.is_integer() and abs(number) <= _MAX_EXACT_INT:
             return int(number)
+        _check_finite(number)
         return number
     if kind == "string_value":
         return value.string_value
     if kind == "bool_value":
         return value.bool_value
     if kind == "struct_value":
-        return from_struct(value.struct_value)
+        return _decode_struct(value.struct_value, depth + 1)
     if kind == "list_value":
-        return [from_value(item) for item in value.list_value.values]
+        return _decode_list(value.list_value, depth + 1)
     return None
 
 
-def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """Decode a Struct into a dict."""
-    return {key: from_value(item) for key, item in struct.fields.items()}
+def _decode_struct(struct: struct_pb2.Struct, depth: int) -> dict[str, Any]:
+    _check_depth(depth)
+    decoded: dict[str, Any] = {}
+    for key, item in struct.fields.items():
+        try:
+            decoded[key] = _decode_value(item, depth)
+        except _Bad as bad:
+            bad.segments.append(key)
+            raise
+    return decoded
+
+
+def _decode_list(values: struct_pb2.ListValue, depth: int) -> list[Any]:
+    _check_depth(depth)
+    decoded: list[Any] = []
+    for index, item in enumerate(values.values):
+        try:
+            decoded.append(_decode_value(item, depth))
+        except _Bad as bad:
+            bad.segments.append(index)
+            raise
+    return decoded
+
+
+# -- Redis and the opt-in pickle path -----------------------------------------------
 
 
 def dumps(obj: Any) -> bytes:
@@ -141,7 +277,9 @@ class _Unhashable(Exception):
     pass
 
 
-def _feed(hasher: Any, obj: Any) -> None:  # noqa: C901, PLR0912 - one branch per type
+def _feed(hasher: Any, obj: Any, depth: int = 0) -> None:  # noqa: C901, PLR0912 - one branch per type
+    if depth > MAX_DEPTH:
+        raise _Unhashable  # (pickled) props nested this deep are served uncached
     if obj is None:
         hasher.update(b"N")
     elif isinstance(obj, bool):
@@ -154,7 +292,7 @@ def _feed(hasher: Any, obj: Any) -> None:  # noqa: C901, PLR0912 - one branch pe
         else:
             hasher.update(b"f" + repr(obj).encode() + b";")
     elif isinstance(obj, str):
-        data = obj.encode()
+        data = obj.encode("utf-8", "surrogatepass")  # pickled props may hold lone surrogates
         hasher.update(b"s%d:" % len(data) + data)
     elif isinstance(obj, bytes):
         hasher.update(b"b%d:" % len(obj) + obj)
@@ -165,12 +303,12 @@ def _feed(hasher: Any, obj: Any) -> None:  # noqa: C901, PLR0912 - one branch pe
             raise _Unhashable from exc
         hasher.update(b"d%d:" % len(items))
         for key, item in items:
-            _feed(hasher, key)
-            _feed(hasher, item)
+            _feed(hasher, key, depth + 1)
+            _feed(hasher, item, depth + 1)
     elif isinstance(obj, (list, tuple)):
         hasher.update(b"l%d:" % len(obj))
         for item in obj:
-            _feed(hasher, item)
+            _feed(hasher, item, depth + 1)
     elif hasattr(obj, "tobytes") and hasattr(obj, "dtype") and hasattr(obj, "shape"):
         # numpy-like arrays: hash dtype, shape and the full buffer, never a truncated repr
         hasher.update(f"a{obj.dtype}{obj.shape}:".encode())

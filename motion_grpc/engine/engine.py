@@ -38,6 +38,7 @@ from motion_grpc.errors import (
     OpError,
     ResourceExhaustedError,
 )
+from motion_grpc.logs import excerpt
 from motion_grpc.props import Props
 from motion_grpc.state import State
 from motion_grpc.store import scripts
@@ -652,7 +653,7 @@ class Engine:
             return StateView(snapshot.version, dict(snapshot.data))
         missing = [key for key in keys if key not in snapshot.data]
         if missing:
-            raise NotFoundError(f"state of {component.name}/{instance_id} has no key(s) {missing}")
+            raise NotFoundError(f"state of {component.name}/{instance_id} has no key(s) {excerpt(missing)}")
         return StateView(snapshot.version, {key: snapshot.data[key] for key in keys})
 
     def flush(

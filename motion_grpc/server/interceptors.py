@@ -1,18 +1,70 @@
-"""The one place where exceptions become gRPC statuses on the server."""
+"""The one place where exceptions become gRPC statuses on the server.
+
+grpc.aio parses a request before any interceptor or handler runs, and a
+parser error would escape as UNKNOWN with an ERROR traceback per call. So
+every method's deserializer is wrapped here: a request that does not parse
+becomes a `_Malformed` marker, which the wrapped handler answers with
+INVALID_ARGUMENT and a rate-limited warning, without running the method.
+"""
 
 from __future__ import annotations
 
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc import aio
 
-from motion_grpc.errors import ERROR_TYPE_METADATA_KEY, MotionError, OpError, status_for
+from motion_grpc.errors import ERROR_TYPE_METADATA_KEY, InvalidArgumentError, MotionError, OpError, status_for
+from motion_grpc.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
+_flood_safe_log = RateLimitedLog(log)
+
+#: Longest parser explanation put into a malformed-request message.
+_REASON_LIMIT = 120
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    """Stands in for a request whose bytes did not parse."""
+
+    error: InvalidArgumentError
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None, method: str) -> Callable[[bytes], Any] | None:
+    """`deserializer`, answering a `_Malformed` marker instead of raising on bad bytes."""
+    if deserializer is None:
+        return None
+    parse = deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except Exception as exc:  # DecodeError, or whatever else a parser raises on hostile bytes
+            return _Malformed(InvalidArgumentError(f"malformed {method} request: {_reason(exc)}"))
+
+    return deserialize
+
+
+def _reason(error: Exception) -> str:
+    """The parser's own words, without its "Error parsing message with type ...:" preamble."""
+    if not isinstance(error, DecodeError):
+        return type(error).__name__
+    reason = str(error).rpartition("': ")[2]
+    if "MaxDepth" in reason or "recursion" in reason.lower():
+        return "messages nested too deep for the protobuf parser (100 levels)"
+    return reason[:_REASON_LIMIT]
+
+
+def _method_name(full_method: str) -> str:
+    """'/motion.v1.MotionService/Run' -> 'MotionService.Run'."""
+    service, _, method = full_method.strip("/").partition("/")
+    return f"{service.rpartition('.')[2]}.{method}"
 
 
 class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -33,50 +85,73 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
+        method = _method_name(handler_call_details.method)
+        deserializer = _tolerant(handler.request_deserializer, method)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_unary(handler.unary_unary, method),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream),  # type: ignore[arg-type]
-                request_deserializer=handler.request_deserializer,
+                self._wrap_stream(handler.unary_stream, method),  # type: ignore[arg-type]
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
-    def _wrap_unary(self, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _wrap_unary(
+        self, behavior: Callable[..., Awaitable[Any]], method: str
+    ) -> Callable[..., Awaitable[Any]]:
         async def wrapper(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             try:
-                return await behavior(request, context)
+                return await behavior(_parsed(request, context), context)
             except Exception as exc:
-                await self._abort(context, exc)
+                await self._abort(context, exc, method)
 
         return wrapper
 
-    def _wrap_stream(self, behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    def _wrap_stream(
+        self, behavior: Callable[..., AsyncIterator[Any]], method: str
+    ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapper(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             try:
-                async for item in behavior(request, context):
+                async for item in behavior(_parsed(request, context), context):
                     yield item
             except Exception as exc:
-                await self._abort(context, exc)
+                await self._abort(context, exc, method)
 
         return wrapper
 
-    async def _abort(self, context: aio.ServicerContext[Any, Any], exc: Exception) -> None:
+    async def _abort(self, context: aio.ServicerContext[Any, Any], exc: Exception, method: str) -> None:
         if isinstance(exc, aio.AbortError):
             raise exc
         code, message = status_for(exc)
         if not isinstance(exc, (MotionError, NotImplementedError)):
-            log.exception("unexpected error in %s", type(exc).__name__)
+            kind = f"unexpected:{method}"
+            _flood_safe_log.log(logging.ERROR, kind, "unexpected error in %s: %s", method, _Traceback(exc))
         metadata: list[tuple[str, str]] = []
         if isinstance(exc, OpError):
             metadata.append((ERROR_TYPE_METADATA_KEY, exc.error_type))
         if self._debug:
-            cause = exc.__cause__ or exc
-            trace = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
-            message = f"{message}\n{trace}"
+            message = f"{message}\n{_Traceback(exc.__cause__ or exc)}"
         await context.abort(code, message, trailing_metadata=tuple(metadata))
+
+
+class _Traceback:
+    """An exception's traceback, formatted only when a log line or message is written."""
+
+    def __init__(self, error: BaseException) -> None:
+        self._error = error
+
+    def __str__(self) -> str:
+        return "".join(traceback.format_exception(type(self._error), self._error, self._error.__traceback__))
+
+
+def _parsed(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+    """The request, or INVALID_ARGUMENT (with a rate-limited warning) when it did not parse."""
+    if isinstance(request, _Malformed):
+        _flood_safe_log.warning("malformed-request", "%s (from %s)", request.error.message, context.peer())
+        raise request.error
+    return request

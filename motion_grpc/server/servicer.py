@@ -17,7 +17,9 @@ from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.component import Component, DiscardPolicy
 from motion_grpc.engine import Engine
 from motion_grpc.engine.engine import RunResult
-from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, OpError, UnimplementedError
+from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
+from motion_grpc.logs import excerpt
+from motion_grpc.server.results import ResultCheck
 from motion_grpc.server.streaming import outcome, run_options, run_stream
 from motion_grpc.server.watch import WatchService
 
@@ -66,7 +68,8 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         waits = request.flush_update or request.force_refresh
         props = self._decode(request.props, request.pickled_props, "props")
         deadline = _deadline(context)
-        result = None if waits else await self._run_inline(request, props, deadline)
+        check = ResultCheck(request.flow, request.accept_pickle)
+        result = None if waits else await self._run_inline(request, props, deadline, check)
         if result is None:
             result = await self._call(
                 self._wait_pool if waits else self._serve_pool,
@@ -75,6 +78,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
                 ref.instance_id,
                 request.flow,
                 props,
+                check_result=check,
                 **run_options(request, deadline),
             )
         response = pb.RunResponse(
@@ -83,14 +87,15 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             update_ids=result.update_ids,
             update_outcomes=[outcome(event) for event in result.outcomes],
         )
-        if request.accept_pickle:
-            response.pickled_result = codec.dumps(result.result)
+        encoded = check.encoded(result.result)
+        if isinstance(encoded, bytes):
+            response.pickled_result = encoded
         else:
-            response.result.CopyFrom(_encode_result(result.result, request.flow))
+            response.result.CopyFrom(encoded)
         return response
 
     async def _run_inline(
-        self, request: pb.RunRequest, props: dict[str, Any], deadline: float | None
+        self, request: pb.RunRequest, props: dict[str, Any], deadline: float | None, check: ResultCheck
     ) -> RunResult | None:
         """A cheap serve op on the event loop, its enqueue awaited: no thread hop for the common run.
 
@@ -100,7 +105,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             return None
         ref = request.instance
         prepared = self._engine.prepare_run(
-            ref.component, ref.instance_id, request.flow, props, request.ignore_cache, deadline
+            ref.component, ref.instance_id, request.flow, props, request.ignore_cache, deadline, check
         )
         if prepared is None:
             return None
@@ -139,7 +144,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             return response
         for key, value in view.state.items():
             try:
-                response.state.fields[key].CopyFrom(codec.to_value(value, f"state[{key!r}]"))
+                response.state.fields[key].CopyFrom(codec.to_value(value, f"state[{excerpt(key)}]"))
             except codec.EncodeError as exc:
                 raise FailedPreconditionError(
                     f"{exc}; read it with accept_pickle (Python clients), or leave it out with keys"
@@ -157,6 +162,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             ref.instance_id,
             request.flow or None,
             _deadline(context),
+            request.since_update_id,
         )
         failed = [outcome(event) for event in waited.outcomes.values()]
         return pb.FlushUpdatesResponse(version=waited.version, failed=failed)
@@ -204,7 +210,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
 
     def _decode(self, struct: Any, pickled: bytes, what: str) -> dict[str, Any]:
         if not pickled:
-            return codec.from_struct(struct)
+            return codec.from_struct(struct, what)
         if not self._allow_pickle:
             raise FailedPreconditionError(
                 f"this server does not accept pickled {what}; "
@@ -235,17 +241,6 @@ def describe(component: Component) -> pb.ComponentInfo:
                 batch_size=op.batch_size,
             )
     return info
-
-
-def _encode_result(result: Any, flow: str) -> Any:
-    try:
-        return codec.to_value(result, "result")
-    except codec.EncodeError as exc:
-        raise OpError(
-            f"the serve result of flow {flow} cannot be sent as a protobuf Value: {exc}; "
-            "return JSON-like data, or call with accept_pickle from Python",
-            "TypeError",
-        ) from exc
 
 
 def _deadline(context: aio.ServicerContext[Any, Any]) -> float | None:

@@ -9,7 +9,8 @@ slow reader slows the generator instead of piling items up in memory.
 
 When the call ends early (the client cancelled, the deadline passed, an item
 could not be encoded) the generator is closed, its `finally` runs, and no
-update is enqueued.
+update is enqueued. A plain serve op's call is a Run answered in one message:
+its result is checked to be sendable before its updates are enqueued.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.engine import Engine, RunResult
 from motion_grpc.engine.streaming import END, ServeStream
-from motion_grpc.errors import OpError
+from motion_grpc.names import validate_name
+from motion_grpc.server.results import Encoded, ResultCheck, encode_result
 from motion_grpc.store.store import Event
 
 
@@ -34,7 +36,7 @@ def run_options(request: pb.RunRequest, deadline: float | None) -> dict[str, Any
         "ignore_cache": request.ignore_cache,
         "force_refresh": request.force_refresh,
         "flush_update": request.flush_update,
-        "init_state_params": codec.from_struct(request.init_state_params),
+        "init_state_params": codec.from_struct(request.init_state_params, "init_state_params"),
         "deadline": deadline,
     }
 
@@ -52,28 +54,51 @@ async def run_stream(
     waits = request.flush_update or request.force_refresh
     ref = request.instance
     options = run_options(request, deadline)
+    if not _streams(engine, request):
+        yield await _run_whole(engine, request, props, wait_pool if waits else serve_pool, options)
+        return
     open_stream = functools.partial(
         engine.open_stream, ref.component, ref.instance_id, request.flow, props, **options
     )
     stream: ServeStream = await loop.run_in_executor(wait_pool if waits else serve_pool, open_stream)
     try:
-        completed = stream.completed
-        if completed is not None:
-            message = _final(completed)
-            _fill_item(message, completed.result, request)
-            yield message
-            return
         while True:
             item = await asyncio.wrap_future(stream.step(serve_pool))
             if item is END:
                 break
             message = pb.RunStreamResponse(version=stream.version)
-            _fill_item(message, item, request)
+            _fill_item(message, encode_result(item, request.flow, request.accept_pickle, "an item"))
             yield message
         finish_pool = wait_pool if request.flush_update else serve_pool
         yield _final(await loop.run_in_executor(finish_pool, stream.finish))
     finally:
         stream.close(serve_pool)
+
+
+def _streams(engine: Engine, request: pb.RunRequest) -> bool:
+    """Whether the flow's serve op is a generator (else the call is a plain run, answered at once)."""
+    component, _ = engine.resolve(request.instance.component, request.instance.instance_id)
+    serve = component.flow(validate_name(request.flow, "flow key")).serve
+    return serve is not None and serve.is_generator
+
+
+async def _run_whole(
+    engine: Engine,
+    request: pb.RunRequest,
+    props: Mapping[str, Any],
+    pool: ThreadPoolExecutor,
+    options: dict[str, Any],
+) -> pb.RunStreamResponse:
+    """A plain serve op's one message; its result is checked before its updates are enqueued."""
+    check = ResultCheck(request.flow, request.accept_pickle)
+    ref = request.instance
+    run = functools.partial(
+        engine.run, ref.component, ref.instance_id, request.flow, props, check_result=check, **options
+    )
+    result = await asyncio.get_running_loop().run_in_executor(pool, run)
+    message = _final(result)
+    _fill_item(message, check.encoded(result.result))
+    return message
 
 
 def _final(result: RunResult) -> pb.RunStreamResponse:
@@ -85,18 +110,11 @@ def _final(result: RunResult) -> pb.RunStreamResponse:
     )
 
 
-def _fill_item(message: pb.RunStreamResponse, item: Any, request: pb.RunRequest) -> None:
-    if request.accept_pickle:
-        message.pickled_item = codec.dumps(item)
-        return
-    try:
-        message.item.CopyFrom(codec.to_value(item, "item"))
-    except codec.EncodeError as exc:
-        raise OpError(
-            f"an item of flow {request.flow} cannot be sent as a protobuf Value: {exc}; "
-            "yield JSON-like data, or call with accept_pickle from Python",
-            "TypeError",
-        ) from exc
+def _fill_item(message: pb.RunStreamResponse, encoded: Encoded) -> None:
+    if isinstance(encoded, bytes):
+        message.pickled_item = encoded
+    else:
+        message.item.CopyFrom(encoded)
 
 
 def outcome(event: Event) -> pb.UpdateOutcome:

@@ -1,8 +1,10 @@
 import math
 
 import pytest
+from google.protobuf import struct_pb2
 
 from motion_grpc import codec
+from motion_grpc.errors import InvalidArgumentError
 from motion_grpc.props import Props
 
 
@@ -25,13 +27,69 @@ def test_tuples_become_lists() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "fragment"),
-    [({1, 2}, "set"), ({1: "a"}, "int key"), (math.nan, "nan"), ({"a": [object()]}, "value.a[0]")],
+    ("value", "fragment", "error_type"),
+    [
+        ({1, 2}, "value is a set", "TypeError"),
+        ({1: "a"}, "value has a int key", "TypeError"),
+        (math.nan, "value is nan", "ValueError"),
+        ({"a": [object()]}, "value['a'][0] is a object", "TypeError"),
+        ({"a": [1, -math.inf]}, "value['a'][1] is -inf; numbers must be finite", "ValueError"),
+        ([10**400], "value[0] is an integer too large for a double", "ValueError"),
+        ({"k": "a\ud800"}, "value['k'] is a string with U+D800 (category Cs) at index 1", "ValueError"),
+        ({"\udfff": 1}, "value has a key with U+DFFF", "ValueError"),
+    ],
 )
-def test_unencodable_values_name_the_path(value: object, fragment: str) -> None:
-    with pytest.raises(codec.EncodeError, match=r".*") as info:
+def test_unencodable_values_name_the_path(value: object, fragment: str, error_type: str) -> None:
+    with pytest.raises(codec.EncodeError) as info:
         codec.to_value(value)
     assert fragment in str(info.value)
+    assert info.value.error_type == error_type
+
+
+def _nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_nesting_is_bounded_both_ways() -> None:
+    deepest = _nested(codec.MAX_DEPTH)
+    assert codec.from_value(codec.to_value(deepest)) == deepest
+    with pytest.raises(codec.EncodeError, match=f"nests lists and dicts more than {codec.MAX_DEPTH} deep"):
+        codec.to_value(_nested(codec.MAX_DEPTH + 1))
+    too_deep = struct_pb2.Value()
+    innermost = too_deep
+    for _ in range(codec.MAX_DEPTH + 1):
+        innermost = innermost.list_value.values.add()
+    innermost.number_value = 1
+    with pytest.raises(InvalidArgumentError, match=r"props\[0\]\[0\].* more than 32 deep"):
+        codec.from_value(too_deep, "props")
+
+
+def test_recursion_never_escapes_as_recursion_error() -> None:
+    with pytest.raises(codec.EncodeError, match="deep"):
+        codec.to_value(_nested(100_000))
+    assert codec.props_digest("f", {"x": _nested(100_000)}) is None  # served uncached, no crash
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_decoding_refuses_non_finite_numbers_and_names_the_path(number: float) -> None:
+    props = struct_pb2.Struct()
+    props.fields["plan"].struct_value.fields["steps"].list_value.values.add().number_value = 1
+    props.fields["plan"].struct_value.fields["steps"].list_value.values.add().number_value = number
+    with pytest.raises(InvalidArgumentError) as info:
+        codec.from_struct(props, "props")
+    assert info.value.message.startswith(f"props['plan']['steps'][1] is {number}; numbers must be finite")
+
+
+def test_error_paths_cut_long_keys() -> None:
+    props = struct_pb2.Struct()
+    props.fields["k" * 100_000].number_value = math.nan
+    with pytest.raises(InvalidArgumentError) as info:
+        codec.from_struct(props, "props")
+    assert "more characters" in info.value.message
+    assert len(info.value.message) < 300
 
 
 def test_props_digest_is_canonical() -> None:
