@@ -12,6 +12,7 @@ from typing import Any
 
 from motion_grpc.engine import EngineSettings
 from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
+from motion_grpc.server.app import ListenError
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.embedded import DEFAULT_DATA_DIR, embedded_settings
 from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-pickle", action="store_true", help="accept cloudpickle props from trusted clients"
     )
     serve.add_argument("--debug", action="store_true", help="send op tracebacks to clients")
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the port with other servers started with --reuse-port (SO_REUSEPORT); "
+        "without it a busy port fails with 'address in use'",
+    )
     serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
     _add_watch_options(serve)
     _add_migrate_parser(commands)
@@ -146,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from motion_grpc.watch_cli import run_watch
 
         return run_watch(args)
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     try:
         components = load_components(args.apps)
     except AppLoadError as exc:
@@ -156,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_threads=args.serve_threads,
         allow_pickle=args.allow_pickle,
         debug=args.debug,
+        reuse_port=args.reuse_port,
         update_processes=args.update_processes,
         apps=tuple(args.apps),
         **_watch_options(args),
@@ -163,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine_settings = EngineSettings(
         update_workers=args.update_workers, lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval
     )
-    asyncio.run(serve_forever(components, _redis_settings(args), options, engine_settings))
+    try:
+        asyncio.run(serve_forever(components, _redis_settings(args), options, engine_settings))
+    except ListenError as exc:
+        print(f"motion-grpc: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
 import signal
+import socket
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,6 +56,12 @@ class ServerOptions:
     watch_buffer: int = 10_000
     #: Events kept per instance for WatchUpdates resumes (XADD MAXLEN ~: trimmed in whole blocks).
     events_retention: int = DEFAULT_EVENTS_MAXLEN
+    #: Share the port with other servers that also ask for it (SO_REUSEPORT); off, a busy port fails.
+    reuse_port: bool = False
+
+
+class ListenError(OSError):
+    """The server cannot listen on its address (most often: another process has the port)."""
 
 
 class MotionServer:
@@ -118,21 +126,19 @@ async def create_server(
     options: ServerOptions | None = None,
     engine_settings: EngineSettings | None = None,
 ) -> MotionServer:
-    """Build and start a server; `options.address` may end in :0 for a free port (see `.port`)."""
+    """Build and start a server; `options.address` may end in :0 for a free port (see `.port`).
+
+    Raises ListenError when the address cannot be had, before any engine or worker process starts.
+    """
     options = options or ServerOptions()
-    engine_settings = engine_settings or EngineSettings()
-    processes = None
-    if options.update_processes > 0:
-        processes = UpdateProcesses(
-            options.apps, redis, options.update_processes, engine_settings, options.events_retention
-        ).start()
-        serving_only = dataclasses.replace(engine_settings, process_updates=False)
-        engine = Engine(_store(redis, options), components, serving_only, wake=processes.wake).start()
-    else:
-        engine = Engine(_store(redis, options), components, engine_settings).start()
+    server = aio.server(
+        interceptors=[ErrorMappingInterceptor(options.debug)],
+        options=[("grpc.so_reuseport", int(options.reuse_port))],  # grpc's default, 1, shares silently
+    )
+    port = _listen(server, options.address)
+    engine, processes = _start_engine(components, redis, options, engine_settings or EngineSettings())
     serve_pool = ThreadPoolExecutor(options.serve_threads, thread_name_prefix="motion-serve")
     wait_pool = ThreadPoolExecutor(options.wait_threads, thread_name_prefix="motion-wait")
-    server = aio.server(interceptors=[ErrorMappingInterceptor(options.debug)])
     hub = _watch_hub(redis, options)
     watches = WatchService(engine, hub, serve_pool)
     # Cheap runs are served on the event loop with this client (cluster pipelines refuse EVALSHA).
@@ -143,17 +149,55 @@ async def create_server(
     motion_pb2_grpc.add_MotionServiceServicer_to_server(servicer, server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(options.address)
-    if port == 0:
-        engine.close()
-        if processes is not None:
-            processes.stop()
-        raise OSError(f"cannot listen on {options.address}")
     motion = MotionServer(server, port, engine, [serve_pool, wait_pool], health_servicer, options)
     motion.update_processes = processes
     motion.watch_hub = hub
     motion.serve_redis = serve_redis
     return await motion.start()
+
+
+def _listen(server: aio.Server, address: str) -> int:
+    """Bind `address`; the port bound (a free one for :0)."""
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:  # grpc says only "Failed to bind"; find out why below
+        port = 0
+    if port == 0:
+        host, _, wanted = address.rpartition(":")
+        if _port_in_use(host, wanted):
+            raise ListenError(
+                errno.EADDRINUSE,
+                f"cannot listen on {address}: address in use (another process listens on port {wanted}; "
+                "choose another --port, or start every server sharing it with --reuse-port)",
+            )
+        raise ListenError(f"cannot listen on {address}")
+    return port
+
+
+def _port_in_use(host: str, port: str) -> bool:
+    try:
+        found = socket.getaddrinfo(host.strip("[]") or None, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, sockaddr = found[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc: TIME_WAIT owns nothing
+            probe.bind(sockaddr)
+    except OSError as exc:
+        return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def _start_engine(
+    components: Sequence[Component], redis: RedisSettings, options: ServerOptions, settings: EngineSettings
+) -> tuple[Engine, UpdateProcesses | None]:
+    """The engine, with its update worker processes when `options.update_processes` asks for them."""
+    if options.update_processes <= 0:
+        return Engine(_store(redis, options), components, settings).start(), None
+    processes = UpdateProcesses(
+        options.apps, redis, options.update_processes, settings, options.events_retention
+    ).start()
+    serving_only = dataclasses.replace(settings, process_updates=False)
+    engine = Engine(_store(redis, options), components, serving_only, wake=processes.wake).start()
+    return engine, processes
 
 
 def _store(redis: RedisSettings, options: ServerOptions) -> Store:
