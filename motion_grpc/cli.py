@@ -15,7 +15,7 @@ from motion_grpc.server import AppLoadError, ServerOptions, load_components, ser
 from motion_grpc.server.app import ListenError
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.embedded import DEFAULT_DATA_DIR, embedded_settings
-from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN
+from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN, events_retention_from_env
 
 
 def _positive_int(text: str) -> int:
@@ -89,9 +89,9 @@ def _add_watch_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--events-retention",
         type=_positive_int,
-        default=DEFAULT_EVENTS_MAXLEN,
+        default=None,
         help="update events kept per instance for WatchUpdates resumes (trimmed approximately, "
-        f"in blocks of ~100; default {DEFAULT_EVENTS_MAXLEN})",
+        f"in blocks of ~100; default MOTION_EVENTS_RETENTION, else {DEFAULT_EVENTS_MAXLEN})",
     )
 
 
@@ -99,7 +99,7 @@ def _watch_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "watch_heartbeat": args.watch_heartbeat,
         "watch_buffer": args.watch_buffer,
-        "events_retention": args.events_retention,
+        "events_retention": args.events_retention or events_retention_from_env(),
     }
 
 
@@ -129,6 +129,12 @@ def _add_migrate_parser(commands: Any) -> None:
     )
     migrate.add_argument("--workers", type=_positive_int, default=4, help="migrations waited on at once")
     migrate.add_argument("--timeout", type=float, default=None, help="seconds to wait per instance")
+    migrate.add_argument(
+        "--events-retention",
+        type=_positive_int,
+        default=None,
+        help=f"as for serve (default MOTION_EVENTS_RETENTION, else {DEFAULT_EVENTS_MAXLEN})",
+    )
     migrate.add_argument("--redis", default=None, help="as for serve")
     migrate.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="embedded Redis data directory")
     migrate.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "WARNING"))

@@ -51,7 +51,9 @@ def run_migrate(args: argparse.Namespace, redis: RedisSettings) -> int:
     except AppLoadError as exc:
         print(f"motion-grpc: {exc}", file=sys.stderr)
         return 2
-    engine = Engine(Store(redis.client()), [component], EngineSettings()).start()
+    # Its events join the instances' streams: trimmed as the servers trim them (MOTION_EVENTS_RETENTION).
+    store = Store(redis.client(), events_maxlen=args.events_retention)
+    engine = Engine(store, [component], EngineSettings()).start()
     try:
         results = StateMigrator(component, func, engine=engine).migrate(
             args.instances, num_workers=args.workers, timeout=args.timeout

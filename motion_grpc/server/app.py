@@ -11,7 +11,7 @@ import signal
 import socket
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from grpc import aio
@@ -29,7 +29,7 @@ from motion_grpc.server.watch import WatchService
 from motion_grpc.server.workers import UpdateProcesses
 from motion_grpc.store import RedisSettings, Store
 from motion_grpc.store.events import AsyncEventLog
-from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN
+from motion_grpc.store.store import events_retention_from_env
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class ServerOptions:
     #: Live events buffered per watcher before it is ended with RESOURCE_EXHAUSTED.
     watch_buffer: int = 10_000
     #: Events kept per instance for WatchUpdates resumes (XADD MAXLEN ~: trimmed in whole blocks).
-    events_retention: int = DEFAULT_EVENTS_MAXLEN
+    events_retention: int = field(default_factory=events_retention_from_env)
     #: Share the port with other servers that also ask for it (SO_REUSEPORT); off, a busy port fails.
     reuse_port: bool = False
 

@@ -7,6 +7,7 @@ so callers never see a redis-py exception.
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -25,6 +26,23 @@ T = TypeVar("T")
 
 DEFAULT_EVENTS_MAXLEN = 10_000
 DEFAULT_MAX_QUEUE = 100_000
+#: Update events kept per instance, for every process that builds a Store (server, workers,
+#: in-process instances, `motion-grpc migrate`), so they all trim the same stream alike.
+EVENTS_RETENTION_ENV = "MOTION_EVENTS_RETENTION"
+
+
+def events_retention_from_env() -> int:
+    """MOTION_EVENTS_RETENTION, else DEFAULT_EVENTS_MAXLEN; ValueError naming the variable when bad."""
+    text = os.environ.get(EVENTS_RETENTION_ENV, "").strip()
+    if not text:
+        return DEFAULT_EVENTS_MAXLEN
+    try:
+        retention = int(text)
+    except ValueError:
+        retention = 0
+    if retention < 1:
+        raise ValueError(f"{EVENTS_RETENTION_ENV} must be a whole number >= 1, not {text[:40]!r}")
+    return retention
 
 
 def now_ms() -> int:
@@ -206,7 +224,7 @@ class Store:
     def __init__(
         self,
         client: Any,
-        events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
+        events_maxlen: int | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
         self.client = client
@@ -216,7 +234,8 @@ class Store:
         #: Names this store's engine in meta.committer (see scripts.ENQUEUE).
         self.engine_id = secrets.token_hex(8)
         self.scripts = scripts.Scripts(client)
-        self.events_maxlen = events_maxlen
+        # None: the one process-wide setting, so every process trims the events streams alike.
+        self.events_maxlen = events_retention_from_env() if events_maxlen is None else events_maxlen
         self.max_queue = max_queue
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ from motion_grpc.engine import Engine
 from motion_grpc.errors import NotFoundError, OpError
 from motion_grpc.instance import ComponentInstance
 from tests.helpers import MOTION_GRPC, ROOT, clean_env, unique
-from tests.integration.conftest import SEMANTICS_APP
+from tests.integration.conftest import SEMANTICS_APP, events_of
 
 
 def _instances(engine: Engine, values: list[int]) -> list[str]:
@@ -142,3 +142,25 @@ def test_cli_names_what_it_cannot_find(redis_url: str) -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "no Component named Nope" in done.stderr
+
+
+@pytest.mark.parametrize("told_by", ["flag", "environment"])
+def test_cli_trims_events_as_the_servers_do(
+    make_engine: Callable[..., Engine], redis_url: str, told_by: str
+) -> None:
+    engine = make_engine()
+    [instance_id] = _instances(engine, [1])
+    handle = ComponentInstance(engine.component("Migr"), instance_id, engine=engine)
+    for _ in range(100):  # 300 events, kept whole under the default retention
+        handle.run("bump", {})
+    handle.flush_update()
+    assert len(events_of(redis_url, "Migr", instance_id)) >= 300
+    command = [MOTION_GRPC, "migrate", f"{SEMANTICS_APP}:Migr", "tests/apps/migrations.py:times_ten"]
+    command += ["--instance", instance_id, "--redis", redis_url]
+    if told_by == "flag":
+        command += ["--events-retention", "10"]
+    env = clean_env(MOTION_EVENTS_RETENTION="10") if told_by == "environment" else clean_env()
+    done = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _n(engine, instance_id) == 1010
+    assert len(events_of(redis_url, "Migr", instance_id)) < 200  # XADD MAXLEN ~ 10: whole blocks of ~100 go

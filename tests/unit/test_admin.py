@@ -1,3 +1,4 @@
+import cloudpickle
 import pytest
 
 from motion_grpc.engine import admin
@@ -31,3 +32,34 @@ def test_migration_functions_are_pickled_by_value() -> None:
 
     data = admin.dumps_function(test_page_sizes)
     assert b"tests.unit.test_admin" not in data or pickle.loads(data) is not test_page_sizes
+
+
+def test_dumps_function_is_thread_safe() -> None:
+    """StateMigrator.migrate(num_workers=4) pickles from 4 threads at once: every payload must be
+    the by-value one, and no call may fail (module registration is process-global in cloudpickle)."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.apps import migrations
+
+    expected = admin.dumps_function(migrations.times_ten)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows at once
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            payloads = list(pool.map(lambda _: admin.dumps_function(migrations.times_ten), range(8000)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert all(payload == expected for payload in payloads)
+    assert migrations.__name__ not in cloudpickle.list_registry_pickle_by_value()
+
+
+def test_dumps_function_keeps_a_registration_made_by_the_caller() -> None:
+    from tests.apps import migrations
+
+    cloudpickle.register_pickle_by_value(migrations)
+    try:
+        admin.dumps_function(migrations.times_ten)
+        assert migrations.__name__ in cloudpickle.list_registry_pickle_by_value()
+    finally:
+        cloudpickle.unregister_pickle_by_value(migrations)
