@@ -13,6 +13,7 @@ from motion_grpc.instance import ComponentInstance
 from motion_grpc.migrate import StateMigrator
 from motion_grpc.props import Props
 from motion_grpc.state import State
+from motion_grpc.utils import clear_instance, get_instances, inspect_state
 
 __all__ = [
     "AsyncMotionClient",
@@ -24,6 +25,9 @@ __all__ = [
     "Props",
     "State",
     "StateMigrator",
+    "clear_instance",
+    "get_instances",
+    "inspect_state",
 ]
 
 __version__ = "0.1.0"

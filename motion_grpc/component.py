@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from motion_grpc.errors import InvalidArgumentError, NotFoundError
+from motion_grpc.errors import InvalidArgumentError, UnknownFlowError
+from motion_grpc.logs import excerpt
 from motion_grpc.names import validate_name as validate_name  # noqa: PLC0414 - re-exported
 
 if TYPE_CHECKING:
@@ -203,10 +204,10 @@ class Component:
         return register
 
     def flow(self, key: str) -> Flow:
-        """The definition of one flow; NOT_FOUND naming the flows that exist."""
-        if key not in self._serves and key not in self._updates:
+        """The definition of one flow; NOT_FOUND (a KeyError, as in Motion) naming the flows that exist."""
+        if not isinstance(key, str) or (key not in self._serves and key not in self._updates):
             known = ", ".join(sorted(self.flow_keys)) or "none"
-            raise NotFoundError(f"component {self.name} has no flow {key!r} (flows: {known})")
+            raise UnknownFlowError(f"component {self.name} has no flow {excerpt(key)} (flows: {known})")
         flow = self._flows.get(key)
         if flow is None:  # built once: every Run and every drained entry looks its flow up
             flow = Flow(key=key, serve=self._serves.get(key), updates=tuple(self._updates.get(key, ())))
@@ -216,16 +217,14 @@ class Component:
     def flows(self) -> list[Flow]:
         return [self.flow(key) for key in sorted(self.flow_keys)]
 
-    def __call__(
-        self,
-        instance_id: str | None = None,
-        init_state_params: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> ComponentInstance:
-        """An in-process instance, as in Motion: `inst = C("user42"); inst.run(...)`."""
+    def __call__(self, *args: Any, **kwargs: Any) -> ComponentInstance:
+        """An in-process instance, as in Motion: `inst = C("user42"); inst.run(...)`.
+
+        Takes Motion's arguments, in Motion's order: see ComponentInstance.
+        """
         from motion_grpc.instance import ComponentInstance
 
-        return ComponentInstance(self, instance_id, init_state_params=init_state_params, **options)
+        return ComponentInstance(self, *args, **kwargs)
 
 
 def _flow_keys(keys: str | Iterable[str]) -> tuple[str, ...]:

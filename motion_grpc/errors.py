@@ -2,9 +2,14 @@
 
     MotionError                        root of every motion-grpc error
     ├── InvalidArgumentError           INVALID_ARGUMENT: malformed ids, props, options
+    │   └── ArgumentTypeError          ... of the wrong type (also a TypeError)
     ├── NotFoundError                  NOT_FOUND: unknown component, flow or instance
+    │   ├── UnknownFlowError           ... a flow (also a KeyError)
+    │   └── UnknownInstanceError       ... an instance named as Motion names it (also a ValueError)
     ├── OpError                        UNKNOWN: a user op raised (carries its type name)
+    │   └── UpdateFailedError          ... an update op awaited in-process (also a RuntimeError)
     ├── FailedPreconditionError        FAILED_PRECONDITION: e.g. a load_state hook failed
+    │   └── UpdatesDisabledError       ... an instance made with disable_update_task (also a RuntimeError)
     ├── OutOfRangeError                OUT_OF_RANGE: a resume point older than the history
     ├── ResourceExhaustedError         RESOURCE_EXHAUSTED: a queue or backlog over its bound
     ├── StoreUnavailableError          UNAVAILABLE: Redis cannot be reached (retry the call)
@@ -17,6 +22,10 @@
 The server turns an exception into a status with `status_for`; the client
 turns a status back into the same class with `error_for`. Both use the one
 table below, so the two sides cannot drift apart.
+
+The subclasses under a table class exist for in-process callers, who expect
+the builtin types Motion raises (`except KeyError` around an unknown flow);
+each inherits its parent's status code, so over gRPC nothing changes.
 """
 
 from __future__ import annotations
@@ -41,8 +50,23 @@ class InvalidArgumentError(MotionError, ValueError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong type, such as a state patch that is not a dict."""
+
+
 class NotFoundError(MotionError, LookupError):
     code = grpc.StatusCode.NOT_FOUND
+
+
+class UnknownFlowError(NotFoundError, KeyError):
+    """A flow the component does not define; a KeyError, as in Motion."""
+
+    def __str__(self) -> str:
+        return self.message  # KeyError's own __str__ would quote it
+
+
+class UnknownInstanceError(NotFoundError, ValueError):
+    """An instance named `Component__id` that does not exist; a ValueError, as in Motion."""
 
 
 class OpError(MotionError):
@@ -55,8 +79,18 @@ class OpError(MotionError):
         self.error_type = error_type
 
 
+class UpdateFailedError(OpError, RuntimeError):
+    """An update op awaited by an in-process run (flush_update=True) failed; a RuntimeError,
+    as Motion raises it."""
+
+
 class FailedPreconditionError(MotionError):
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class UpdatesDisabledError(FailedPreconditionError, RuntimeError):
+    """An instance made with disable_update_task was asked to leave updates queued or to flush;
+    a RuntimeError, as in Motion."""
 
 
 class OutOfRangeError(MotionError):

@@ -1,85 +1,132 @@
 """In-process instances, as in Motion: `inst = C("user42"); inst.run(...)`.
 
-They share one engine per process (and per Redis), so a notebook, a script
-and the gRPC server all work on the same state in Redis.
+They run on the process's shared engines (motion_grpc.inprocess), so a
+notebook, a script and the gRPC server all work on the same state in Redis.
+
+In-process callers get the errors Motion raises (each also a motion-grpc
+error where motion-grpc itself raises it): the exception a user op raised
+reaches the caller as itself; an unknown flow is a KeyError; a non-dict
+state patch a TypeError; an update awaited with `flush_update=True` that
+failed, and a run that needs the updates of a `disable_update_task`
+instance, a RuntimeError.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import os
+import dataclasses
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from motion_grpc.engine import Engine, EngineSettings, RunResult
+from motion_grpc.engine import Engine, RunResult
 from motion_grpc.engine.streaming import END, ServeStream
-from motion_grpc.store import RedisSettings, Store
-from motion_grpc.store.embedded import embedded_settings
+from motion_grpc.engine.waiting import wait_for_updates
+from motion_grpc.errors import (
+    ArgumentTypeError,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    MotionError,
+    OpError,
+    UpdateFailedError,
+    UpdatesDisabledError,
+)
+from motion_grpc.inprocess import UpdateTaskType, check_update_task_type, engine_for, redis_settings
+from motion_grpc.names import validate_name
+from motion_grpc.store import scripts
+from motion_grpc.store.keys import InstanceKeys
 
 if TYPE_CHECKING:
     from motion_grpc.component import Component
 
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: A disable_update_task instance applies its flushed updates itself; when another worker
+#: holds the lease, that worker applies them, and the caller looks again this often in
+#: case it let go first (its engine was closing, say).
+HOLDER_RECHECK_SECONDS = 0.5
 
 
-def shared_engine(settings: RedisSettings | None = None) -> Engine:
-    """The process-wide engine for a Redis (from the environment, or the embedded default)."""
-    settings = settings or RedisSettings.from_env() or embedded_settings()
-    with _engines_lock:
-        engine = _engines.get(settings.url)
-        if engine is None:
-            engine = Engine(Store(settings.client()), settings=_in_process_settings()).start()
-            _engines[settings.url] = engine
-        return engine
+@dataclass(frozen=True)
+class _RunPlan:
+    """How one run goes."""
 
-
-def _in_process_settings() -> EngineSettings:
-    """MOTION_PROCESS_UPDATES=0: this process only serves and enqueues; servers apply the updates."""
-    flag = os.environ.get("MOTION_PROCESS_UPDATES", "1").strip().lower()
-    return EngineSettings(process_updates=flag not in ("0", "false", "no", "off"))
-
-
-@atexit.register
-def _close_engines() -> None:
-    with _engines_lock:
-        engines = list(_engines.values())
-        _engines.clear()
-    for engine in engines:
-        engine.close()
+    #: Keyword arguments of Engine.run / Engine.open_stream.
+    options: dict[str, Any]
+    deadline: float | None
+    #: Set when this thread applies the run's updates: their outcomes come after this event id.
+    cursor: str | None
 
 
 class ComponentInstance:
-    """One instance of a component, run in this process."""
+    """One instance of a component, run in this process (Motion's ComponentInstance).
+
+    Args:
+        component: The component.
+        instance_id: The instance's id; a random one when empty.
+        init_state_params: Keyword arguments of init_state, used when the instance is created.
+        logging_level: Accepted for Motion's signature; configure the `motion_grpc` logger instead.
+        update_task_type: "thread": this process's update threads apply the updates;
+            "process": a worker process does (the component must be importable).
+        disable_update_task: Apply no updates in the background: a run with
+            flush_update=True applies its updates (and those queued before them) in the
+            calling thread; a run that would leave updates queued, and flush_update(),
+            raise RuntimeError (UpdatesDisabledError).
+        redis_socket_timeout: Accepted for Motion's signature; connections are pooled.
+        config_path: Accepted for Motion's signature; Redis comes from the environment.
+        flush_on_exit: On shutdown, and at exit, wait for the updates of the flows run.
+        redis_url: This instance's Redis; default MOTION_REDIS_URL, else the embedded Redis.
+        engine: An engine to run on instead of the process's shared one.
+    """
 
     def __init__(
         self,
         component: Component,
-        instance_id: str | None = None,
-        *,
+        instance_id: str = "",
         init_state_params: Mapping[str, Any] | None = None,
+        logging_level: str = "WARNING",
+        update_task_type: UpdateTaskType = "thread",
+        disable_update_task: bool = False,
+        redis_socket_timeout: int = 60,
+        config_path: str = ".motionrc.yml",
+        flush_on_exit: bool = False,
+        *,
         redis_url: str | None = None,
         engine: Engine | None = None,
-        **_motion_options: Any,
     ) -> None:
+        if disable_update_task and flush_on_exit:
+            raise InvalidArgumentError("flush_on_exit needs update ops to run; not with disable_update_task")
         self.component = component
-        self.instance_id = instance_id or str(uuid.uuid4())
-        self._engine = engine or shared_engine(RedisSettings(url=redis_url) if redis_url else None)
-        self._engine.add_component(component)
+        self.instance_id = validate_name(instance_id or str(uuid.uuid4()), "instance id")
+        self.disable_update_task = disable_update_task
+        self.flush_on_exit = flush_on_exit
+        #: Flows run through this handle (flush_on_exit flushes them).
+        self.flows_run: set[str] = set()
+        check_update_task_type(update_task_type)
+        if engine is None:
+            # As in Motion, update_task_type does not matter when no update task runs.
+            task_type = "thread" if disable_update_task else update_task_type
+            engine = engine_for(component, task_type, redis_settings(redis_url) if redis_url else None)
+        self._engine = engine
+        self._engine.add_component(component, replace=True)  # the latest definition wins, as in Motion
         self._init_state_params = dict(init_state_params or {})
-        self._engine.ensure_instance(component, self._keys, self._init_state_params, deadline=None)
+        self._keys = InstanceKeys.of(component.name, self.instance_id)
+        _call(self._engine.ensure_instance, component, self._keys, self._init_state_params, None)
+        if flush_on_exit:
+            atexit.register(self.shutdown)
 
     @property
-    def _keys(self) -> Any:
-        from motion_grpc.store.keys import InstanceKeys
-
-        return InstanceKeys.of(self.component.name, self.instance_id)
+    def instance_name(self) -> str:
+        """Motion's name of the instance, `Component__id`, as motion_grpc.utils takes it."""
+        return f"{self.component.name}__{self.instance_id}"
 
     def __repr__(self) -> str:
         return f"ComponentInstance({self.component.name!r}, {self.instance_id!r})"
@@ -105,14 +152,12 @@ class ComponentInstance:
         flush_update: bool = False,
         timeout: float | None = None,
     ) -> RunResult:
-        """Like run, with the version, cache flag and update ids."""
-        return self._engine.run(
-            self.component.name,
-            self.instance_id,
-            flow_key,
-            props,
-            **self._flow_options(ignore_cache, force_refresh, flush_update, timeout),
+        """Like run, with the version, cache flag, update ids and (flush_update) their outcomes."""
+        plan = self._plan(flow_key, ignore_cache, force_refresh, flush_update, timeout)
+        result = _call(
+            self._engine.run, self.component.name, self.instance_id, flow_key, props, **plan.options
         )
+        return self._settle(result, plan)
 
     async def arun(
         self,
@@ -142,11 +187,12 @@ class ComponentInstance:
         The update ops are enqueued once the last item has been taken, with the
         list of items as serve_result; stopping early enqueues nothing.
         """
-        stream = self._open_stream(flow_key, props, ignore_cache, force_refresh, flush_update, timeout)
+        plan = self._plan(flow_key, ignore_cache, force_refresh, flush_update, timeout)
+        stream = _call(self._open_stream, flow_key, props, plan)
         try:
-            while (item := stream.next_item()) is not END:
+            while (item := _call(stream.next_item)) is not END:
                 yield item
-            stream.finish()
+            self._settle(_call(stream.finish), plan)
         finally:
             stream.close()
 
@@ -160,63 +206,141 @@ class ComponentInstance:
         timeout: float | None = None,
     ) -> AsyncIterator[Any]:
         """`gen` for asyncio code: sync generators advance on a thread, async ones on the engine's loop."""
-        stream = await asyncio.to_thread(
-            self._open_stream, flow_key, props, ignore_cache, force_refresh, flush_update, timeout
+        plan = await asyncio.to_thread(
+            self._plan, flow_key, ignore_cache, force_refresh, flush_update, timeout
         )
+        stream = await asyncio.to_thread(_call, self._open_stream, flow_key, props, plan)
         try:
-            while (item := await asyncio.wrap_future(stream.step(_stream_pool()))) is not END:
+            while (item := await _acall(asyncio.wrap_future(stream.step(_stream_pool())))) is not END:
                 yield item
-            await asyncio.to_thread(stream.finish)
+            await asyncio.to_thread(lambda: self._settle(_call(stream.finish), plan))
         finally:
             stream.close(_stream_pool())
 
-    def _open_stream(
+    def _open_stream(self, flow_key: str, props: Mapping[str, Any] | None, plan: _RunPlan) -> ServeStream:
+        return self._engine.open_stream(
+            self.component.name, self.instance_id, flow_key, props, **plan.options
+        )
+
+    def _plan(
         self,
         flow_key: str,
-        props: Mapping[str, Any] | None,
         ignore_cache: bool,
         force_refresh: bool,
         flush_update: bool,
         timeout: float | None,
-    ) -> ServeStream:
-        return self._engine.open_stream(
-            self.component.name,
-            self.instance_id,
-            flow_key,
-            props,
-            **self._flow_options(ignore_cache, force_refresh, flush_update, timeout),
-        )
+    ) -> _RunPlan:
+        """Check a run before anything happens, and say how it goes.
 
-    def _flow_options(
-        self, ignore_cache: bool, force_refresh: bool, flush_update: bool, timeout: float | None
-    ) -> dict[str, Any]:
-        """The engine options every way of running a flow shares."""
-        return {
+        With disable_update_task, this thread applies what the run waits for: the
+        queue so far (force_refresh), then its own updates (flush_update).
+        """
+        here = self._check_run(flow_key, flush_update)
+        deadline = _deadline(timeout)
+        if force_refresh and self.disable_update_task:
+            self._apply_here(
+                lambda limit: self._engine.flush(self.component.name, self.instance_id, None, limit), deadline
+            )
+            force_refresh = False  # caught up: the engine would wait for an update task there is none of
+        options = {
             "ignore_cache": ignore_cache,
             "force_refresh": force_refresh,
-            "flush_update": flush_update,
+            "flush_update": flush_update and not here,
             "init_state_params": self._init_state_params,
-            "deadline": _deadline(timeout),
+            "deadline": deadline,
         }
+        return _RunPlan(options, deadline, self._events_cursor() if here else None)
+
+    def _check_run(self, flow_key: str, flush_update: bool) -> bool:
+        """Refuse a run that cannot be done; whether its updates are to be applied in this thread.
+
+        As in Motion, a disable_update_task instance refuses a run that would leave
+        updates queued (here before its serve op runs, so nothing is enqueued).
+        """
+        flow = self.component.flow(flow_key)
+        self.flows_run.add(flow.key)
+        if not (self.disable_update_task and flow.updates):
+            return False
+        if not flush_update:
+            raise UpdatesDisabledError(
+                f"flow {flow.key} of {self.component.name} has update ops, and this instance was made "
+                "with disable_update_task=True: run it with flush_update=True to apply them in this call"
+            )
+        return True
+
+    def _events_cursor(self) -> str:
+        """The instance's newest event id: the outcomes of what is enqueued next come after it."""
+        _, newest, _ = self._engine.store.flush_probe(self._keys, None)
+        return newest
+
+    def _settle(self, result: RunResult, plan: _RunPlan) -> RunResult:
+        """A run's result once the updates it waits for have ended (applied here first when the
+        plan says so); UpdateFailedError (a RuntimeError, as in Motion) when one failed."""
+        cursor = plan.cursor
+        if cursor is not None and result.update_ids:
+            ids = result.update_ids
+            waited = self._apply_here(
+                lambda limit: wait_for_updates(
+                    self._engine.store, self._keys, ids[-1], cursor, limit, set(ids)
+                ),
+                plan.deadline,
+            )
+            outcomes = [waited.outcomes[i] for i in ids if i in waited.outcomes]
+            version = max([result.version, *(event.version for event in outcomes)])
+            result = dataclasses.replace(result, version=version, outcomes=outcomes)
+        for event in result.outcomes:
+            if event.status == scripts.FAILED:
+                raise UpdateFailedError(
+                    f"update op {event.op} of {self.component.name}/{event.flow} failed: "
+                    f"{event.error_type}: {event.error_message}",
+                    event.error_type,
+                )
+        return result
+
+    def _apply_here(self, wait: Callable[[float], T], deadline: float | None) -> T:
+        """Apply the instance's queue in this thread, in order, until `wait(limit)` returns.
+
+        When another worker holds the lease, that worker applies the queue; it may
+        let go before the end (its engine closing), so look again now and then.
+        """
+        while True:
+            self._engine.apply_pending(self.component.name, self.instance_id)
+            recheck = time.monotonic() + HOLDER_RECHECK_SECONDS
+            try:
+                return wait(recheck if deadline is None else min(deadline, recheck))
+            except DeadlineExceededError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
 
     def flush_update(self, flow_key: str | None = None, timeout: float | None = None) -> int:
         """Wait until the updates enqueued so far (of one flow, or all) are applied; returns the version."""
-        return self._engine.flush(self.component.name, self.instance_id, flow_key, _deadline(timeout)).version
+        if self.disable_update_task:
+            raise UpdatesDisabledError(
+                "this instance was made with disable_update_task=True: nothing applies its updates "
+                "in the background; run flows with flush_update=True to apply them in the call"
+            )
+        if flow_key is not None:
+            self.component.flow(flow_key)
+        name = self.component.name
+        return _call(self._engine.flush, name, self.instance_id, flow_key, _deadline(timeout)).version
 
     def read_state(self, key: str, default_value: Any = None) -> Any:
         """One state key's committed value, or `default_value`."""
-        state = self._engine.get_state(self.component.name, self.instance_id).state
-        return state.get(key, default_value)
+        return self.get_state().get(key, default_value)
 
     def get_state(self) -> dict[str, Any]:
-        return self._engine.get_state(self.component.name, self.instance_id).state
+        return _call(self._engine.get_state, self.component.name, self.instance_id).state
 
     def write_state(self, state_update: Mapping[str, Any], latest: bool = False) -> int:
         """Patch state keys, serialized with queued updates; returns the new version."""
-        return self._engine.write_state(self.component.name, self.instance_id, state_update)
+        if not isinstance(state_update, Mapping) or not all(isinstance(key, str) for key in state_update):
+            raise ArgumentTypeError(
+                f"write_state takes a dict with string keys, not {type(state_update).__name__}"
+            )
+        return _call(self._engine.write_state, self.component.name, self.instance_id, state_update)
 
     def get_version(self) -> int:
-        return self._engine.get_state(self.component.name, self.instance_id).version
+        return _call(self._engine.get_state, self.component.name, self.instance_id).version
 
     def delete(self) -> bool:
         """Delete this instance: state, queued updates, events, cache (not in Motion).
@@ -225,8 +349,16 @@ class ComponentInstance:
         """
         return self._engine.delete_instance(self.component.name, self.instance_id)
 
-    def shutdown(self) -> None:
-        """Release this handle. Queued updates stay durable in Redis and are applied by any worker."""
+    def shutdown(self, wait_for_logging_threads: bool = False) -> None:
+        """Release this handle; with flush_on_exit, first wait for the updates of the flows it ran.
+
+        Queued updates stay durable in Redis and are applied by any worker.
+        """
+        if self.flush_on_exit:
+            atexit.unregister(self.shutdown)
+            flows, self.flows_run = self.flows_run, set()
+            for flow_key in sorted(flows):
+                self.flush_update(flow_key)
 
     close = shutdown
 
@@ -237,6 +369,34 @@ class ComponentInstance:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.shutdown()
+
+
+def _call(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call the engine; the exception a user op (or hook) raised reaches the caller as itself."""
+    try:
+        return func(*args, **kwargs)
+    except (OpError, FailedPreconditionError) as exc:
+        error = _user_error(exc)
+        if error is None:
+            raise
+    raise error  # outside the except block: the user's exception keeps its own context
+
+
+async def _acall(awaitable: Awaitable[T]) -> T:
+    """`_call` for an awaitable."""
+    try:
+        return await awaitable
+    except (OpError, FailedPreconditionError) as exc:
+        error = _user_error(exc)
+        if error is None:
+            raise
+    raise error
+
+
+def _user_error(exc: MotionError) -> BaseException | None:
+    """The exception of user code that `exc` reports (the engine raises it `from` that), if any."""
+    cause = exc.__cause__
+    return None if cause is None or isinstance(cause, MotionError) else cause
 
 
 _pool_lock = threading.Lock()

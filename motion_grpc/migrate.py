@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from motion_grpc.component import Component
 from motion_grpc.engine import Engine
+from motion_grpc.inprocess import shared_engine
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,10 @@ class StateMigrator:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from motion_grpc.instance import shared_engine
-
             self._engine = shared_engine()
-        self._engine.add_component(self.component)
+            self._engine.add_component(self.component, replace=True)  # in-process: the latest definition
+        else:
+            self._engine.add_component(self.component)
         return self._engine
 
     def instance_ids(self) -> Iterator[str]:

@@ -1,0 +1,170 @@
+"""The engines behind in-process instances, one per Redis (and update task type) per process.
+
+Every in-process instance of a process shares them, so a notebook, a script
+and the gRPC server all work on the same state in Redis, and a thousand
+instances cost one connection pool, not a thousand worker threads.
+
+- `update_task_type="thread"` (Motion's default): the engine applies updates
+  on its own worker threads.
+- `update_task_type="process"`: the engine only serves and enqueues; a
+  spawned worker process (the server's `--update-processes` machinery)
+  applies the updates, so a CPU-bound update op never holds this process's
+  GIL. The worker imports the module that defines the component (or runs the
+  script, as `__mp_main__` and under `motion_apps.`), so the component must be
+  defined at the top level of a module or script, and a script must guard its
+  entry point with `if __name__ == "__main__":`, as Motion asks too.
+
+MOTION_PROCESS_UPDATES=0 makes a process only serve and enqueue, leaving
+every update to servers (or other processes).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pathlib
+import sys
+import threading
+from collections.abc import Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
+
+from motion_grpc.component import Component
+from motion_grpc.engine import Engine, EngineSettings
+from motion_grpc.errors import InvalidArgumentError
+from motion_grpc.logs import excerpt
+from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store.embedded import embedded_settings
+
+if TYPE_CHECKING:
+    from motion_grpc.server.workers import UpdateProcesses
+
+UpdateTaskType = Literal["thread", "process"]
+UPDATE_TASK_TYPES: tuple[UpdateTaskType, ...] = ("thread", "process")
+#: Worker processes per Redis and app for `update_task_type="process"` (Motion runs one per instance).
+UPDATE_PROCESSES = 1
+
+_lock = threading.Lock()
+#: (Redis URL, app the worker process imports; "" for thread engines) -> engine.
+_engines: dict[tuple[str, str], Engine] = {}
+_workers: list[UpdateProcesses] = []
+
+
+def redis_settings(redis_url: str | None = None) -> RedisSettings:
+    """`redis_url`, else MOTION_REDIS_URL (or Motion's MOTION_REDIS_* variables), else the embedded Redis."""
+    if redis_url:
+        return RedisSettings(url=redis_url)
+    return RedisSettings.from_env() or embedded_settings()
+
+
+def processes_updates() -> bool:
+    """False with MOTION_PROCESS_UPDATES=0: this process only serves and enqueues."""
+    flag = os.environ.get("MOTION_PROCESS_UPDATES", "1").strip().lower()
+    return flag not in ("0", "false", "no", "off")
+
+
+def shared_engine(settings: RedisSettings | None = None) -> Engine:
+    """The process-wide engine for a Redis, applying updates on its own threads."""
+    settings = settings or redis_settings()
+    with _lock:
+        engine = _engines.get((settings.url, ""))
+        if engine is None:
+            engine = Engine(
+                Store(settings.client()), settings=EngineSettings(process_updates=processes_updates())
+            )
+            _engines[(settings.url, "")] = engine.start()
+        return engine
+
+
+def check_update_task_type(value: object) -> UpdateTaskType:
+    """Motion's update_task_type; ValueError (INVALID_ARGUMENT) for anything else."""
+    if isinstance(value, str) and value in UPDATE_TASK_TYPES:
+        return value
+    raise InvalidArgumentError(f"update_task_type must be 'thread' or 'process', not {excerpt(value)}")
+
+
+def engine_for(
+    component: Component, update_task_type: UpdateTaskType, settings: RedisSettings | None = None
+) -> Engine:
+    """The shared engine an instance of `component` runs on, given Motion's `update_task_type`."""
+    if check_update_task_type(update_task_type) == "thread" or not processes_updates():
+        return shared_engine(settings)
+    return _process_engine(app_of(component), settings or redis_settings())
+
+
+def _process_engine(app: str, settings: RedisSettings) -> Engine:
+    """An engine that serves here and wakes a spawned worker process (importing `app`) for updates."""
+    from motion_grpc.server.workers import UpdateProcesses
+
+    with _lock:
+        engine = _engines.get((settings.url, app))
+        if engine is None:
+            store = Store(settings.client())
+            workers = UpdateProcesses(
+                [app], settings, UPDATE_PROCESSES, EngineSettings(), store.events_maxlen
+            )
+            if not _workers:
+                # Registered after multiprocessing's own exit hook, so it runs first: workers
+                # finish the op in hand and hand their leases back instead of being terminated.
+                atexit.register(_stop_workers)
+            _workers.append(workers.start())
+            engine = Engine(store, settings=EngineSettings(process_updates=False), wake=workers.wake)
+            _engines[(settings.url, app)] = engine.start()
+        return engine
+
+
+def app_of(component: Component) -> str:
+    """What a worker process imports to find `component`: the module defining it at its top level
+    (by name), or the file of a script or of an app loaded from a path."""
+    from motion_grpc.server.loader import module_name_for
+
+    for module in _defining_modules(component):
+        if not any(value is component for value in vars(module).values()):
+            continue
+        file = getattr(module, "__file__", None)
+        if module.__name__ != "__main__" and not (
+            file and module.__name__ == module_name_for(pathlib.Path(file).resolve())
+        ):
+            return module.__name__
+        if file:
+            return str(file)
+    raise InvalidArgumentError(
+        f"update_task_type='process' runs the updates of {component.name} in a worker process, which "
+        "imports the component: define it at the top level of a module or script (not in a notebook "
+        "cell or a function), or use update_task_type='thread'"
+    )
+
+
+def _defining_modules(component: Component) -> Iterator[ModuleType]:
+    funcs = [component.init_state_func, component.save_state_func, component.load_state_func]
+    for flow in component.flows():
+        funcs += [flow.serve.func if flow.serve else None, *(op.func for op in flow.updates)]
+    seen: set[str] = set()
+    for func in funcs:
+        name = getattr(func, "__module__", None)
+        module = sys.modules.get(name) if name else None
+        if module is not None and name not in seen:
+            seen.add(module.__name__)
+            yield module
+
+
+def _stop_workers() -> None:
+    with _lock:
+        workers = list(_workers)
+        _workers.clear()
+    for worker in workers:
+        worker.stop()
+
+
+@atexit.register
+def close_engines() -> None:
+    """Close every shared engine and stop their update processes (at exit; tests call it too).
+
+    Handles made before keep their closed engine; instances made after get new ones.
+    """
+    _stop_workers()
+    with _lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.close()
