@@ -126,7 +126,7 @@ class Drainer:
                 self._store.release(keys.lease, token)
             raise
         finally:
-            self._leases.drop(keys.lease)
+            self._leases.drop(keys.lease, token)
             if lease.held:
                 self._hand_back(keys, token)
 

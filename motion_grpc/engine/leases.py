@@ -42,9 +42,13 @@ class LeaseKeeper:
             self._generation += 1
             self._held[key] = (token, self._generation)
 
-    def drop(self, key: str) -> None:
+    def drop(self, key: str, token: str | None = None) -> None:
+        """Stop renewing `key`; with `token`, only when held under it (a drain of this engine that
+        found the lease held by another of its drains must not end that drain's renewals)."""
         with self._lock:
-            self._held.pop(key, None)
+            current = self._held.get(key)
+            if current is not None and (token is None or current[0] == token):
+                del self._held[key]
 
     def _run(self) -> None:
         while not self._stop.wait(self.ttl / 3):

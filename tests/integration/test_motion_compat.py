@@ -11,6 +11,7 @@ import os
 import pathlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -22,7 +23,7 @@ from motion_grpc.inprocess import close_engines
 from motion_grpc.server.loader import AppLoadError, load_components
 from motion_grpc.store import RedisSettings, Store, scripts
 from tests.apps.process_updates import Pids
-from tests.helpers import unique
+from tests.helpers import assert_eventually, unique
 from tests.integration.conftest import events_of
 
 # The module defines its Counter twice, as a notebook re-running a cell does (or two test
@@ -241,6 +242,31 @@ def test_100_concurrent_flushed_aruns_on_a_disable_update_task_instance(redis_ur
     ]
     by_version = [e.update_id for e in sorted(applied, key=lambda e: e.version)]
     assert by_version == sorted(by_version, key=stream_id)
+
+
+def test_a_caller_finding_the_lease_held_leaves_the_holder_its_lease(redis_url: str) -> None:
+    """Two callers apply one instance's queue: the one that finds the lease held must not stop
+    the holder's renewals. With a 1 s lease, a 1.5 s update still runs once."""
+    settings = EngineSettings(process_updates=False, lease_ttl=1.0)
+    engine = Engine(Store(RedisSettings(redis_url).client()), settings=settings).start()
+    try:
+        instance_id = unique("lease")
+        first = Slow(instance_id, disable_update_task=True, engine=engine)
+        second = Slow(instance_id, disable_update_task=True, engine=engine)
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(first.run, "work", {"sleep": 1.5}, flush_update=True, timeout=30)
+            assert_eventually(lambda: _statuses(redis_url, instance_id).count(scripts.RUNNING) == 1)
+            second.run("work", {"sleep": 0}, flush_update=True, timeout=30)
+            slow.result(timeout=30)
+        assert second.read_state("done") == 2
+        running = [e for e in events_of(redis_url, "CompatSlow", instance_id) if e.status == scripts.RUNNING]
+        assert [e.attempt for e in running] == [1, 1]
+    finally:
+        engine.close()
+
+
+def _statuses(redis_url: str, instance_id: str) -> list[int]:
+    return [e.status for e in events_of(redis_url, "CompatSlow", instance_id)]
 
 
 @pytest.mark.parametrize("disable_update_task", [False, True])
