@@ -6,10 +6,12 @@ import logging
 import pathlib
 from collections.abc import Callable, Iterator
 
+import grpc
 import pytest
 import redis
 
 from motion_grpc import MotionClient, codec
+from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.engine import Engine
 from motion_grpc.errors import OpError
 from motion_grpc.server.loader import load_components
@@ -208,3 +210,31 @@ def test_a_flood_of_failures_is_rate_limited(
 def _commands(raw: redis.Redis) -> int:
     stats = raw.info("commandstats")
     return sum(int(value["calls"]) for value in stats.values())
+
+
+def test_a_flush_after_a_run_reports_its_update_that_failed_at_once(
+    hardening_client: MotionClient, redis_url: str
+) -> None:
+    instance_id = unique("quickfail")
+    instance = hardening_client.instance("Exits", instance_id)
+    update_id = instance.run_outcome("update", {"i": 0, "kind": "interrupt"}).update_ids[0]
+    assert_eventually(
+        lambda: any(e.status == scripts.FAILED for e in events_of(redis_url, "Exits", instance_id))
+    )  # the update ended before the flush began
+    flushed = instance.flush()
+    assert [(o.update_id, o.error_type) for o in flushed.failed] == [(update_id, "KeyboardInterrupt")]
+    assert instance.flush().failed == []  # reported once
+    instance.run("update", {"i": 1})
+    instance.run("async_update", {"i": 2, "kind": "exit"})
+    assert [o.error_type for o in instance.flush("update").failed] == []
+    assert [o.error_type for o in instance.flush("async_update").failed] == ["SystemExit"]
+
+
+def test_a_malformed_since_update_id_is_refused(hardening_client: MotionClient) -> None:
+    instance = hardening_client.instance("Tally", unique("since"))
+    instance.run("get")
+    request = pb.FlushUpdatesRequest(instance=instance.ref, since_update_id="yesterday")
+    with pytest.raises(grpc.RpcError) as info:
+        hardening_client.stub.FlushUpdates(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "since_update_id" in (info.value.details() or "")
