@@ -7,7 +7,7 @@ APP ?= examples/counter.py
 PORT ?= 50051
 PYTEST_ARGS ?=
 
-.PHONY: install stubs check-stubs serve test test-fault lint typecheck check bench bench-full clean
+.PHONY: install stubs check-stubs serve test test-fault fuzz soak lint typecheck check bench bench-full clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ test: $(STAMP)
 
 test-fault: $(STAMP)
 	MOTION_SOAK_ROUNDS=$${MOTION_SOAK_ROUNDS:-100} $(BIN)/python -m pytest -q tests/fault $(PYTEST_ARGS)
+
+# The property suite at length (make test runs it bounded): MOTION_FUZZ_EXAMPLES per property.
+fuzz: $(STAMP)
+	MOTION_FUZZ_PROFILE=fuzz MOTION_FUZZ_EXAMPLES=$${MOTION_FUZZ_EXAMPLES:-2000} \
+		$(BIN)/python -m pytest -q tests/property -o timeout=0 $(PYTEST_ARGS)
+
+# Mixed load on 1,000 instances for MOTION_SOAK_SECONDS (10 minutes), then a full accounting and the resource curve.
+soak: $(STAMP)
+	MOTION_SOAK_SECONDS=$${MOTION_SOAK_SECONDS:-600} $(BIN)/python -m pytest -q -s tests/soak $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
