@@ -4,6 +4,7 @@
     python -m bench.motion_side drain --updates 2000
     python -m bench.motion_side pickup --samples 30
     python -m bench.motion_side serve-http --port 8000 --api-key KEY
+    python -m bench.motion_side llm --kind async --users 200 --prefix P --cap 20 --create-cap 20
 
 Redis comes from MOTION_REDIS_HOST / MOTION_REDIS_PORT / MOTION_REDIS_DB, set
 by the bench. Standard library, Motion and uvicorn only: our venv's packages
@@ -95,11 +96,26 @@ def serve_http(port: int, api_key: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
+def llm(args: argparse.Namespace) -> None:
+    """The LLM-shaped users of bench/llm_users.py on Motion's instances; prints their Outcome and exits."""
+    from bench.apps.motion_llm import LlmAsync, LlmSync
+    from bench.llm_users import print_and_exit, run_instances
+
+    component = LlmAsync if args.kind == "async" else LlmSync
+    ids = [f"{args.prefix}-{user}" for user in range(args.users)]
+
+    def make(instance_id: str) -> Any:
+        return component(instance_id, logging_level="ERROR")
+
+    print_and_exit(run_instances(make, args.kind, ids, args.cap, args.create_cap))
+
+
 TASKS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "inprocess": lambda args: inprocess(args.calls),
     "drain": lambda args: drain(args.updates),
     "pickup": lambda args: pickup(args.samples),
     "serve-http": lambda args: serve_http(args.port, args.api_key),
+    "llm": llm,
 }
 
 
@@ -111,6 +127,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--api-key", default="bench")
+    parser.add_argument("--kind", choices=("sync", "async"), default="async")
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--prefix", default="llm")
+    parser.add_argument("--cap", type=float, default=20.0, help="seconds the users may take once started")
+    parser.add_argument("--create-cap", type=float, default=20.0, help="seconds creating instances may take")
     args = parser.parse_args()
     result = TASKS[args.task](args)
     if result is not None:

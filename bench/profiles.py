@@ -30,6 +30,8 @@ class Profile:
         scale_sizes: Instances in Redis per size of the scale scenario.
         shutdown_instances: Idle instances a replica has when SIGTERMed.
         shutdown_clients: Clients running Runs while a replica is SIGTERMed.
+        llm_users: User counts of the LLM-shaped loads to run (200: sync and async ops; more: async).
+        llm_cap_factor: An LLM-shaped round stops at this multiple of its load's update target.
     """
 
     name: str
@@ -52,6 +54,8 @@ class Profile:
     scale_sizes: tuple[int, ...] = (100, 10_000, 100_000)
     shutdown_instances: int = 1000
     shutdown_clients: int = 8
+    llm_users: tuple[int, ...] = (200, 1000)
+    llm_cap_factor: float = 8.0
 
 
 QUICK = Profile(
@@ -78,6 +82,8 @@ FULL = replace(
     updates_per_instance=5,
     pickup_samples=100,
     freshness_samples=500,
+    llm_users=(200, 1000, 5000),
+    llm_cap_factor=24.0,
 )
 
 PROFILES = {profile.name: profile for profile in (QUICK, FULL)}

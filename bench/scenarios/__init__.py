@@ -8,6 +8,7 @@ from bench.scenarios import (
     freshness,
     ghz,
     latency,
+    llm,
     pickup,
     scale,
     shutdown,
@@ -18,7 +19,19 @@ from bench.scenarios._common import Scenario
 
 SCENARIOS: dict[str, Scenario] = {
     module.SCENARIO.name: module.SCENARIO
-    for module in (latency, throughput, drain, pickup, freshness, cpu_update, ghz, watchers, scale, shutdown)
+    for module in (
+        latency,
+        throughput,
+        drain,
+        pickup,
+        freshness,
+        cpu_update,
+        ghz,
+        watchers,
+        scale,
+        shutdown,
+        llm,
+    )
 }
 
 __all__ = ["SCENARIOS", "Scenario"]
