@@ -23,10 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.server.loader import load_components
-from motion_grpc.store import RedisServer, RedisSettings, Store
+from motion_grpc.store import RedisServer, RedisSettings
 from motion_grpc.store.embedded import free_port
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import parse_event
+from motion_grpc.store.records import parse_event
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 APP = str(ROOT / "tests" / "apps" / "faultapp.py")
@@ -35,11 +35,7 @@ RUNNING, APPLIED = 2, 3
 
 
 def _fill(url: str, instances: int, updates: int, sleep: float) -> list[InstanceKeys]:
-    engine = Engine(
-        Store(RedisSettings(url).client()),
-        load_components([APP]),
-        EngineSettings(process_updates=False),
-    ).start()
+    engine = Engine(RedisSettings(url), load_components([APP]), EngineSettings(process_updates=False)).start()
     ids = [f"bench-{n}" for n in range(instances)]
 
     def fill_one(instance_id: str) -> None:

@@ -15,7 +15,7 @@ from motion_grpc.server import AppLoadError, ServerOptions, load_components, ser
 from motion_grpc.server.app import ListenError
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.embedded import DEFAULT_DATA_DIR, embedded_settings
-from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN, events_retention_from_env
+from motion_grpc.store.records import DEFAULT_EVENTS_MAXLEN, events_retention_from_env
 
 
 def _positive_int(text: str) -> int:
@@ -39,10 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "else an embedded Redis with its data in --data-dir)",
     )
     serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="embedded Redis data directory")
-    serve.add_argument("--serve-threads", type=_positive_int, default=16, help="threads running serve ops")
-    serve.add_argument(
-        "--update-workers", type=_positive_int, default=4, help="threads applying updates (per process)"
-    )
+    _add_engine_options(serve)
     serve.add_argument(
         "--update-processes",
         type=int,
@@ -73,6 +70,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_engine_options(serve: argparse.ArgumentParser) -> None:
+    defaults = EngineSettings()
+    serve.add_argument(
+        "--serve-threads",
+        type=_positive_int,
+        default=defaults.serve_threads,
+        help=f"threads for sync serve ops, one per blocking call (default {defaults.serve_threads})",
+    )
+    serve.add_argument(
+        "--update-threads",
+        "--update-workers",
+        dest="update_threads",
+        type=_positive_int,
+        default=defaults.update_threads,
+        help=f"threads for sync update ops and state hooks (default {defaults.update_threads})",
+    )
+    serve.add_argument(
+        "--max-concurrent-updates",
+        type=_positive_int,
+        default=defaults.max_concurrent_updates,
+        help="instances whose updates are applied at once; async update ops hold no thread "
+        f"(default {defaults.max_concurrent_updates})",
+    )
+    serve.add_argument(
+        "--max-concurrent-serves",
+        type=_positive_int,
+        default=defaults.max_concurrent_serves,
+        help="Run/RunStream calls served at once; past it and --serve-queue, "
+        f"RESOURCE_EXHAUSTED (default {defaults.max_concurrent_serves})",
+    )
+    serve.add_argument(
+        "--serve-queue",
+        type=int,
+        default=defaults.serve_queue,
+        help=f"calls waiting for a serve slot (default {defaults.serve_queue})",
+    )
+    serve.add_argument(
+        "--serve-timeout",
+        type=_seconds,
+        default=None,
+        help="seconds a serve op may take unless it sets its own (default: no limit)",
+    )
+    serve.add_argument(
+        "--update-timeout",
+        type=_seconds,
+        default=None,
+        help="seconds an update op may take unless it sets its own (default: no limit)",
+    )
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds > 0")
+    return value
+
+
+def _engine_settings(args: argparse.Namespace) -> EngineSettings:
+    return EngineSettings(
+        serve_threads=args.serve_threads,
+        update_threads=args.update_threads,
+        max_concurrent_updates=args.max_concurrent_updates,
+        max_concurrent_serves=args.max_concurrent_serves,
+        serve_queue=args.serve_queue,
+        serve_timeout=args.serve_timeout,
+        update_timeout=args.update_timeout,
+        lease_ttl=args.lease_ttl,
+        sweep_interval=args.sweep_interval,
+        events_retention=args.events_retention or events_retention_from_env(),
+    )
+
+
 def _add_watch_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--watch-heartbeat",
@@ -99,7 +168,6 @@ def _watch_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "watch_heartbeat": args.watch_heartbeat,
         "watch_buffer": args.watch_buffer,
-        "events_retention": args.events_retention or events_retention_from_env(),
     }
 
 
@@ -170,7 +238,6 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     options = ServerOptions(
         address=f"{args.host}:{args.port}",
-        serve_threads=args.serve_threads,
         allow_pickle=args.allow_pickle,
         debug=args.debug,
         reuse_port=args.reuse_port,
@@ -178,11 +245,8 @@ def _serve(args: argparse.Namespace) -> int:
         apps=tuple(args.apps),
         **_watch_options(args),
     )
-    engine_settings = EngineSettings(
-        update_workers=args.update_workers, lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval
-    )
     try:
-        asyncio.run(serve_forever(components, _redis_settings(args), options, engine_settings))
+        asyncio.run(serve_forever(components, _redis_settings(args), options, _engine_settings(args)))
     except ListenError as exc:
         print(f"motion-grpc: {exc.strerror or exc}", file=sys.stderr)
         return 1

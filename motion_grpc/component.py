@@ -40,6 +40,8 @@ class ServeOp:
     func: Callable[..., Any]
     is_generator: bool
     is_async: bool
+    #: Seconds the op may take (None: the server's default, --serve-timeout).
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class UpdateOp:
     discard_after: float | None
     batch_size: int
     is_async: bool
+    #: Seconds the op may take (None: the server's default, --update-timeout).
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,16 @@ class Component:
         self._load_state = func
         return func
 
-    def serve(self, keys: str | Iterable[str]) -> Callable[[F], F]:
-        """Decorate the serve op of one or more flows: `op(state, props)`, answering at once."""
+    def serve(self, keys: str | Iterable[str], timeout: float | None = None) -> Callable[[F], F]:
+        """Decorate the serve op of one or more flows: `op(state, props)`, answering at once.
+
+        Args:
+            keys: The flow key or keys.
+            timeout: Seconds the op may take; past it the run answers DEADLINE_EXCEEDED
+                (None: the server's --serve-timeout, by default none).
+        """
         flow_keys = _flow_keys(keys)
+        _check_timeout(timeout)
 
         def register(func: F) -> F:
             _require_callable(func, "serve op")
@@ -143,6 +154,7 @@ class Component:
                 func=func,
                 is_generator=inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func),
                 is_async=inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func),
+                timeout=timeout,
             )
             for key in flow_keys:
                 if key in self._serves:
@@ -163,6 +175,7 @@ class Component:
         discard_policy: DiscardPolicy = DiscardPolicy.NONE,
         discard_after: float | None = None,
         batch_size: int = 1,
+        timeout: float | None = None,
     ) -> Callable[[F], F]:
         """Decorate an update op of one or more flows: `op(state, props) -> dict of changed keys`.
 
@@ -174,8 +187,11 @@ class Component:
             batch_size: Above 1, the op receives a list of up to this many queued
                 props at once (`op(state, [props, ...])`) and its result is
                 committed once.
+            timeout: Seconds the op may take; past it the update ends FAILED with error
+                type Timeout and the queue goes on (None: the server's --update-timeout).
         """
         flow_keys = _flow_keys(keys)
+        _check_timeout(timeout)
         _check_discard(discard_policy, discard_after)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError("batch_size must be an int >= 1")
@@ -192,6 +208,7 @@ class Component:
                 discard_after=None if discard_after is None else float(discard_after),
                 batch_size=batch_size,
                 is_async=inspect.iscoroutinefunction(func),
+                timeout=timeout,
             )
             for key in flow_keys:
                 if any(existing.name == op.name for existing in self._updates.get(key, [])):
@@ -237,6 +254,13 @@ def _flow_keys(keys: str | Iterable[str]) -> tuple[str, ...]:
         except InvalidArgumentError as exc:
             raise ValueError(exc.message) from None
     return flow_keys
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
 
 
 def _check_discard(policy: DiscardPolicy, after: float | None) -> None:

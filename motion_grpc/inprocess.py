@@ -33,7 +33,7 @@ from motion_grpc.component import Component
 from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.errors import InvalidArgumentError
 from motion_grpc.logs import excerpt
-from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store import RedisSettings
 from motion_grpc.store.embedded import embedded_settings
 
 if TYPE_CHECKING:
@@ -69,9 +69,7 @@ def shared_engine(settings: RedisSettings | None = None) -> Engine:
     with _lock:
         engine = _engines.get((settings.url, ""))
         if engine is None:
-            engine = Engine(
-                Store(settings.client()), settings=EngineSettings(process_updates=processes_updates())
-            )
+            engine = Engine(settings, settings=EngineSettings(process_updates=processes_updates()))
             _engines[(settings.url, "")] = engine.start()
         return engine
 
@@ -99,16 +97,13 @@ def _process_engine(app: str, settings: RedisSettings) -> Engine:
     with _lock:
         engine = _engines.get((settings.url, app))
         if engine is None:
-            store = Store(settings.client())
-            workers = UpdateProcesses(
-                [app], settings, UPDATE_PROCESSES, EngineSettings(), store.events_maxlen
-            )
+            workers = UpdateProcesses([app], settings, UPDATE_PROCESSES, EngineSettings())
             if not _workers:
                 # Registered after multiprocessing's own exit hook, so it runs first: workers
                 # finish the op in hand and hand their leases back instead of being terminated.
                 atexit.register(_stop_workers)
             _workers.append(workers.start())
-            engine = Engine(store, settings=EngineSettings(process_updates=False), wake=workers.wake)
+            engine = Engine(settings, settings=EngineSettings(process_updates=False), wake=workers.wake)
             _engines[(settings.url, app)] = engine.start()
         return engine
 

@@ -16,18 +16,17 @@ from __future__ import annotations
 import asyncio
 import atexit
 import dataclasses
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from motion_grpc.engine import Engine, RunResult
-from motion_grpc.engine.streaming import END, ServeStream
-from motion_grpc.engine.waiting import wait_for_updates
+from motion_grpc.engine import Engine, RunOptions, RunResult
+from motion_grpc.engine.blocking import BlockingStream
+from motion_grpc.engine.streaming import END
+from motion_grpc.engine.waiting import Wait, wait_for_updates
 from motion_grpc.errors import (
     ArgumentTypeError,
     DeadlineExceededError,
@@ -59,8 +58,7 @@ HOLDER_RECHECK_SECONDS = 0.5
 class _RunPlan:
     """How one run goes."""
 
-    #: Keyword arguments of Engine.run / Engine.open_stream.
-    options: dict[str, Any]
+    options: RunOptions
     deadline: float | None
     #: Set when this thread applies the run's updates: their outcomes come after this event id.
     cursor: str | None
@@ -154,9 +152,7 @@ class ComponentInstance:
     ) -> RunResult:
         """Like run, with the version, cache flag, update ids and (flush_update) their outcomes."""
         plan = self._plan(flow_key, ignore_cache, force_refresh, flush_update, timeout)
-        result = _call(
-            self._engine.run, self.component.name, self.instance_id, flow_key, props, **plan.options
-        )
+        result = _call(self._engine.run, self.component.name, self.instance_id, flow_key, props, plan.options)
         return self._settle(result, plan)
 
     async def arun(
@@ -168,10 +164,17 @@ class ComponentInstance:
         flush_update: bool = False,
         timeout: float | None = None,
     ) -> Any:
-        """`run` for asyncio code: the work happens off the event loop."""
-        return await asyncio.to_thread(
-            self.run, flow_key, props, ignore_cache, force_refresh, flush_update, timeout
-        )
+        """`run` for asyncio code: awaited on the engine's event loop, holding no thread.
+
+        (A disable_update_task instance applies its updates in the call: that one runs on a thread.)
+        """
+        if self.disable_update_task:
+            return await asyncio.to_thread(
+                self.run, flow_key, props, ignore_cache, force_refresh, flush_update, timeout
+            )
+        plan = self._plan(flow_key, ignore_cache, force_refresh, flush_update, timeout)
+        run = self._engine.core.run(self.component.name, self.instance_id, flow_key, props, plan.options)
+        return self._settle(await _acall(self._engine.acall(run)), plan).result
 
     def gen(
         self,
@@ -209,18 +212,20 @@ class ComponentInstance:
         plan = await asyncio.to_thread(
             self._plan, flow_key, ignore_cache, force_refresh, flush_update, timeout
         )
-        stream = await asyncio.to_thread(_call, self._open_stream, flow_key, props, plan)
-        try:
-            while (item := await _acall(asyncio.wrap_future(stream.step(_stream_pool())))) is not END:
-                yield item
-            await asyncio.to_thread(lambda: self._settle(_call(stream.finish), plan))
-        finally:
-            stream.close(_stream_pool())
-
-    def _open_stream(self, flow_key: str, props: Mapping[str, Any] | None, plan: _RunPlan) -> ServeStream:
-        return self._engine.open_stream(
-            self.component.name, self.instance_id, flow_key, props, **plan.options
+        opened = self._engine.core.open_stream(
+            self.component.name, self.instance_id, flow_key, props, plan.options
         )
+        stream = BlockingStream(await _acall(self._engine.acall(opened)), self._engine)
+        try:
+            while (item := await _acall(stream.anext_item())) is not END:
+                yield item
+            finished = await _acall(stream.afinish())
+            await asyncio.to_thread(self._settle, finished, plan)
+        finally:
+            await stream.aclose()
+
+    def _open_stream(self, flow_key: str, props: Mapping[str, Any] | None, plan: _RunPlan) -> BlockingStream:
+        return self._engine.open_stream(self.component.name, self.instance_id, flow_key, props, plan.options)
 
     def _plan(
         self,
@@ -242,13 +247,9 @@ class ComponentInstance:
                 lambda limit: self._engine.flush(self.component.name, self.instance_id, None, limit), deadline
             )
             force_refresh = False  # caught up: the engine would wait for an update task there is none of
-        options = {
-            "ignore_cache": ignore_cache,
-            "force_refresh": force_refresh,
-            "flush_update": flush_update and not here,
-            "init_state_params": self._init_state_params,
-            "deadline": deadline,
-        }
+        options = RunOptions(
+            ignore_cache, force_refresh, flush_update and not here, self._init_state_params, deadline
+        )
         return _RunPlan(options, deadline, self._events_cursor() if here else None)
 
     def _check_run(self, flow_key: str, flush_update: bool) -> bool:
@@ -270,7 +271,7 @@ class ComponentInstance:
 
     def _events_cursor(self) -> str:
         """The instance's newest event id: the outcomes of what is enqueued next come after it."""
-        _, newest, _ = self._engine.store.flush_probe(self._keys, None)
+        _, newest, _ = self._engine.call(self._engine.core.store.flush_probe(self._keys, None))
         return newest
 
     def _settle(self, result: RunResult, plan: _RunPlan) -> RunResult:
@@ -279,9 +280,10 @@ class ComponentInstance:
         cursor = plan.cursor
         if cursor is not None and result.update_ids:
             ids = result.update_ids
+            store = self._engine.core.store
             waited = self._apply_here(
-                lambda limit: wait_for_updates(
-                    self._engine.store, self._keys, ids[-1], cursor, limit, set(ids)
+                lambda limit: self._engine.call(
+                    wait_for_updates(store, self._keys, Wait(ids[-1], cursor, limit, set(ids)))
                 ),
                 plan.deadline,
             )
@@ -397,19 +399,6 @@ def _user_error(exc: MotionError) -> BaseException | None:
     """The exception of user code that `exc` reports (the engine raises it `from` that), if any."""
     cause = exc.__cause__
     return None if cause is None or isinstance(cause, MotionError) else cause
-
-
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
-def _stream_pool() -> ThreadPoolExecutor:
-    """Threads that advance sync serve generators for `agen` (one next() per task)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(16, thread_name_prefix="motion-agen")
-        return _pool
 
 
 def _deadline(timeout: float | None) -> float | None:

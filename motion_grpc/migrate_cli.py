@@ -11,7 +11,7 @@ from motion_grpc.component import Component
 from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.migrate import StateMigrator
 from motion_grpc.server.loader import AppLoadError, load_module
-from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store import RedisSettings
 
 
 def _split(spec: str, what: str) -> tuple[str, str]:
@@ -52,8 +52,7 @@ def run_migrate(args: argparse.Namespace, redis: RedisSettings) -> int:
         print(f"motion-grpc: {exc}", file=sys.stderr)
         return 2
     # Its events join the instances' streams: trimmed as the servers trim them (MOTION_EVENTS_RETENTION).
-    store = Store(redis.client(), events_maxlen=args.events_retention)
-    engine = Engine(store, [component], EngineSettings()).start()
+    engine = Engine(redis, [component], EngineSettings(events_retention=args.events_retention)).start()
     try:
         results = StateMigrator(component, func, engine=engine).migrate(
             args.instances, num_workers=args.workers, timeout=args.timeout

@@ -35,12 +35,12 @@ def instance_keys(instance_name: str) -> InstanceKeys:
 
 def get_instances(component_name: str, redis_url: str | None = None) -> list[str]:
     """The ids of every instance of a component (ids alone, without `Component__`, as in Motion)."""
-    store = shared_engine(redis_settings(redis_url)).store
+    engine = shared_engine(redis_settings(redis_url))
     name = validate_name(component_name, "component name")
     ids: list[str] = []
     token = ""
     while True:
-        page, token = admin.list_page(store, name, admin.MAX_PAGE_SIZE, token)
+        page, token = engine.call(admin.list_page(engine.core.store, name, admin.MAX_PAGE_SIZE, token))
         ids += page
         if not token:
             return ids
@@ -56,7 +56,8 @@ def inspect_state(instance_name: str, redis_url: str | None = None) -> State:
         ValueError: The name is not `Component__id`, or no such instance exists.
     """
     keys = instance_keys(instance_name)
-    version, raw, _ = shared_engine(redis_settings(redis_url)).store.load(keys)
+    engine = shared_engine(redis_settings(redis_url))
+    version, raw, _ = engine.call(engine.core.store.load(keys))
     if version is None:
         raise UnknownInstanceError(f"instance {excerpt(instance_name)} does not exist")
     return State(keys.instance_id, {name: codec.loads(value) for name, value in raw.items()}, version)
@@ -72,4 +73,4 @@ def clear_instance(instance_name: str, redis_url: str | None = None) -> bool:
     engine = shared_engine(redis_settings(redis_url))
     if any(component.name == keys.component for component in engine.components):
         return engine.delete_instance(keys.component, keys.instance_id)  # also drops its snapshot here
-    return engine.store.delete_instance(keys)
+    return engine.call(engine.core.store.delete_instance(keys))

@@ -14,14 +14,13 @@ import binascii
 import pickle
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
 
 from motion_grpc import codec
-from motion_grpc.component import Component
-from motion_grpc.engine.ops import LoopThread, call_op, describe_error
+from motion_grpc.engine.ops import describe_error
 from motion_grpc.errors import InvalidArgumentError, OpError
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Store
@@ -57,14 +56,14 @@ def page_size_of(requested: int) -> int:
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
-def list_page(store: Store, component: str, page_size: int, token: str) -> tuple[list[str], str]:
+async def list_page(store: Store, component: str, page_size: int, token: str) -> tuple[list[str], str]:
     """One page of a component's instance ids and the token of the next page ('' at the end)."""
     size = page_size_of(page_size)
     cursor, after = decode_token(token)
     ids: list[str] = []
     next_token = ""
     for _ in range(MAX_SCANS_PER_PAGE):
-        next_cursor, batch = store.scan_instances(component, cursor, size)
+        next_cursor, batch = await store.scan_instances(component, cursor, size)
         batch = sorted(set(batch))
         if after is not None:
             batch = [instance_id for instance_id in batch if instance_id > after]
@@ -79,15 +78,15 @@ def list_page(store: Store, component: str, page_size: int, token: str) -> tuple
         next_token = "" if cursor == 0 else encode_token(cursor, None)
         if cursor == 0 or len(ids) == size:
             break
-    return _existing(store, component, ids), next_token
+    return await _existing(store, component, ids), next_token
 
 
-def _existing(store: Store, component: str, ids: list[str]) -> list[str]:
+async def _existing(store: Store, component: str, ids: list[str]) -> list[str]:
     # The index is updated after the instance's own keys (another slot), so it may name
     # an instance deleted a moment ago: report only those that exist.
     if not ids:
         return ids
-    found = store.existing([InstanceKeys.of(component, instance_id) for instance_id in ids])
+    found = await store.existing([InstanceKeys.of(component, instance_id) for instance_id in ids])
     return [instance_id for instance_id, exists in zip(ids, found) if exists]
 
 
@@ -124,19 +123,12 @@ def _dumps(func: Callable[..., Any]) -> bytes:
     return data
 
 
-def migration_changes(
-    component: Component, data: Mapping[str, Any], payload: bytes, loop: LoopThread
-) -> dict[str, Any]:
-    """Run a queued migration function on a copy of the state; the state keys it sets."""
-    what = f"migration of {component.name}"
+def load_function(what: str, payload: bytes) -> Callable[..., Any]:
+    """A queued migration function; OpError when this process cannot unpickle it."""
     try:
-        migrate = codec.loads(payload)
+        func = codec.loads(payload)
     except Exception as exc:
         raise OpError(f"{what} cannot be unpickled here: {describe_error(exc)}", type(exc).__name__) from exc
-    # A plain copy: the function may change it in place and return it, as in Motion's examples.
-    changes = call_op(what, migrate, (dict(data),), loop)
-    if not isinstance(changes, Mapping) or not all(isinstance(key, str) for key in changes):
-        raise OpError(
-            f"{what} returned {type(changes).__name__}; return a dict with string keys", "TypeError"
-        )
-    return dict(changes)
+    if not callable(func):
+        raise OpError(f"{what} is not a function but {type(func).__name__}", "TypeError")
+    return func  # type: ignore[no-any-return]

@@ -7,19 +7,20 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from motion_grpc.errors import MotionError, OpError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class LoopThread:
-    """One long-lived event loop in a thread, where async ops run (never a loop per call)."""
+    """One long-lived event loop in a thread of its own, for callers outside it."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="motion-async-ops", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="motion-engine-loop", daemon=True)
         self._started = False
         self._lock = threading.Lock()
 
@@ -34,14 +35,38 @@ class LoopThread:
                 self._started = True
 
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run a coroutine on the loop and wait for its result."""
+        if threading.current_thread() is self._thread:
+            coroutine.close()
+            raise RuntimeError(
+                "a blocking motion-grpc call was made on the engine's own event loop; "
+                "in an async op, use the async API (arun, agen, ...)"
+            )
         self.ensure_started()
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Run a coroutine on the loop; a future to await from another event loop."""
+        self.ensure_started()
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
 
     def close(self) -> None:
         if self._started:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=5)
-        self.loop.close()
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+async def stop_task(task: asyncio.Task[Any], timeout: float = 2.0) -> None:
+    """Cancel a background task and wait (a bounded time) for it to end.
+
+    Bounded because a client library may swallow a cancellation that lands in
+    its own await (redis-py's pub/sub has been seen to): the task then ends at
+    its next check of its owner's stop flag instead.
+    """
+    task.cancel()
+    await asyncio.wait([task], timeout=timeout)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -1,9 +1,9 @@
-"""Per-instance in-memory snapshots of committed state, bounded by an LRU."""
+"""Per-instance in-memory snapshots of committed state, bounded by an LRU (used on one event loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,14 +23,13 @@ class Snapshot:
 class InstanceRuntime:
     """What this process keeps about one instance between calls."""
 
-    __slots__ = ("_commits", "_commits_lock", "keys", "load_lock", "snapshot")
+    __slots__ = ("_commits", "keys", "load_lock", "snapshot")
 
     def __init__(self, keys: InstanceKeys) -> None:
         self.keys = keys
         self.snapshot: Snapshot | None = None
-        self.load_lock = threading.Lock()
+        self.load_lock = asyncio.Lock()
         self._commits = 0
-        self._commits_lock = threading.Lock()
 
     @contextlib.contextmanager
     def committing(self) -> Iterator[None]:
@@ -38,16 +37,14 @@ class InstanceRuntime:
         caught up with it.
 
         Redis announces a commit (to flush waiters, in the events stream) before
-        the committing worker updates the snapshot; a serve that starts in
+        the committing drain updates the snapshot; a serve that starts in
         between must not answer from the snapshot it is about to replace.
         """
-        with self._commits_lock:
-            self._commits += 1
+        self._commits += 1
         try:
             yield
         finally:
-            with self._commits_lock:
-                self._commits -= 1
+            self._commits -= 1
 
     def unchecked_snapshot(self) -> Snapshot | None:
         """The snapshot to serve from without checking its version first; None while a commit of
@@ -82,23 +79,20 @@ class Runtimes:
 
     def __init__(self, max_size: int = 10_000) -> None:
         self._items: OrderedDict[InstanceKeys, InstanceRuntime] = OrderedDict()
-        self._lock = threading.Lock()
         self._max_size = max_size
 
     def get(self, keys: InstanceKeys) -> InstanceRuntime:
-        with self._lock:
-            runtime = self._items.get(keys)
-            if runtime is None:
-                runtime = self._items[keys] = InstanceRuntime(keys)
-                if len(self._items) > self._max_size:
-                    self._items.popitem(last=False)
-            else:
-                self._items.move_to_end(keys)
-            return runtime
+        runtime = self._items.get(keys)
+        if runtime is None:
+            runtime = self._items[keys] = InstanceRuntime(keys)
+            if len(self._items) > self._max_size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(keys)
+        return runtime
 
     def forget(self, keys: InstanceKeys) -> None:
-        with self._lock:
-            self._items.pop(keys, None)
+        self._items.pop(keys, None)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -1,36 +1,23 @@
-"""Streaming runs: a generator serve op hands out its items as it yields them.
+"""Streaming runs: a generator serve op's items as they are produced, then its updates' enqueue.
 
-A `ServeStream` is opened once the serve op has been called on a checked
-snapshot; its items are then pulled one at a time, by whoever drives it:
-
-- a sync generator is advanced on a thread (`step` submits one `next()` to an
-  executor, so no thread is held between items and a slow reader holds none);
-- an async generator is advanced on the engine's LoopThread, the one loop
-  where every async user op runs. Keeping user coroutines off the gRPC
-  server's loop means a blocking call in one of them stalls other async ops,
-  never the server's I/O, its watches or its heartbeats.
-
-After the last item, `finish()` enqueues the update ops with the list of
-items as serve_result. A generator that raised, or a stream closed before its
-end, enqueues nothing. `close()` may be called at any time from any thread:
-when an item is being produced at that moment, the generator is closed as
-soon as that step ends (a running generator cannot be closed), so its
-`finally` always runs.
+A sync generator advances on the serve threads, one `next()` at a time; an
+async one on the event loop. Closing the stream closes the generator (its
+`finally` runs) once any step in flight has ended, and enqueues nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import inspect
 import logging
-import threading
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from motion_grpc.engine import failures
-from motion_grpc.engine.ops import LoopThread, describe_error, op_error, op_failed
+from motion_grpc.engine.ops import describe_error, op_error, op_failed
+from motion_grpc.engine.results import RunResult
+from motion_grpc.engine.runner import OpRunner
+from motion_grpc.errors import MotionError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +39,6 @@ class ServeStream:
         produced: What the serve op returned: a generator, an async generator,
             or (for a plain op run through a stream) None with `done` set.
         version: The state version the serve op read.
-        loop: The engine's LoopThread, for async generators.
         finish: Enqueues the update ops for the collected items.
         done: For a plain serve op: its already complete run result.
     """
@@ -62,137 +48,93 @@ class ServeStream:
         what: str,
         produced: Any,
         version: int,
-        loop: LoopThread,
-        finish: Callable[[list[Any]], Any],
-        done: Any = None,
+        runner: OpRunner,
+        finish: Callable[[list[Any]], Awaitable[RunResult]],
+        done: RunResult | None = None,
     ) -> None:
         self.what = what
         self.version = version
         self.items: list[Any] = []
         self._produced = produced
-        self._loop = loop
+        self._runner = runner
         self._finish = finish
         self._result = done
         self._exhausted = done is not None
-        self._pending: concurrent.futures.Future[Any] | None = None
+        self._step: asyncio.Future[Any] | None = None
         self._closed = False
-        self._lock = threading.Lock()
 
     @property
-    def is_async(self) -> bool:
-        return inspect.isasyncgen(self._produced)
-
-    @property
-    def completed(self) -> Any:
+    def completed(self) -> RunResult | None:
         """The run result of a plain serve op (already enqueued), else None."""
         return self._result if self._produced is None else None
 
-    # -- pulling items -------------------------------------------------------------
-
-    def next_item(self) -> Any:
-        """The next item, or END; blocks the calling thread (never the LoopThread's)."""
-        if self._exhausted:
+    async def next_item(self) -> Any:
+        """The next item, or END."""
+        if self._exhausted or self._closed:
             return END
-        if self.is_async:
-            return self._loop.run(self._anext())
-        return self._next_sync()
-
-    def step(self, executor: Executor) -> concurrent.futures.Future[Any]:
-        """Produce the next item off the caller's thread: a future of the item, or of END."""
-        if self._exhausted:
-            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-            future.set_result(END)
-            return future
-        if self.is_async:
-            self._loop.ensure_started()
-            future = asyncio.run_coroutine_threadsafe(self._anext(), self._loop.loop)
+        if inspect.isasyncgen(self._produced):
+            self._step = asyncio.ensure_future(self._anext())
         else:
-            future = executor.submit(self._next_sync)
-        self._pending = future
-        return future
+            self._step = asyncio.ensure_future(self._runner.offload(self._next_sync))
+        return await asyncio.shield(self._step)  # a cancelled caller leaves the step to end by itself
 
     def _next_sync(self) -> Any:
         try:
-            item = next(self._produced)
+            return self._took(next(self._produced))
         except StopIteration:
             self._exhausted = True
             return END
         except BaseException as exc:
-            self._exhausted = True
-            if not op_failed(exc):
-                raise
-            error = op_error(self.what, exc)
-            failures.serve_failed(self.what, error)
-            raise error from exc
-        self.items.append(item)
-        return item
+            raise self._failed(exc) from exc
 
     async def _anext(self) -> Any:
         try:
-            item = await self._produced.__anext__()
+            return self._took(await self._produced.__anext__())
         except StopAsyncIteration:
             self._exhausted = True
             return END
         except BaseException as exc:
-            self._exhausted = True
-            if not op_failed(exc):
-                raise
-            error = op_error(self.what, exc)
-            failures.serve_failed(self.what, error)
-            raise error from exc
+            raise self._failed(exc) from exc
+
+    def _took(self, item: Any) -> Any:
         self.items.append(item)
         return item
 
-    # -- ending ----------------------------------------------------------------------
+    def _failed(self, exc: BaseException) -> BaseException:
+        self._exhausted = True
+        if not op_failed(exc):
+            return exc
+        error = op_error(self.what, exc)
+        failures.serve_failed(self.what, error)
+        return error
 
-    def finish(self) -> Any:
+    async def finish(self) -> RunResult:
         """Enqueue the update ops with the items as serve_result; the engine's RunResult."""
         if self._result is None:
-            self._result = self._finish(list(self.items))
+            self._result = await self._finish(list(self.items))
         return self._result
 
-    def close(self, executor: Executor | None = None) -> None:
-        """Close the generator (its `finally` runs), now or when the step in flight ends.
-
-        With an executor, a sync generator is closed on it rather than on the
-        calling thread (which may be an event loop).
-        """
-        with self._lock:
-            if self._closed or self._produced is None:
-                return
-            self._closed = True
-        pending = self._pending
-        if pending is not None and not pending.done():
-            pending.add_done_callback(lambda _: self._close_now(executor))
-        else:
-            self._close_now(executor)
-
-    def _close_now(self, executor: Executor | None) -> None:
-        produced = self._produced
-        if inspect.isasyncgen(produced):
-            self._loop.ensure_started()
-            future = asyncio.run_coroutine_threadsafe(produced.aclose(), self._loop.loop)
-            future.add_done_callback(_log_close_error)
+    async def close(self) -> None:
+        """Close the generator (its `finally` runs) once the step in flight has ended."""
+        if self._closed or self._produced is None:
             return
-        if executor is not None:
-            try:
-                executor.submit(_close_sync, produced).add_done_callback(_log_close_error)
-                return
-            except RuntimeError:  # the executor is shut down: close here
-                pass
+        self._closed = True
+        step = self._step
+        if step is not None and not step.done():
+            step.add_done_callback(lambda _: asyncio.ensure_future(self._close_now()))
+            return
+        await self._close_now()
+
+    async def _close_now(self) -> None:
+        produced = self._produced
         try:
-            _close_sync(produced)
-        except BaseException as exc:  # a generator's finally may raise anything: still closed
-            log.warning("closing a serve generator raised %s", describe_error(exc))
-
-
-def _close_sync(generator: Any) -> None:
-    generator.close()
-
-
-def _log_close_error(future: concurrent.futures.Future[Any]) -> None:
-    if future.cancelled():
-        return
-    error = future.exception()
-    if error is not None and not isinstance(error, RuntimeError):
-        log.warning("closing a serve generator raised %s", describe_error(error))
+            if inspect.isasyncgen(produced):
+                await produced.aclose()
+            else:
+                await self._runner.offload(produced.close)
+        except MotionError:
+            pass
+        except BaseException as exc:  # a generator's finally may raise anything: it is closed all the same
+            if not op_failed(exc):
+                raise
+            log.warning("closing %s raised %s", self.what, describe_error(exc))

@@ -1,8 +1,8 @@
 """Waiting for queued updates to end, woken by the instance's event stream.
 
 A blocking XREAD on the events stream wakes as soon as an update ends, in
-this process or any other, so no waiter polls; the short block bound only
-lets it check its deadline.
+this process or any other, so no waiter polls; the block bound only lets it
+check its deadline. Waiters hold no thread: thousands can wait on one loop.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, NotF
 from motion_grpc.logs import excerpt
 from motion_grpc.store import scripts
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import Event, Store
+from motion_grpc.store.records import Event
+from motion_grpc.store.store import Store
 
-MAX_BLOCK_MS = 1000
+MAX_BLOCK_MS = 5000
 TERMINAL = frozenset({scripts.APPLIED, scripts.FAILED, scripts.DISCARDED})
-
-
 _NEWEST = (2**64, 2**64)
+#: (lowest, highest) update id whose outcome a wait reports when it keeps failures only.
+Span = tuple[tuple[int, int], tuple[int, int]]
 
 
 def stream_id(value: str) -> tuple[int, int]:
@@ -48,77 +49,69 @@ class WaitResult:
     outcomes: dict[str, Event] = field(default_factory=dict)
 
 
-def wait_for_updates(
-    store: Store,
-    keys: InstanceKeys,
-    target: str | None,
-    events_after: str,
-    deadline: float | None,
-    wanted: Collection[str] | None = None,
-    since: tuple[int, int] = (0, 0),
-) -> WaitResult:
-    """Block until every entry up to `target` has ended; collect the outcomes seen since `events_after`.
+@dataclass(frozen=True)
+class Wait:
+    """What to wait for and what to report."""
 
-    Args:
-        target: Id of the newest entry to wait for; None: every entry queued now.
-        events_after: Event id from which outcomes are collected.
-        deadline: time.monotonic() limit, or None to wait as long as it takes.
-        wanted: Entry ids whose outcomes to keep; None keeps FAILED and DISCARDED ones from
-            `since` up to target.
-    """
+    #: Id of the newest entry to wait for; None: every entry queued now.
+    target: str | None
+    #: Event id from which outcomes are collected.
+    events_after: str
+    #: time.monotonic() limit, or None to wait as long as it takes.
+    deadline: float | None = None
+    #: Entry ids whose outcomes to keep; None keeps FAILED and DISCARDED ones from `since` to target.
+    wanted: Collection[str] | None = None
+    since: tuple[int, int] = (0, 0)
+
+    @property
+    def span(self) -> Span:
+        return self.since, _NEWEST if self.target is None else stream_id(self.target)
+
+
+async def wait_for_updates(store: Store, keys: InstanceKeys, wait: Wait) -> WaitResult:
+    """Block until every entry up to the wait's target has ended; collect the outcomes it asks for."""
     result = WaitResult(version=0)
-    cursor = events_after
-    limit = (since, _NEWEST if target is None else stream_id(target))
+    cursor = wait.events_after
     while True:
-        done, newest, version = store.flush_probe(keys, target)
+        done, newest, version = await store.flush_probe(keys, wait.target)
         if version is None:
             raise NotFoundError(
                 f"instance {keys.instance_id!r} of {keys.component} was deleted while waiting"
             )
         if done:
-            cursor = _collect(store, keys, cursor, newest, limit, wanted, result)
+            await _collect(store, keys, cursor, newest, wait, result)
             result.version = version
             return result
         block_ms = MAX_BLOCK_MS
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
+        if wait.deadline is not None:
+            remaining = wait.deadline - time.monotonic()
             if remaining <= 0:
                 raise DeadlineExceededError("deadline passed before the queued updates were applied")
             block_ms = max(1, min(MAX_BLOCK_MS, int(remaining * 1000)))
-        for event in store.read_events(keys, cursor, block_ms):
+        for event in await store.read_events(keys, cursor, block_ms):
             cursor = event.id
-            _keep(event, limit, wanted, result)
+            _keep(event, wait, result)
 
 
-def _collect(
-    store: Store,
-    keys: InstanceKeys,
-    cursor: str,
-    newest: str,
-    limit: tuple[tuple[int, int], tuple[int, int]],
-    wanted: Collection[str] | None,
-    result: WaitResult,
-) -> str:
+async def _collect(
+    store: Store, keys: InstanceKeys, cursor: str, newest: str, wait: Wait, result: WaitResult
+) -> None:
     while stream_id(cursor) < stream_id(newest):
-        events = store.events_range(keys, cursor, 500)
+        events = await store.events_range(keys, cursor, 500)
         if not events:
             break
         for event in events:
             cursor = event.id
-            _keep(event, limit, wanted, result)
-    return cursor
+            _keep(event, wait, result)
 
 
-def _keep(
-    event: Event,
-    limit: tuple[tuple[int, int], tuple[int, int]],
-    wanted: Collection[str] | None,
-    result: WaitResult,
-) -> None:
+def _keep(event: Event, wait: Wait, result: WaitResult) -> None:
     if event.status not in TERMINAL:
         return
-    if wanted is not None:
-        if event.update_id in wanted:
+    if wait.wanted is not None:
+        if event.update_id in wait.wanted:
             result.outcomes[event.update_id] = event
-    elif event.status != scripts.APPLIED and limit[0] <= stream_id(event.update_id) <= limit[1]:
+        return
+    low, high = wait.span
+    if event.status != scripts.APPLIED and low <= stream_id(event.update_id) <= high:
         result.outcomes[event.update_id] = event

@@ -9,63 +9,70 @@ once, instead of at its next sweep. Messages are hints: one that is lost
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import threading
 from collections.abc import Callable
+from typing import Any
 
 import redis
 
+from motion_grpc.engine.ops import stop_task
 from motion_grpc.errors import MotionError
 from motion_grpc.store.keys import WAKE_PREFIX, InstanceKeys, wake_channel
-from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
 RECONNECT_SECONDS = 0.5
 
 
 class WakeListener:
-    """A thread subscribed to the wake channels of the hosted components."""
+    """A task subscribed to the wake channels of the hosted components."""
 
     def __init__(
-        self,
-        store: Store,
-        components: Callable[[], list[str]],
-        notify: Callable[[InstanceKeys], None],
-        stopping: threading.Event,
+        self, client: Any, components: Callable[[], list[str]], notify: Callable[[InstanceKeys], None]
     ) -> None:
-        self._store = store
+        self._client = client
         self._components = components
         self._notify = notify
-        self._stopping = stopping
-        self.thread = threading.Thread(target=self._run, name="motion-wakeups", daemon=True)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
-        self.thread.start()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="motion-wakeups")
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
+    async def close(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            await stop_task(self._task)
+
+    async def _run(self) -> None:
+        while not self._stopping:
             try:
-                self._listen()
+                await self._listen()
             except (redis.exceptions.RedisError, MotionError, OSError) as exc:
                 log.debug("wake channel: %s; reconnecting", exc)
-                self._stopping.wait(RECONNECT_SECONDS)
+                await asyncio.sleep(RECONNECT_SECONDS)
 
-    def _listen(self) -> None:
-        pubsub = self._store.client.pubsub(ignore_subscribe_messages=True)
+    async def _listen(self) -> None:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         subscribed: set[str] = set()
         try:
-            while not self._stopping.is_set():
+            while not self._stopping:
                 wanted = {wake_channel(name) for name in self._components()}
                 if wanted - subscribed:
-                    pubsub.subscribe(*sorted(wanted - subscribed))
+                    await pubsub.subscribe(*sorted(wanted - subscribed))
                     subscribed |= wanted
-                message = pubsub.get_message(timeout=POLL_SECONDS)
+                if not subscribed:
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
                 if message is not None and message.get("type") == "message":
                     self._wake(message)
         finally:
-            pubsub.close()
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
 
     def _wake(self, message: dict[str, object]) -> None:
         channel, data = message.get("channel"), message.get("data")

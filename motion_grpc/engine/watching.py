@@ -39,7 +39,7 @@ from motion_grpc.store.events import (
     parse_event_id,
 )
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import Event
+from motion_grpc.store.records import Event
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,7 @@ import logging
 import signal
 import socket
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -20,16 +18,15 @@ from grpc_health.v1._async import HealthServicer
 
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.component import Component
-from motion_grpc.engine import Engine, EngineSettings
+from motion_grpc.engine import AsyncEngine, EngineSettings
 from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from motion_grpc.server.servicer import MotionServicer
 from motion_grpc.server.watch import WatchService
 from motion_grpc.server.workers import UpdateProcesses
-from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store import RedisSettings
 from motion_grpc.store.events import AsyncEventLog
-from motion_grpc.store.store import events_retention_from_env
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +39,6 @@ class ServerOptions:
     """How a server listens and runs; see `motion-grpc serve --help`."""
 
     address: str = "127.0.0.1:50051"
-    serve_threads: int = 16
-    wait_threads: int = 64
     allow_pickle: bool = False
     debug: bool = False
     grace: float = 5.0
@@ -54,8 +49,6 @@ class ServerOptions:
     watch_heartbeat: float = 10.0
     #: Live events buffered per watcher before it is ended with RESOURCE_EXHAUSTED.
     watch_buffer: int = 10_000
-    #: Events kept per instance for WatchUpdates resumes (XADD MAXLEN ~: trimmed in whole blocks).
-    events_retention: int = field(default_factory=events_retention_from_env)
     #: Share the port with other servers that also ask for it (SO_REUSEPORT); off, a busy port fails.
     reuse_port: bool = False
 
@@ -67,18 +60,16 @@ class ListenError(OSError):
 class MotionServer:
     """A running gRPC server and the engine behind it."""
 
-    def __init__(self, server: aio.Server, port: int, engine: Engine, pools: Sequence[ThreadPoolExecutor],
-                 health_servicer: HealthServicer, options: ServerOptions) -> None:  # fmt: skip
+    def __init__(self, server: aio.Server, port: int, engine: AsyncEngine, health_servicer: HealthServicer,
+                 options: ServerOptions) -> None:  # fmt: skip
         self.server = server
         self.port = port
         self.engine = engine
-        self._pools = pools
         self._health = health_servicer
         self._options = options
         self._health_task: asyncio.Task[None] | None = None
         self.update_processes: UpdateProcesses | None = None
         self.watch_hub: WatchHub | None = None
-        self.serve_redis: Any = None
 
     async def start(self) -> MotionServer:
         await self.server.start()
@@ -94,13 +85,9 @@ class MotionServer:
         if self.watch_hub is not None:
             await self.watch_hub.close()  # watches never end by themselves; clients resume elsewhere
         await self.server.stop(self._options.grace if grace is None else grace)
-        if self.serve_redis is not None:
-            await self.serve_redis.aclose()
-        await asyncio.to_thread(self.engine.close)
+        await self.engine.close()
         if self.update_processes is not None:
             await asyncio.to_thread(self.update_processes.stop)
-        for pool in self._pools:
-            pool.shutdown(wait=False, cancel_futures=True)
 
     async def wait_for_termination(self) -> None:
         await self.server.wait_for_termination()
@@ -111,7 +98,7 @@ class MotionServer:
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
         while True:
             try:
-                healthy = await asyncio.to_thread(self.engine.store.ping)
+                healthy = await self.engine.ping()
             except MotionError:
                 healthy = False
             status = serving if healthy else not_serving
@@ -136,23 +123,15 @@ async def create_server(
         options=[("grpc.so_reuseport", int(options.reuse_port))],  # grpc's default, 1, shares silently
     )
     port = _listen(server, options.address)
-    engine, processes = _start_engine(components, redis, options, engine_settings or EngineSettings())
-    serve_pool = ThreadPoolExecutor(options.serve_threads, thread_name_prefix="motion-serve")
-    wait_pool = ThreadPoolExecutor(options.wait_threads, thread_name_prefix="motion-wait")
+    engine, processes = await _start_engine(components, redis, options, engine_settings or EngineSettings())
     hub = _watch_hub(redis, options)
-    watches = WatchService(engine, hub, serve_pool)
-    # Cheap runs are served on the event loop with this client (cluster pipelines refuse EVALSHA).
-    serve_redis = None if redis.is_cluster else redis.async_client()
-    servicer = MotionServicer(
-        engine, serve_pool, wait_pool, options.allow_pickle, watches=watches, redis=serve_redis
-    )
+    servicer = MotionServicer(engine, options.allow_pickle, watches=WatchService(engine, hub))
     motion_pb2_grpc.add_MotionServiceServicer_to_server(servicer, server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    motion = MotionServer(server, port, engine, [serve_pool, wait_pool], health_servicer, options)
+    motion = MotionServer(server, port, engine, health_servicer, options)
     motion.update_processes = processes
     motion.watch_hub = hub
-    motion.serve_redis = serve_redis
     return await motion.start()
 
 
@@ -186,22 +165,15 @@ def _port_in_use(host: str, port: str) -> bool:
     return False
 
 
-def _start_engine(
+async def _start_engine(
     components: Sequence[Component], redis: RedisSettings, options: ServerOptions, settings: EngineSettings
-) -> tuple[Engine, UpdateProcesses | None]:
+) -> tuple[AsyncEngine, UpdateProcesses | None]:
     """The engine, with its update worker processes when `options.update_processes` asks for them."""
     if options.update_processes <= 0:
-        return Engine(_store(redis, options), components, settings).start(), None
-    processes = UpdateProcesses(
-        options.apps, redis, options.update_processes, settings, options.events_retention
-    ).start()
+        return await AsyncEngine(redis, components, settings).start(), None
+    processes = UpdateProcesses(options.apps, redis, options.update_processes, settings).start()
     serving_only = dataclasses.replace(settings, process_updates=False)
-    engine = Engine(_store(redis, options), components, serving_only, wake=processes.wake).start()
-    return engine, processes
-
-
-def _store(redis: RedisSettings, options: ServerOptions) -> Store:
-    return Store(redis.client(), events_maxlen=options.events_retention)
+    return await AsyncEngine(redis, components, serving_only, wake=processes.wake).start(), processes
 
 
 def _watch_hub(redis: RedisSettings, options: ServerOptions) -> WatchHub:

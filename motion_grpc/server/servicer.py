@@ -1,13 +1,11 @@
-"""The motion.v1 MotionService: decode, call the engine off the event loop, encode."""
+"""The motion.v1 MotionService: decode, await the engine, encode."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from grpc import aio
 
@@ -15,15 +13,12 @@ from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.component import Component, DiscardPolicy
-from motion_grpc.engine import Engine
-from motion_grpc.engine.engine import RunResult
+from motion_grpc.engine import AsyncEngine
 from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
 from motion_grpc.logs import excerpt
 from motion_grpc.server.results import ResultCheck
 from motion_grpc.server.streaming import outcome, run_options, run_stream
 from motion_grpc.server.watch import WatchService
-
-T = TypeVar("T")
 
 _POLICY = {
     DiscardPolicy.NONE: pb.DISCARD_POLICY_NONE,
@@ -33,54 +28,19 @@ _POLICY = {
 
 
 class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[misc]
-    """Thin handlers; all behaviour lives in the engine.
+    """Thin handlers: decode, await the engine (on this loop), encode."""
 
-    Serve ops run on the serve pool; calls that wait for updates run on a
-    separate wait pool, so waiting never holds a serve thread.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        serve_pool: ThreadPoolExecutor,
-        wait_pool: ThreadPoolExecutor,
-        allow_pickle: bool,
-        watches: WatchService | None = None,
-        redis: Any = None,
-    ) -> None:
-        """Args:
-        redis: A redis.asyncio client for this event loop, to serve cheap runs on the loop
-            itself; without it every run goes through the serve pool.
-        """
+    def __init__(self, engine: AsyncEngine, allow_pickle: bool, watches: WatchService | None = None) -> None:
         self._engine = engine
-        self._redis = redis
-        self._serve_pool = serve_pool
-        self._wait_pool = wait_pool
         self._allow_pickle = allow_pickle
         self._watches = watches
 
-    async def _call(self, pool: ThreadPoolExecutor, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, lambda: func(*args, **kwargs))
-
     async def Run(self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]) -> pb.RunResponse:
         ref = request.instance
-        waits = request.flush_update or request.force_refresh
         props = self._decode(request.props, request.pickled_props, "props")
-        deadline = _deadline(context)
         check = ResultCheck(request.flow, request.accept_pickle)
-        result = None if waits else await self._run_inline(request, props, deadline, check)
-        if result is None:
-            result = await self._call(
-                self._wait_pool if waits else self._serve_pool,
-                self._engine.run,
-                ref.component,
-                ref.instance_id,
-                request.flow,
-                props,
-                check_result=check,
-                **run_options(request, deadline),
-            )
+        options = run_options(request, _deadline(context))
+        result = await self._engine.run(ref.component, ref.instance_id, request.flow, props, options, check)
         response = pb.RunResponse(
             version=result.version,
             cached=result.cached,
@@ -94,30 +54,11 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             response.result.CopyFrom(encoded)
         return response
 
-    async def _run_inline(
-        self, request: pb.RunRequest, props: dict[str, Any], deadline: float | None, check: ResultCheck
-    ) -> RunResult | None:
-        """A cheap serve op on the event loop, its enqueue awaited: no thread hop for the common run.
-
-        None when the run needs the serve pool (see Engine.prepare_run).
-        """
-        if self._redis is None:
-            return None
-        ref = request.instance
-        prepared = self._engine.prepare_run(
-            ref.component, ref.instance_id, request.flow, props, request.ignore_cache, deadline, check
-        )
-        if prepared is None:
-            return None
-        enqueued = await self._engine.store.asend_enqueue(self._redis, prepared.request)
-        return self._engine.finish_run(prepared, enqueued)
-
     async def RunStream(
         self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.RunStreamResponse]:
         props = self._decode(request.props, request.pickled_props, "props")
-        pools = (self._serve_pool, self._wait_pool)
-        async for message in run_stream(self._engine, request, props, pools, _deadline(context)):
+        async for message in run_stream(self._engine, request, props, _deadline(context)):
             yield message
 
     async def WatchUpdates(
@@ -132,9 +73,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         self, request: pb.GetStateRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.GetStateResponse:
         ref = request.instance
-        view = await self._call(
-            self._serve_pool, self._engine.get_state, ref.component, ref.instance_id, list(request.keys)
-        )
+        view = await self._engine.get_state(ref.component, ref.instance_id, list(request.keys))
         response = pb.GetStateResponse(version=view.version)
         if request.version_only:
             return response
@@ -155,14 +94,8 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         self, request: pb.FlushUpdatesRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.FlushUpdatesResponse:
         ref = request.instance
-        waited = await self._call(
-            self._wait_pool,
-            self._engine.flush,
-            ref.component,
-            ref.instance_id,
-            request.flow or None,
-            _deadline(context),
-            request.since_update_id,
+        waited = await self._engine.flush(
+            ref.component, ref.instance_id, request.flow or None, _deadline(context), request.since_update_id
         )
         failed = [outcome(event) for event in waited.outcomes.values()]
         return pb.FlushUpdatesResponse(version=waited.version, failed=failed)
@@ -172,14 +105,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
     ) -> pb.WriteStateResponse:
         ref = request.instance
         patch = self._decode(request.patch, request.pickled_patch, "patch")
-        version = await self._call(
-            self._wait_pool,
-            self._engine.write_state,
-            ref.component,
-            ref.instance_id,
-            patch,
-            _deadline(context),
-        )
+        version = await self._engine.write_state(ref.component, ref.instance_id, patch, _deadline(context))
         return pb.WriteStateResponse(version=version)
 
     async def DescribeComponents(
@@ -190,12 +116,8 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
     async def ListInstances(
         self, request: pb.ListInstancesRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.ListInstancesResponse:
-        ids, next_token = await self._call(
-            self._serve_pool,
-            self._engine.list_instances,
-            request.component,
-            request.page_size,
-            request.page_token,
+        ids, next_token = await self._engine.list_instances(
+            request.component, request.page_size, request.page_token
         )
         return pb.ListInstancesResponse(instance_ids=ids, next_page_token=next_token)
 
@@ -203,9 +125,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         self, request: pb.DeleteInstanceRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.DeleteInstanceResponse:
         ref = request.instance
-        deleted = await self._call(
-            self._serve_pool, self._engine.delete_instance, ref.component, ref.instance_id
-        )
+        deleted = await self._engine.delete_instance(ref.component, ref.instance_id)
         return pb.DeleteInstanceResponse(deleted=deleted)
 
     def _decode(self, struct: Any, pickled: bytes, what: str) -> dict[str, Any]:

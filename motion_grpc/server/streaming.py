@@ -1,9 +1,9 @@
 """RunStream: a generator serve op's items sent as they are produced.
 
-The serve op is called on a serve thread (on a checked snapshot); each item
-is then produced off the event loop: a sync generator is advanced by one
-`next()` per serve-pool task, so no thread is held while the client reads;
-an async generator on the engine's LoopThread (see engine/streaming.py).
+The serve op is called on a checked snapshot; each item is then produced
+without holding the event loop: a sync generator is advanced by one `next()`
+per serve-thread task, so no thread is held while the client reads; an async
+generator on the loop itself (see engine/streaming.py).
 grpc.aio awaits each message's write before asking for the next one, so a
 slow reader slows the generator instead of piling items up in memory.
 
@@ -15,67 +15,51 @@ its result is checked to be sendable before its updates are enqueued.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import AsyncIterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.engine import Engine, RunResult
-from motion_grpc.engine.streaming import END, ServeStream
+from motion_grpc.engine import AsyncEngine, RunOptions, RunResult
+from motion_grpc.engine.streaming import END
 from motion_grpc.names import validate_name
 from motion_grpc.server.results import Encoded, ResultCheck, encode_result
-from motion_grpc.store.store import Event
+from motion_grpc.store.records import Event
 
 
-def run_options(request: pb.RunRequest, deadline: float | None) -> dict[str, Any]:
-    """The keyword options of Engine.run and Engine.open_stream a RunRequest asks for."""
-    return {
-        "ignore_cache": request.ignore_cache,
-        "force_refresh": request.force_refresh,
-        "flush_update": request.flush_update,
-        "init_state_params": codec.from_struct(request.init_state_params, "init_state_params"),
-        "deadline": deadline,
-    }
+def run_options(request: pb.RunRequest, deadline: float | None) -> RunOptions:
+    """The options of Engine.run and Engine.open_stream a RunRequest asks for."""
+    return RunOptions(
+        ignore_cache=request.ignore_cache,
+        force_refresh=request.force_refresh,
+        flush_update=request.flush_update,
+        init_state_params=codec.from_struct(request.init_state_params, "init_state_params"),
+        deadline=deadline,
+    )
 
 
 async def run_stream(
-    engine: Engine,
-    request: pb.RunRequest,
-    props: Mapping[str, Any],
-    pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
-    deadline: float | None,
+    engine: AsyncEngine, request: pb.RunRequest, props: Mapping[str, Any], deadline: float | None
 ) -> AsyncIterator[pb.RunStreamResponse]:
-    """The messages of one RunStream call; `pools` is (serve pool, wait pool)."""
-    serve_pool, wait_pool = pools
-    loop = asyncio.get_running_loop()
-    waits = request.flush_update or request.force_refresh
-    ref = request.instance
+    """The messages of one RunStream call."""
     options = run_options(request, deadline)
     if not _streams(engine, request):
-        yield await _run_whole(engine, request, props, wait_pool if waits else serve_pool, options)
+        yield await _run_whole(engine, request, props, options)
         return
-    open_stream = functools.partial(
-        engine.open_stream, ref.component, ref.instance_id, request.flow, props, **options
-    )
-    stream: ServeStream = await loop.run_in_executor(wait_pool if waits else serve_pool, open_stream)
-    try:
-        while True:
-            item = await asyncio.wrap_future(stream.step(serve_pool))
-            if item is END:
-                break
-            message = pb.RunStreamResponse(version=stream.version)
-            _fill_item(message, encode_result(item, request.flow, request.accept_pickle, "an item"))
-            yield message
-        finish_pool = wait_pool if request.flush_update else serve_pool
-        yield _final(await loop.run_in_executor(finish_pool, stream.finish))
-    finally:
-        stream.close(serve_pool)
+    ref = request.instance
+    async with engine.serve_slot():
+        stream = await engine.open_stream(ref.component, ref.instance_id, request.flow, props, options)
+        try:
+            while (item := await stream.next_item()) is not END:
+                message = pb.RunStreamResponse(version=stream.version)
+                _fill_item(message, encode_result(item, request.flow, request.accept_pickle, "an item"))
+                yield message
+            yield _final(await stream.finish())
+        finally:
+            await stream.close()
 
 
-def _streams(engine: Engine, request: pb.RunRequest) -> bool:
+def _streams(engine: AsyncEngine, request: pb.RunRequest) -> bool:
     """Whether the flow's serve op is a generator (else the call is a plain run, answered at once)."""
     component, _ = engine.resolve(request.instance.component, request.instance.instance_id)
     serve = component.flow(validate_name(request.flow, "flow key")).serve
@@ -83,19 +67,12 @@ def _streams(engine: Engine, request: pb.RunRequest) -> bool:
 
 
 async def _run_whole(
-    engine: Engine,
-    request: pb.RunRequest,
-    props: Mapping[str, Any],
-    pool: ThreadPoolExecutor,
-    options: dict[str, Any],
+    engine: AsyncEngine, request: pb.RunRequest, props: Mapping[str, Any], options: RunOptions
 ) -> pb.RunStreamResponse:
     """A plain serve op's one message; its result is checked before its updates are enqueued."""
     check = ResultCheck(request.flow, request.accept_pickle)
     ref = request.instance
-    run = functools.partial(
-        engine.run, ref.component, ref.instance_id, request.flow, props, check_result=check, **options
-    )
-    result = await asyncio.get_running_loop().run_in_executor(pool, run)
+    result = await engine.run(ref.component, ref.instance_id, request.flow, props, options, check)
     message = _final(result)
     _fill_item(message, check.encoded(result.result))
     return message

@@ -9,10 +9,8 @@ a serve thread, briefly.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from grpc import aio
@@ -20,23 +18,22 @@ from grpc import aio
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.component import Component
-from motion_grpc.engine import Engine
+from motion_grpc.engine import AsyncEngine
 from motion_grpc.engine.watching import Subscription, WatchHub
 from motion_grpc.errors import FailedPreconditionError, NotFoundError
 from motion_grpc.names import validate_name
 from motion_grpc.store import scripts
 from motion_grpc.store.events import format_event_id, parse_event_id
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import Event
+from motion_grpc.store.records import Event
 
 
 class WatchService:
     """Serves WatchUpdates calls from one WatchHub."""
 
-    def __init__(self, engine: Engine, hub: WatchHub, serve_pool: ThreadPoolExecutor) -> None:
+    def __init__(self, engine: AsyncEngine, hub: WatchHub) -> None:
         self._engine = engine
         self._hub = hub
-        self._serve_pool = serve_pool
 
     async def watch(
         self, request: pb.WatchUpdatesRequest, context: aio.ServicerContext[Any, Any]
@@ -72,10 +69,7 @@ class WatchService:
             )
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
-            self._serve_pool, self._engine.ensure_instance, component, keys, None, deadline
-        )
+        await self._engine.ensure_instance(component, keys, None, deadline)
 
     async def _message(
         self, subscription: Subscription, event: Event, include_state: bool
@@ -88,11 +82,7 @@ class WatchService:
         return message
 
     async def _load_state(self, keys: InstanceKeys) -> tuple[int, Any]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._serve_pool, self._state_struct, keys)
-
-    def _state_struct(self, keys: InstanceKeys) -> tuple[int, Any]:
-        view = self._engine.get_state(keys.component, keys.instance_id)
+        view = await self._engine.get_state(keys.component, keys.instance_id)
         try:
             return view.version, codec.to_struct(view.state, "state")
         except codec.EncodeError as exc:

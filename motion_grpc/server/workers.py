@@ -30,9 +30,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from motion_grpc.engine import Engine, EngineSettings
-from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import DEFAULT_EVENTS_MAXLEN
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,6 @@ class UpdateProcesses:
         redis: RedisSettings,
         processes: int,
         settings: EngineSettings,
-        events_retention: int = DEFAULT_EVENTS_MAXLEN,
     ) -> None:
         if processes < 1:
             raise ValueError("update processes must be >= 1")
@@ -79,7 +77,6 @@ class UpdateProcesses:
         self._apps = tuple(apps)
         self._redis_url = redis.url
         self._settings = settings
-        self._events_retention = events_retention
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker | None] = [None] * processes
         self._stopping = threading.Event()
@@ -115,7 +112,7 @@ class UpdateProcesses:
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=run_worker,
-            args=(self._apps, self._redis_url, self._settings, self._events_retention, receiver),
+            args=(self._apps, self._redis_url, self._settings, receiver),
             name=f"motion-update-process-{index}",
             daemon=True,
         )
@@ -142,7 +139,6 @@ def run_worker(
     apps: Sequence[str],
     redis_url: str,
     settings: EngineSettings,
-    events_retention: int,
     wakes: Connection,
 ) -> None:
     """Body of one update worker process: an engine that only applies updates."""
@@ -150,8 +146,7 @@ def run_worker(
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when its workers stop
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
-    store = Store(RedisSettings(url=redis_url).client(), events_maxlen=events_retention)
-    engine = Engine(store, load_components(apps), settings).start()
+    engine = Engine(RedisSettings(url=redis_url), load_components(apps), settings).start()
     try:
         for component, instance_id in wakes_until_stop(wakes):
             engine.drain_soon(InstanceKeys.of(component, instance_id))

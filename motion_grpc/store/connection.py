@@ -31,6 +31,8 @@ class RedisSettings:
     connect_timeout: float = 1.0
     socket_timeout: float = 5.0
     max_connections: int = 512
+    #: Seconds a call waits for a free connection of a full pool before UNAVAILABLE.
+    pool_timeout: float = 10.0
 
     @property
     def is_cluster(self) -> bool:
@@ -85,4 +87,14 @@ class RedisSettings:
         limit = max_connections or self.max_connections
         if self.is_cluster:
             return AsyncRedisCluster.from_url(self._cluster_url(), max_connections=limit, **options)
-        return redis.asyncio.Redis.from_url(self.url, max_connections=limit, **options)
+        # Past the bound, a call waits for a connection (up to pool_timeout) rather than failing:
+        # thousands of ops in flight share the pool.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            self.url, max_connections=limit, timeout=self.pool_timeout, **_pool_options(options)
+        )
+        return redis.asyncio.Redis(connection_pool=pool, retry=options["retry"])
+
+
+def _pool_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Connection options as a pool takes them (the retry policy belongs to the client)."""
+    return {name: value for name, value in options.items() if name != "retry"}

@@ -13,7 +13,7 @@ from typing import Any
 
 from motion_grpc.errors import InvalidArgumentError
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import Event, mapped_async, parse_event
+from motion_grpc.store.records import Event, mapped_async, parse_event
 
 _EVENT_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 _MAX_ID_PART = 2**64 - 1

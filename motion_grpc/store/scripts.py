@@ -6,12 +6,14 @@ version, applied id, event) atomically and only by the lease holder.
 
 from __future__ import annotations
 
-from typing import Any
-
-from motion_grpc.store.keys import InstanceKeys
+import hashlib
 
 # Status numbers stored in events; they equal motion.v1.UpdateStatus.
 QUEUED, RUNNING, APPLIED, FAILED, DISCARDED = 1, 2, 3, 4, 5
+
+# TAKE's reply codes (besides NO_INSTANCE): entries taken, queue empty (lease released),
+# call again (entries were discarded), lease held by another worker.
+TAKEN, IDLE, TAKE_AGAIN, HELD_ELSEWHERE = 1, 0, 2, -1
 
 # Reply codes shared by several scripts.
 LEASE_LOST = -1
@@ -264,80 +266,6 @@ return 0
 """
 
 
-class Scripts:
-    """The scripts registered on one Redis client, with typed entry points."""
-
-    def __init__(self, client: Any) -> None:
-        self._init_begin = client.register_script(INIT_BEGIN)
-        self._init_commit = client.register_script(INIT_COMMIT)
-        self._delete = client.register_script(DELETE)
-        self._enqueue = client.register_script(ENQUEUE)
-        self._take = client.register_script(TAKE)
-        self._commit = client.register_script(COMMIT)
-        self._renew = client.register_script(RENEW)
-        self._release = client.register_script(RELEASE)
-
-    def init_begin(self, keys: InstanceKeys, token: str, ttl_ms: int) -> int:
-        return int(self._init_begin(keys=[keys.meta, keys.init_lock], args=[token, ttl_ms]))
-
-    def init_commit(self, keys: InstanceKeys, token: str, now_ms: int, fields: dict[str, bytes]) -> int:
-        args: list[Any] = [token, keys.component, keys.instance_id, now_ms]
-        for name, value in fields.items():
-            args += [name, value]
-        return int(self._init_commit(keys=[keys.meta, keys.state, keys.init_lock, keys.gone], args=args))
-
-    def delete(self, keys: InstanceKeys) -> int:
-        script_keys = [
-            keys.meta,
-            keys.state,
-            keys.updates,
-            keys.events,
-            keys.lease,
-            keys.init_lock,
-            keys.cache,
-            keys.attempts,
-            keys.gone,
-        ]
-        return int(self._delete(keys=script_keys))
-
-    @property
-    def enqueue_sha(self) -> str:
-        return str(self._enqueue.sha)
-
-    def enqueue(self, script_keys: list[str], args: list[Any]) -> Any:
-        """Run the enqueue script (loading it first if Redis lost it)."""
-        return self._enqueue(keys=script_keys, args=args)
-
-    def take(self, keys: InstanceKeys, args: list[Any]) -> Any:
-        return self._take(keys=_take_keys(keys), args=args)
-
-    def take_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
-        """Queue the take script on a pipeline by its SHA.
-
-        redis-py's pipelines check script existence on every execute (one more
-        round trip); callers handle a NoScriptError in the pipeline's replies.
-        """
-        script_keys = _take_keys(keys)
-        pipe.evalsha(self._take.sha, len(script_keys), *script_keys, *args)
-
-    def commit(self, keys: InstanceKeys, args: list[Any]) -> int:
-        return int(self._commit(keys=_commit_keys(keys), args=args))
-
-    def commit_in(self, pipe: Any, keys: InstanceKeys, args: list[Any]) -> None:
-        """Queue the commit script on a pipeline by its SHA (see `take_in`)."""
-        script_keys = _commit_keys(keys)
-        pipe.evalsha(self._commit.sha, len(script_keys), *script_keys, *args)
-
-    def renew(self, lease_key: str, token: str, ttl_ms: int, client: Any = None) -> int:
-        return int(self._renew(keys=[lease_key], args=[token, ttl_ms], client=client))
-
-    def release(self, lease_key: str, token: str) -> int:
-        return int(self._release(keys=[lease_key], args=[token]))
-
-
-def _take_keys(keys: InstanceKeys) -> list[str]:
-    return [keys.lease, keys.updates, keys.attempts, keys.events, keys.meta]
-
-
-def _commit_keys(keys: InstanceKeys) -> list[str]:
-    return [keys.meta, keys.state, keys.updates, keys.events, keys.lease, keys.cache, keys.attempts]
+def sha1(source: str) -> str:
+    """The SHA Redis knows a script by (EVALSHA)."""
+    return hashlib.sha1(source.encode()).hexdigest()

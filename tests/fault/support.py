@@ -14,7 +14,7 @@ import redis
 
 from motion_grpc import MotionClient
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import Event, parse_event
+from motion_grpc.store.records import Event, parse_event
 from tests.helpers import ROOT, ServerProcess, assert_eventually, clean_env
 
 FAULT_APP = str(ROOT / "tests" / "apps" / "faultapp.py")

@@ -6,14 +6,15 @@ import pathlib
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 
 from motion_grpc import MotionClient
 from motion_grpc.component import Component
 from motion_grpc.engine import Engine
 from motion_grpc.server.loader import load_components
-from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import Event
+from motion_grpc.store.records import Event, parse_event
 from tests.helpers import ROOT, ServerProcess
 
 SEMANTICS_APP = str(pathlib.Path(ROOT) / "tests" / "apps" / "semantics.py")
@@ -38,7 +39,7 @@ def make_engine(redis_url: str) -> Iterator[Callable[..., Engine]]:
     engines: list[Engine] = []
 
     def make(**kwargs: object) -> Engine:
-        engine = Engine(Store(RedisSettings(redis_url).client()), load_components([SEMANTICS_APP]), **kwargs)
+        engine = Engine(RedisSettings(redis_url), load_components([SEMANTICS_APP]), **kwargs)
         engines.append(engine.start())
         return engine
 
@@ -58,14 +59,9 @@ def semantics(engine: Engine, name: str) -> Component:
 
 def events_of(redis_url: str, component: str, instance_id: str) -> list[Event]:
     """Every update-status event of an instance, oldest first."""
-    store = Store(RedisSettings(redis_url).client())
+    client = redis.Redis.from_url(redis_url)
     try:
-        keys = InstanceKeys.of(component, instance_id)
-        events: list[Event] = []
-        after = "0-0"
-        while batch := store.events_range(keys, after, 1000):
-            events += batch
-            after = batch[-1].id
-        return events
+        raw = client.xrange(InstanceKeys.of(component, instance_id).events, "-", "+")
+        return [parse_event(raw_id, fields) for raw_id, fields in raw]
     finally:
-        store.close()
+        client.close()

@@ -12,15 +12,16 @@ import redis
 
 from motion_grpc import MotionClient, codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.engine import Engine
+from motion_grpc.engine import Engine, RunOptions
 from motion_grpc.errors import OpError
 from motion_grpc.server.loader import load_components
-from motion_grpc.store import RedisSettings, Store, scripts
+from motion_grpc.store import RedisSettings, scripts
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import QueuedEntry
+from motion_grpc.store.records import QueuedEntry
 from tests.helpers import ROOT, ServerProcess, assert_eventually, unique
 from tests.integration.conftest import events_of
 
+FLUSHED = RunOptions(flush_update=True)
 HARDENING_APP = str(pathlib.Path(ROOT) / "tests" / "apps" / "hardening.py")
 
 
@@ -29,7 +30,7 @@ def make_engine(redis_url: str) -> Iterator[Callable[[], Engine]]:
     engines: list[Engine] = []
 
     def make() -> Engine:
-        engine = Engine(Store(RedisSettings(redis_url).client()), load_components([HARDENING_APP]))
+        engine = Engine(RedisSettings(redis_url), load_components([HARDENING_APP]))
         engines.append(engine.start())
         return engine
 
@@ -58,7 +59,7 @@ def test_no_read_after_a_flushed_run_sees_the_state_before_it(make_engine: Calla
     stale = []
     for index in range(400):
         instance_id = f"{unique('fresh')}-{index}"
-        engine.run("Tally", instance_id, "bump", flush_update=True)
+        engine.run("Tally", instance_id, "bump", None, FLUSHED)
         seen = engine.run("Tally", instance_id, "get").result
         if seen != 1:
             stale.append((instance_id, seen))
@@ -79,7 +80,7 @@ def test_no_read_after_a_flushed_run_sees_older_state_over_grpc(hardening_client
 def test_load_state_builds_every_snapshot_even_after_a_commit(make_engine: Callable[[], Engine]) -> None:
     engine = make_engine()
     instance_id = unique("pooled")
-    sizes = [engine.run("Pooled", instance_id, "grow", flush_update=True).result for _ in range(5)]
+    sizes = [engine.run("Pooled", instance_id, "grow", None, FLUSHED).result for _ in range(5)]
     # Each serve sees the pool load_state built from the state it serves from: sizes 1, 2, 3, ...
     assert sizes == [1, 2, 3, 4, 5]
     engine.flush("Pooled", instance_id)
@@ -140,7 +141,7 @@ def test_an_instance_whose_state_cannot_be_loaded_fails_its_update_and_stays_col
 ) -> None:
     engine = make_engine()
     instance_id = unique("undecodable")
-    engine.run("Tally", instance_id, "bump", flush_update=True)
+    engine.run("Tally", instance_id, "bump", None, FLUSHED)
     keys = InstanceKeys.of("Tally", instance_id)
     raw = redis.Redis.from_url(redis_url)
     try:
@@ -148,7 +149,7 @@ def test_an_instance_whose_state_cannot_be_loaded_fails_its_update_and_stays_col
         raw.hincrby(keys.meta, "version", 1)  # as if another process had committed it
         before = _commands(raw)
         entry = QueuedEntry("bump", "tally_bump", codec.dumps(({}, None)))
-        update_id = engine.store.enqueue(keys, [entry]).ids[0]
+        update_id = engine.store.enqueue(engine.store.enqueue_request(keys, [entry])).ids[0]
         engine.drain_soon(keys)
 
         def failed() -> bool:
@@ -165,7 +166,7 @@ def test_an_instance_whose_state_cannot_be_loaded_fails_its_update_and_stays_col
         # about 15,000 commands a second (115k in 8 s, measured before backoff existed).
         assert _commands(raw) - before < 3000
         healthy = unique("healthy")
-        engine.run("Tally", healthy, "bump", flush_update=True)
+        engine.run("Tally", healthy, "bump", None, FLUSHED)
         assert engine.get_state("Tally", healthy).state == {"n": 1}
     finally:
         raw.close()
@@ -178,8 +179,8 @@ def test_op_failures_are_logged_once_each_without_values(
     instance_id = unique("logged")
     caplog.set_level(logging.WARNING, logger="motion_grpc.ops")
     with pytest.raises(OpError):
-        engine.run("Exits", instance_id, "fail", {"secret": "s3cr3t-value"}, flush_update=True)
-    outcome = engine.run("Exits", instance_id, "update", {"i": 1, "kind": "nothing"}, flush_update=True)
+        engine.run("Exits", instance_id, "fail", {"secret": "s3cr3t-value"}, FLUSHED)
+    outcome = engine.run("Exits", instance_id, "update", {"i": 1, "kind": "nothing"}, FLUSHED)
     assert outcome.outcomes[0].status == scripts.APPLIED
     lines = [r.getMessage() for r in caplog.records if r.name == "motion_grpc.ops"]
     assert any("serve of Exits/fail" in x and "ValueError: the serve op is broken" in x for x in lines)

@@ -50,7 +50,7 @@ def test_a_server_trims_events_as_the_environment_says(redis_url: str) -> None:
 
 
 def test_a_bad_retention_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from motion_grpc.store.store import events_retention_from_env
+    from motion_grpc.store.records import events_retention_from_env
 
     for bad in ("ten", "0", "-5", "1.5"):
         monkeypatch.setenv("MOTION_EVENTS_RETENTION", bad)

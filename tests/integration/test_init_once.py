@@ -17,11 +17,11 @@ def _first_call(redis_url: str, instance_id: str, log_path: str, start_at: float
     from motion_grpc.engine import Engine
     from motion_grpc.instance import ComponentInstance
     from motion_grpc.server.loader import load_components
-    from motion_grpc.store import RedisSettings, Store
+    from motion_grpc.store import RedisSettings
     from tests.helpers import TEST_APP
 
     (component,) = [c for c in load_components([TEST_APP]) if c.name == "InitOnce"]
-    engine = Engine(Store(RedisSettings(redis_url).client()), [component]).start()
+    engine = Engine(RedisSettings(redis_url), [component]).start()
     try:
         time.sleep(max(0.0, start_at - time.time()))
         instance = ComponentInstance(component, instance_id, engine=engine)

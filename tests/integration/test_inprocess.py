@@ -11,13 +11,13 @@ from motion_grpc import Component, MotionClient
 from motion_grpc.engine import Engine
 from motion_grpc.instance import ComponentInstance
 from motion_grpc.server.loader import load_components
-from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store import RedisSettings
 from tests.helpers import TEST_APP, ServerProcess, unique
 
 
 @pytest.fixture
 def engine(redis_url: str) -> Iterator[Engine]:
-    running = Engine(Store(RedisSettings(redis_url).client()), load_components([TEST_APP])).start()
+    running = Engine(RedisSettings(redis_url), load_components([TEST_APP])).start()
     yield running
     running.close()
 
@@ -80,7 +80,7 @@ def test_init_state_params_apply_on_creation_only(engine: Engine) -> None:
 def test_a_snapshot_made_stale_elsewhere_is_never_served(redis_url: str) -> None:
     """Engine A serves cheap ops from its snapshot; a commit by engine B must still show at once."""
     engines = [
-        Engine(Store(RedisSettings(redis_url).client()), load_components([TEST_APP])).start()
+        Engine(RedisSettings(redis_url), load_components([TEST_APP])).start()
         for _ in range(2)
     ]
     try:

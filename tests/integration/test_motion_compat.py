@@ -21,7 +21,7 @@ from motion_grpc.engine.waiting import stream_id
 from motion_grpc.errors import NotFoundError
 from motion_grpc.inprocess import close_engines
 from motion_grpc.server.loader import AppLoadError, load_components
-from motion_grpc.store import RedisSettings, Store, scripts
+from motion_grpc.store import RedisSettings, scripts
 from tests.apps.process_updates import Pids
 from tests.helpers import assert_eventually, unique
 from tests.integration.conftest import events_of
@@ -171,7 +171,7 @@ def test_instances_made_after_a_redefinition_use_the_new_definition() -> None:
 
 
 def test_a_server_still_refuses_two_definitions_of_one_name(redis_url: str, tmp_path: pathlib.Path) -> None:
-    engine = Engine(Store(RedisSettings(redis_url).client()), [FirstCounter]).start()
+    engine = Engine(RedisSettings(redis_url), [FirstCounter]).start()
     try:
         with pytest.raises(ValueError, match="another component named CompatCounter"):
             engine.add_component(Counter)
@@ -206,7 +206,7 @@ def test_disable_update_task_applies_flushed_updates_in_the_caller_after_those_q
     redis_url: str,
 ) -> None:
     """No update worker at all in this engine: only the caller can apply the queue, in order."""
-    engine = Engine(Store(RedisSettings(redis_url).client()), settings=EngineSettings(process_updates=False))
+    engine = Engine(RedisSettings(redis_url), settings=EngineSettings(process_updates=False))
     engine.start()
     try:
         instance_id = unique("fifo")
@@ -248,7 +248,7 @@ def test_a_caller_finding_the_lease_held_leaves_the_holder_its_lease(redis_url: 
     """Two callers apply one instance's queue: the one that finds the lease held must not stop
     the holder's renewals. With a 1 s lease, a 1.5 s update still runs once."""
     settings = EngineSettings(process_updates=False, lease_ttl=1.0)
-    engine = Engine(Store(RedisSettings(redis_url).client()), settings=settings).start()
+    engine = Engine(RedisSettings(redis_url), settings=settings).start()
     try:
         instance_id = unique("lease")
         first = Slow(instance_id, disable_update_task=True, engine=engine)

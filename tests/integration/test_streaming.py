@@ -16,7 +16,7 @@ from motion_grpc.engine import Engine
 from motion_grpc.errors import DeadlineExceededError, OpError
 from motion_grpc.instance import ComponentInstance
 from motion_grpc.server.loader import load_components
-from motion_grpc.store import RedisSettings, Store
+from motion_grpc.store import RedisSettings
 from tests.helpers import ROOT, TEST_APP, ServerProcess, assert_eventually, unique
 
 STREAM_APP = str(ROOT / "tests" / "apps" / "streamapp.py")
@@ -37,7 +37,7 @@ def motion(stream_server: ServerProcess) -> Iterator[MotionClient]:
 
 @pytest.fixture
 def engine(redis_url: str) -> Iterator[Engine]:
-    running = Engine(Store(RedisSettings(redis_url).client()), load_components([STREAM_APP])).start()
+    running = Engine(RedisSettings(redis_url), load_components([STREAM_APP])).start()
     yield running
     running.close()
 

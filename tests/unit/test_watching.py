@@ -11,7 +11,7 @@ from motion_grpc.engine.watching import Subscription, resume_point
 from motion_grpc.errors import InvalidArgumentError, OutOfRangeError, ResourceExhaustedError
 from motion_grpc.store.events import StreamBounds, parse_event_id
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.store import Event
+from motion_grpc.store.records import Event
 
 KEYS = InstanceKeys.of("C", "i")
 

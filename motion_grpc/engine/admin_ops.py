@@ -1,0 +1,158 @@
+"""Reads and administration of instances: state, flushes, state writes, migrations, deletes, listing.
+
+State writes and migrations travel through the instance's update queue as
+admin entries, so they are serialized with the update ops, never in the middle
+of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from motion_grpc import codec
+from motion_grpc.component import Component
+from motion_grpc.engine import admin
+from motion_grpc.engine.applying import ADMIN_FLOW, MIGRATE_OP, WRITE_STATE_OP
+from motion_grpc.engine.instances import Instances
+from motion_grpc.engine.ops import describe_error
+from motion_grpc.engine.results import StateView
+from motion_grpc.engine.serving import check_enqueue
+from motion_grpc.engine.snapshots import Runtimes
+from motion_grpc.engine.waiting import Wait, WaitResult, events_from, parse_update_id, wait_for_updates
+from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError
+from motion_grpc.logs import excerpt
+from motion_grpc.store import scripts
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.records import QueuedEntry
+from motion_grpc.store.store import Store
+
+
+class Administration:
+    """Everything about an instance besides running its flows."""
+
+    def __init__(
+        self, store: Store, runtimes: Runtimes, instances: Instances, wake: Callable[[InstanceKeys], None]
+    ) -> None:
+        self._store = store
+        self._runtimes = runtimes
+        self._instances = instances
+        self._wake = wake
+
+    async def get_state(
+        self, component: Component, keys: InstanceKeys, names: Sequence[str] | None
+    ) -> StateView:
+        """The committed state (all keys or some) and its version; NOT_FOUND for a missing instance."""
+        version = await self._store.version(keys)
+        if version is None:
+            raise NotFoundError(f"instance {excerpt(keys.instance_id)} of {component.name} does not exist")
+        snapshot = await self._instances.snapshot_at(component, keys, version)
+        if not names:
+            return StateView(snapshot.version, dict(snapshot.data))
+        missing = [name for name in names if name not in snapshot.data]
+        if missing:
+            raise NotFoundError(
+                f"state of {component.name}/{excerpt(keys.instance_id)} has no key(s) {excerpt(missing)}"
+            )
+        return StateView(snapshot.version, {name: snapshot.data[name] for name in names})
+
+    async def flush(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        flow: str | None,
+        deadline: float | None,
+        since_id: str,
+    ) -> WaitResult:
+        """Wait until every update enqueued before the call (of one flow, or all) has ended.
+
+        Outcomes: the updates that failed or were discarded among those pending,
+        and among every update from `since_id` on, however early it ended.
+        """
+        since = parse_update_id(since_id, "since_update_id") if since_id else None
+        target = await self._store.flush_target(keys, flow)
+        if target is None and since is None:
+            version = await self._store.version(keys)
+            if version is None:
+                raise NotFoundError(
+                    f"instance {excerpt(keys.instance_id)} of {component.name} does not exist"
+                )
+            return WaitResult(version)
+        _, newest, _ = await self._store.flush_probe(keys, target)
+        if since is None:
+            return await wait_for_updates(self._store, keys, Wait(target, newest, deadline))
+        return await wait_for_updates(
+            self._store, keys, Wait(target, events_from(since), deadline, since=since)
+        )
+
+    async def write_state(
+        self, component: Component, keys: InstanceKeys, patch: Mapping[str, Any], deadline: float | None
+    ) -> int:
+        """Patch state keys, serialized with the update queue; returns the version it produced."""
+        if not isinstance(patch, Mapping) or not all(isinstance(key, str) for key in patch):
+            raise InvalidArgumentError("a state patch must be a dict with string keys")
+        try:
+            payload = codec.dumps(dict(patch))
+        except Exception as exc:
+            raise InvalidArgumentError(f"the state patch cannot be stored: {describe_error(exc)}") from exc
+        outcome = await self._queue_admin(component, keys, WRITE_STATE_OP, payload, deadline)
+        if outcome.status != scripts.APPLIED:
+            raise InvalidArgumentError(outcome.message or "the state write failed")
+        return outcome.version
+
+    async def migrate(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        migrate: Callable[[dict[str, Any]], Mapping[str, Any]],
+        deadline: float | None,
+    ) -> int:
+        """Apply `migrate(state) -> changed keys` to one instance, serialized with its updates.
+
+        Returns the version the migration produced; OpError when the function raised
+        or returned something other than a dict.
+        """
+        outcome = await self._queue_admin(
+            component, keys, MIGRATE_OP, admin.dumps_function(migrate), deadline
+        )
+        if outcome.status != scripts.APPLIED:
+            raise OpError(outcome.message or "the migration failed", outcome.error_type or "Exception")
+        return outcome.version
+
+    async def _queue_admin(
+        self, component: Component, keys: InstanceKeys, op: str, payload: bytes, deadline: float | None
+    ) -> _Outcome:
+        if await self._store.version(keys) is None:
+            raise NotFoundError(f"instance {excerpt(keys.instance_id)} of {component.name} does not exist")
+        request = self._store.enqueue_request(keys, [QueuedEntry(ADMIN_FLOW, op, payload)])
+        enqueued = await self._store.enqueue(request)
+        check_enqueue(keys, enqueued.code, self._store.max_queue)
+        self._wake(keys)
+        last = enqueued.ids[-1]
+        waited = await wait_for_updates(
+            self._store, keys, Wait(last, enqueued.events_before, deadline, wanted={last})
+        )
+        event = waited.outcomes.get(last)
+        if event is None:  # its event was trimmed away: it ended, the flush says how far
+            return _Outcome(scripts.APPLIED, waited.version, "", "")
+        return _Outcome(event.status, event.version, event.error_type, event.error_message)
+
+    async def delete(self, keys: InstanceKeys) -> bool:
+        """Remove an instance with its queue, events and cache; False when it did not exist.
+
+        A worker running one of its updates at that moment loses its lease, so the
+        commit of that update is refused; nothing of the instance comes back.
+        """
+        deleted = await self._store.delete_instance(keys)
+        self._runtimes.forget(keys)
+        return deleted
+
+    async def list_instances(self, component: Component, page_size: int, token: str) -> tuple[list[str], str]:
+        return await admin.list_page(self._store, component.name, page_size, token)
+
+
+class _Outcome:
+    __slots__ = ("error_type", "message", "status", "version")
+
+    def __init__(self, status: int, version: int, error_type: str, message: str) -> None:
+        self.status, self.version, self.error_type, self.message = status, version, error_type, message

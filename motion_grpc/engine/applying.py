@@ -1,0 +1,181 @@
+"""Running taken update entries on an instance's state: what the commit that follows must write.
+
+Entries of a group are applied one after the other, each seeing the state the
+previous ones left, and committed together; a batch op gets every entry's
+props in one call. An op that fails (raises, returns no dict, runs past its
+timeout) fails its own entry only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from motion_grpc import codec
+from motion_grpc.component import Component, UpdateOp
+from motion_grpc.engine import admin
+from motion_grpc.engine.instances import Instances
+from motion_grpc.engine.op_times import OpTimes
+from motion_grpc.engine.ops import describe_error
+from motion_grpc.engine.runner import OpRunner, OpTimeoutError, failure_of
+from motion_grpc.engine.snapshots import Snapshot
+from motion_grpc.errors import MotionError, OpError
+from motion_grpc.props import Props
+from motion_grpc.state import State
+from motion_grpc.store import scripts
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.records import CommitRecord, Entry, Taken
+
+ADMIN_FLOW = "\x00admin"
+WRITE_STATE_OP = "write_state"
+MIGRATE_OP = "migrate"
+
+
+@dataclass
+class Applied:
+    """What a commit must write for the entries it ends."""
+
+    records: list[CommitRecord] = field(default_factory=list)
+    patch: dict[str, bytes] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def failed(entry: Entry, error_type: str, message: str, attempt: int = 0) -> CommitRecord:
+    return CommitRecord(entry, scripts.FAILED, attempt, error_type, message)
+
+
+def find_op(component: Component, entry: Entry) -> UpdateOp | None:
+    try:
+        return component.flow(entry.flow).update_op(entry.op)
+    except MotionError:
+        return None
+
+
+class Applier:
+    """Runs update ops (and admin entries) for the drainer, timing them to pick the cheap ones."""
+
+    def __init__(
+        self, runner: OpRunner, instances: Instances, timeout: float | None, op_times: OpTimes
+    ) -> None:
+        self._runner = runner
+        self._instances = instances
+        self._timeout = timeout
+        self.op_times = op_times
+
+    async def apply(
+        self, keys: InstanceKeys, component: Component, snapshot: Snapshot, taken: Taken
+    ) -> Applied:
+        head = taken.entries[0]
+        op = None if head.flow == ADMIN_FLOW else find_op(component, head)
+        if op is not None and op.batch_size > 1:
+            return await self._apply_batch(keys, component, snapshot, op, taken)
+        return await self._apply_each(keys, component, snapshot, taken)
+
+    async def _apply_batch(
+        self, keys: InstanceKeys, component: Component, snapshot: Snapshot, op: UpdateOp, taken: Taken
+    ) -> Applied:
+        """A batch op: one call with every entry's props, one version step."""
+        pairs = list(zip(taken.entries, taken.attempts))
+        try:
+            state = State(keys.instance_id, snapshot.data, snapshot.version)
+            changes = await self._run_op(component, op, state, taken.entries)
+            patch = await self._instances.encode(component, snapshot.data, changes)
+        except (OpError, OpTimeoutError) as exc:
+            error_type, message = failure_of(exc)
+            return Applied([failed(entry, error_type, message, attempt) for entry, attempt in pairs])
+        first = taken.entries[
+            0
+        ]  # the version step comes first: every batched event shows the version after it
+        records = [
+            CommitRecord(e, scripts.APPLIED, a, changed=bool(changes) and e is first) for e, a in pairs
+        ]
+        return Applied(records, patch, changes)
+
+    async def _apply_each(
+        self, keys: InstanceKeys, component: Component, snapshot: Snapshot, taken: Taken
+    ) -> Applied:
+        """Entries one after the other, each seeing the state the previous ones left; one commit."""
+        data, version = snapshot.data, snapshot.version
+        applied = Applied()
+        for entry, attempt in zip(taken.entries, taken.attempts):
+            try:
+                changes = await self._changes_of(component, keys.instance_id, entry, data, version)
+                encoded = await self._instances.encode(component, data, changes)
+            except (OpError, OpTimeoutError) as exc:
+                applied.records.append(failed(entry, *failure_of(exc), attempt))
+                continue
+            if changes:
+                data, version = {**data, **changes}, version + 1
+                applied.patch.update(encoded)
+                applied.changes.update(changes)
+            applied.records.append(CommitRecord(entry, scripts.APPLIED, attempt, changed=bool(changes)))
+        return applied
+
+    async def _changes_of(
+        self, component: Component, instance_id: str, entry: Entry, data: Mapping[str, Any], version: int
+    ) -> dict[str, Any]:
+        if entry.flow == ADMIN_FLOW:
+            return await self._admin_changes(entry, component, data)
+        op = find_op(component, entry)
+        if op is None:
+            raise OpError(
+                f"component {component.name} has no update op {entry.op!r} in flow {entry.flow!r}",
+                "UnknownOp",
+            )
+        return await self._run_op(component, op, State(instance_id, data, version), [entry])
+
+    async def _run_op(
+        self, component: Component, op: UpdateOp, state: State, entries: list[Entry]
+    ) -> dict[str, Any]:
+        argument: Any = [_props(entry) for entry in entries]
+        if op.batch_size == 1:
+            argument = argument[0]
+        what = f"update op {op.name} of {component.name}/{entries[0].flow}"
+        timeout = op.timeout if op.timeout is not None else self._timeout
+        started = time.perf_counter()
+        changes = await self._runner.call(what, op.func, (state, argument), timeout)
+        self.op_times.record(component.name, f"{entries[0].flow}\0{op.name}", time.perf_counter() - started)
+        return _changes_dict(what, changes)
+
+    async def _admin_changes(
+        self, entry: Entry, component: Component, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if entry.op == MIGRATE_OP:
+            what = f"migration of {component.name}"
+            migrate = admin.load_function(what, entry.payload)
+            # A plain copy: the function may change it in place and return it, as in Motion's examples.
+            changes = await self._runner.call(what, migrate, (dict(data),), self._timeout)
+            return _changes_dict(what, changes)
+        if entry.op != WRITE_STATE_OP:
+            raise OpError(f"unknown admin operation {entry.op!r}", "UnknownOp")
+        try:
+            return dict(codec.loads(entry.payload))
+        except Exception as exc:
+            raise OpError(
+                f"state write cannot be decoded: {describe_error(exc)}", type(exc).__name__
+            ) from exc
+
+
+def _props(entry: Entry) -> Props:
+    try:
+        props, serve_result = codec.loads(entry.payload)
+    except Exception as exc:
+        raise OpError(
+            f"update entry {entry.id} cannot be decoded: {describe_error(exc)}", "DecodeError"
+        ) from exc
+    return Props(props, serve_result=serve_result)
+
+
+def _changes_dict(what: str, changes: Any) -> dict[str, Any]:
+    if not isinstance(changes, Mapping):
+        raise OpError(
+            f"{what} returned {type(changes).__name__}; "
+            "return a dict of the state keys to change ({} for none)",
+            "TypeError",
+        )
+    bad = [key for key in changes if not isinstance(key, str)]
+    if bad:
+        raise OpError(f"{what} returned non-string state keys: {bad!r}", "TypeError")
+    return dict(changes)

@@ -1,0 +1,142 @@
+"""Creating instances (init_state once, cluster wide) and loading their state into snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from motion_grpc.component import Component
+from motion_grpc.engine.leases import LeaseKeeper
+from motion_grpc.engine.runner import OpRunner
+from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
+from motion_grpc.engine.state_codec import decode_state, encode_patch, has_hooks
+from motion_grpc.errors import DeadlineExceededError, NotFoundError, OpError
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.store import Store
+
+
+class Instances:
+    """Instance creation and state loading; user hooks (init_state, save/load_state) run on threads."""
+
+    def __init__(
+        self, store: Store, runtimes: Runtimes, runner: OpRunner, leases: LeaseKeeper, init_timeout: float
+    ) -> None:
+        self._store = store
+        self._runtimes = runtimes
+        self._runner = runner
+        self._leases = leases
+        self._init_timeout = init_timeout
+
+    async def ensure(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        params: Mapping[str, Any] | None,
+        deadline: float | None,
+    ) -> None:
+        """Create the instance if needed; init_state runs once even under concurrent first calls."""
+        token = secrets.token_hex(16)
+        pause = 0.002
+        limit = time.monotonic() + self._init_timeout
+        while True:
+            begun = await self._store.init_begin(keys, token, self._leases.ttl_ms)
+            if begun == 1:
+                return
+            if begun == 0:
+                await self._initialize(component, keys, token, params or {})
+                return
+            now = time.monotonic()
+            if (deadline is not None and now > deadline) or now > limit:
+                raise DeadlineExceededError(
+                    f"instance {keys.instance_id!r} is still being initialized elsewhere"
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    async def _initialize(
+        self, component: Component, keys: InstanceKeys, token: str, params: Mapping[str, Any]
+    ) -> None:
+        self._leases.hold(keys.init_lock, token)
+        try:
+            state: Any = {}
+            if component.init_state_func is not None:
+                init = functools.partial(component.init_state_func, **params)
+                state = await self._runner.call(f"init_state of {component.name}", init, (), None)
+            if not isinstance(state, Mapping) or not all(isinstance(key, str) for key in state):
+                raise OpError(
+                    f"init_state of {component.name} must return a dict with string keys", "TypeError"
+                )
+            fields = await self.encode(component, {}, state)
+            version = await self._store.init_commit(keys, token, fields)
+            if version > 0 and not has_hooks(component):  # else ops see it through load_state
+                self._runtimes.get(keys).offer(Snapshot(version, dict(state)))
+        except BaseException:
+            await asyncio.shield(self._store.release_init(keys, token))
+            raise
+        finally:
+            self._leases.drop(keys.init_lock, token)
+
+    async def decode(self, component: Component, raw: dict[str, bytes]) -> dict[str, Any]:
+        if has_hooks(component):
+            return await self._runner.offload(decode_state, component, raw)
+        return decode_state(component, raw)
+
+    async def encode(
+        self, component: Component, current: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> dict[str, bytes]:
+        if has_hooks(component):
+            return await self._runner.offload(encode_patch, component, current, changes)
+        return encode_patch(component, current, changes)
+
+    async def load(
+        self, runtime: InstanceRuntime, component: Component, cache_field: str | None
+    ) -> tuple[Snapshot | None, bytes | None]:
+        """Read the state into the instance's snapshot (None: no such instance), with a cache entry."""
+        async with runtime.load_lock:
+            version, raw, cached = await self._store.load(runtime.keys, cache_field)
+            if version is None:
+                return None, cached
+            runtime.offer(Snapshot(version, await self.decode(component, raw)))
+            return runtime.snapshot, cached
+
+    async def load_snapshot(self, runtime: InstanceRuntime, component: Component) -> Snapshot:
+        snapshot, _ = await self.load(runtime, component, None)
+        if snapshot is None:
+            raise NotFoundError(f"instance {runtime.keys.instance_id!r} of {component.name} does not exist")
+        return snapshot
+
+    async def snapshot_at(self, component: Component, keys: InstanceKeys, version: int) -> Snapshot:
+        """A snapshot at least as new as `version`."""
+        runtime = self._runtimes.get(keys)
+        return runtime.current(version) or await self.load_snapshot(runtime, component)
+
+    async def probe(
+        self, component: Component, keys: InstanceKeys, lookup: str | None
+    ) -> tuple[int | None, bytes | None]:
+        """The version in Redis and a cache entry; without a snapshot, the state is read in the same trip."""
+        runtime = self._runtimes.get(keys)
+        if runtime.snapshot is not None:
+            return await self._store.probe(keys, lookup)
+        snapshot, cached = await self.load(runtime, component, lookup)
+        return (None if snapshot is None else snapshot.version), cached
+
+    async def checked_version(
+        self,
+        component: Component,
+        keys: InstanceKeys,
+        lookup: str | None,
+        params: Mapping[str, Any] | None,
+        deadline: float | None,
+    ) -> tuple[int, bytes | None]:
+        """The instance's version in Redis (creating the instance if needed) and the cached result."""
+        version, cached = await self.probe(component, keys, lookup)
+        if version is None:
+            await self.ensure(component, keys, params, deadline)
+            version, cached = await self.probe(component, keys, lookup)
+            if version is None:
+                raise NotFoundError(f"instance {keys.instance_id!r} of {component.name} was deleted")
+        return version, cached

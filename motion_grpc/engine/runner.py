@@ -1,0 +1,82 @@
+"""Running user code from the event loop: coroutines are awaited on it, everything else on threads.
+
+Nothing user-written runs on the loop itself unless it is a coroutine: a sync
+op that turns slow (a blocking model call) then holds one thread of a pool
+sized for blocking I/O, never the loop that answers every other call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from motion_grpc.engine.ops import describe_error, guarded, op_error, op_failed
+from motion_grpc.errors import DeadlineExceededError, OpError
+
+T = TypeVar("T")
+
+
+class OpTimeoutError(DeadlineExceededError):
+    """An op ran past its timeout (a sync op's thread finishes on its own; nothing waits for it)."""
+
+    error_type = "Timeout"
+
+
+class OpRunner:
+    """One thread pool for sync user code, and the rules for calling any user code."""
+
+    def __init__(self, threads: int, name: str) -> None:
+        if threads < 1:
+            raise ValueError(f"{name} threads must be >= 1")
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def call(
+        self, what: str, func: Callable[..., Any], args: tuple[Any, ...], timeout: float | None
+    ) -> Any:
+        """The op's result; OpError for whatever it raised, OpTimeoutError past `timeout`."""
+        if inspect.iscoroutinefunction(func):
+            return await _within(what, guarded(what, func(*args)), timeout)
+        result = await _within(what, self.offload(_call_sync, what, func, args), timeout)
+        if inspect.iscoroutine(result):  # a plain function that returned a coroutine
+            return await _within(what, guarded(what, result), timeout)
+        return result
+
+    async def offload(self, func: Callable[..., T], *args: Any) -> T:
+        """Run trusted code that blocks or runs user hooks (state codec, generators) on the pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
+
+
+def _call_sync(what: str, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    try:
+        return func(*args)
+    except BaseException as exc:
+        if not op_failed(exc):
+            raise
+        raise op_error(what, exc) from exc
+
+
+async def _within(
+    what: str, awaitable: Coroutine[Any, Any, T] | asyncio.Future[T], timeout: float | None
+) -> T:
+    if timeout is None:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise OpTimeoutError(f"{what} did not finish within its timeout of {timeout:g} s") from None
+
+
+def failure_of(exc: OpError | OpTimeoutError) -> tuple[str, str]:
+    """(error type, message) of a failed op, as its FAILED event records them."""
+    if isinstance(exc, OpTimeoutError):
+        return OpTimeoutError.error_type, exc.message
+    return exc.error_type, exc.message
+
+
+__all__ = ["OpRunner", "OpTimeoutError", "describe_error", "failure_of"]

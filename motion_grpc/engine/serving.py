@@ -1,0 +1,306 @@
+"""Serving a run: the serve op on the last committed state, then the enqueue of its update ops.
+
+A cheap serve op (measured under `fast_op_seconds`) runs first on this
+process's snapshot and its enqueue is fenced on the snapshot's version: one
+Redis round trip in all, which also looks the serve cache up; a stale
+snapshot makes it run again on fresh state. A slow one (a model call) reads
+the version first, so it never runs twice. Results are cached under (flow,
+canonical props hash, state version): a cached answer is never older than
+the state it was computed from.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from motion_grpc import codec
+from motion_grpc.component import Component, Flow
+from motion_grpc.engine import failures
+from motion_grpc.engine.instances import Instances
+from motion_grpc.engine.op_times import OpTimes
+from motion_grpc.engine.ops import describe_error, guarded
+from motion_grpc.engine.options import RunOptions
+from motion_grpc.engine.results import RunResult
+from motion_grpc.engine.runner import OpRunner
+from motion_grpc.engine.snapshots import Runtimes, Snapshot
+from motion_grpc.engine.streaming import ServeStream
+from motion_grpc.engine.waiting import Wait, wait_for_updates
+from motion_grpc.errors import MotionError, NotFoundError, OpError, ResourceExhaustedError
+from motion_grpc.props import Props
+from motion_grpc.state import State
+from motion_grpc.store import scripts
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.records import (
+    EnqueueRequest,
+    EnqueueResult,
+    QueuedEntry,
+    cache_value,
+    now_ms,
+    parse_cache_value,
+)
+from motion_grpc.store.store import Store
+
+#: Checks a serve result before anything is enqueued (raising a MotionError refuses it).
+ResultCheck = Callable[[Any], object]
+
+
+@dataclass(frozen=True)
+class Served:
+    result: Any
+    version: int
+    cached: bool
+    ids: list[str]
+    events_before: str
+
+
+@dataclass(frozen=True)
+class ServeCall:
+    """One run being served: what is known before the serve op runs."""
+
+    component: Component
+    keys: InstanceKeys
+    flow: Flow
+    props: dict[str, Any]
+    options: RunOptions
+    check: ResultCheck
+    digest: str | None  # the serve cache's field, None when this flow is not cached
+
+    @property
+    def lookup(self) -> str | None:
+        return None if self.options.ignore_cache else self.digest
+
+
+class Serving:
+    """The serve path of runs and streams; update ops are only enqueued here."""
+
+    def __init__(
+        self,
+        store: Store,
+        runtimes: Runtimes,
+        instances: Instances,
+        runner: OpRunner,
+        wake: Callable[[InstanceKeys], None],
+        fast_op_seconds: float,
+        timeout: float | None,
+    ) -> None:
+        self._store = store
+        self._runtimes = runtimes
+        self._instances = instances
+        self._runner = runner
+        self._wake = wake
+        self._timeout = timeout
+        self.serve_times = OpTimes(fast_op_seconds)
+
+    async def run(self, call: ServeCall) -> RunResult:
+        try:
+            served = await self._serve_fast(call) or await self._serve_checked(call)
+        except OpError as exc:
+            failures.serve_failed(f"serve of {call.component.name}/{call.flow.key}", exc)
+            raise
+        return await self.complete(call.keys, served, call.options)
+
+    async def open_stream(self, call: ServeCall) -> ServeStream:
+        """Start a streaming run: the serve op is called on a checked snapshot, its items pulled later.
+
+        A plain (non-generator) serve op is run at once, as by `run`, and the
+        stream holds its complete result. For a generator, the update ops are
+        enqueued by `ServeStream.finish()` after the last item, never before.
+        """
+        serve = call.flow.serve
+        if serve is None or not serve.is_generator:
+            result = await self.run(call)
+            return ServeStream("", None, result.version, self._runner, _finished(result), done=result)
+        options = call.options
+        version, _ = await self._instances.checked_version(
+            call.component, call.keys, None, options.init_state_params, options.deadline
+        )
+        snapshot = await self._instances.snapshot_at(call.component, call.keys, version)
+        what = f"serve op {serve.name} of {call.component.name}/{call.flow.key}"
+        state = State(call.keys.instance_id, snapshot.data, snapshot.version)
+        timeout = serve.timeout if serve.timeout is not None else self._timeout
+        produced = await self._runner.call(what, serve.func, (state, Props(call.props)), timeout)
+        if not (inspect.isgenerator(produced) or inspect.isasyncgen(produced)):
+            produced = iter([produced])  # a generator-declared op that returned a plain value
+        finish = functools.partial(self._finish_stream, call, snapshot.version)
+        return ServeStream(what, produced, snapshot.version, self._runner, finish)
+
+    async def _finish_stream(self, call: ServeCall, version: int, items: list[Any]) -> RunResult:
+        """After the last item: enqueue the update ops with the items as serve_result."""
+        call.options.check_deadline()
+        enqueued = await self.enqueue(call.keys, call.flow, call.props, items, None)
+        served = Served(items, version, False, enqueued.ids, enqueued.events_before)
+        return await self.complete(call.keys, served, call.options)
+
+    async def complete(self, keys: InstanceKeys, served: Served, options: RunOptions) -> RunResult:
+        """The run's result; with flush_update, once its updates have ended."""
+        if not (options.flush_update and served.ids):
+            return RunResult(served.result, served.version, served.cached, served.ids)
+        wait = Wait(served.ids[-1], served.events_before, options.deadline, wanted=set(served.ids))
+        waited = await wait_for_updates(self._store, keys, wait)
+        outcomes = [waited.outcomes[i] for i in served.ids if i in waited.outcomes]
+        version = max([served.version] + [event.version for event in outcomes])
+        return RunResult(served.result, version, served.cached, served.ids, outcomes)
+
+    async def _serve_fast(self, call: ServeCall) -> Served | None:
+        """A cheap op on the local snapshot, its enqueue fenced on the snapshot's version.
+
+        None when the snapshot turns out stale (or there is none, or the op is
+        slow): the caller then serves the checked way. Re-running a cheap op
+        costs less than the round trip that checking first would cost every time.
+        """
+        snapshot = self._runtimes.get(call.keys).unchecked_snapshot()
+        if snapshot is None or not self.serve_times.is_fast(call.component.name, call.flow.key):
+            return None
+        served_props = dict(call.props)  # what the serve op adds to them counts only if its result does
+        try:
+            result = await self.call_serve(call, served_props, snapshot)
+            call.check(result)
+        except MotionError:
+            return None  # maybe an artefact of a stale snapshot: decide on the checked path
+        call.options.check_deadline()
+        cache = self._cache_entry(call, snapshot.version, result)
+        entries = self._entries(call.flow, served_props, result)
+        request = self._store.enqueue_request(
+            call.keys, entries, cache, snapshot.version, call.lookup is not None
+        )
+        enqueued = await self._store.enqueue(request)
+        if enqueued.code == scripts.CACHED:
+            hit = cache_hit(enqueued.cached, None)
+            return None if hit is None else await self._serve_cached(call, hit)
+        if enqueued.code in (scripts.STALE, scripts.NO_INSTANCE):
+            return None
+        self._settle(call.keys, enqueued)
+        return Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
+
+    async def _serve_checked(self, call: ServeCall) -> Served:
+        """Read the version (and the cache) first, then serve and enqueue."""
+        options = call.options
+        version, cached = await self._instances.checked_version(
+            call.component, call.keys, call.lookup, options.init_state_params, options.deadline
+        )
+        hit = cache_hit(cached, version)
+        if hit is not None:
+            return await self._serve_cached(call, hit)
+        snapshot = await self._instances.snapshot_at(call.component, call.keys, version)
+        result = await self.call_serve(call, call.props, snapshot)
+        options.check_deadline()
+        call.check(result)
+        cache = self._cache_entry(call, snapshot.version, result)
+        enqueued = await self.enqueue(call.keys, call.flow, call.props, result, cache)
+        return Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
+
+    async def _serve_cached(self, call: ServeCall, hit: tuple[int, Any]) -> Served:
+        """A cache hit: its result is the answer, and what the flow's update ops are given."""
+        version, result = hit
+        call.check(result)  # cached for a caller that could take what this one cannot (a pickle)
+        enqueued = await self.enqueue(call.keys, call.flow, call.props, result, None)
+        return Served(result, version, True, enqueued.ids, enqueued.events_before)
+
+    async def call_serve(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
+        """The serve op's whole result (a generator's items as a list)."""
+        serve = call.flow.serve
+        if serve is None:
+            return None
+        state = State(call.keys.instance_id, snapshot.data, snapshot.version)
+        what = f"serve op {serve.name} of {call.component.name}/{call.flow.key}"
+        timeout = serve.timeout if serve.timeout is not None else self._timeout
+        started = time.perf_counter()
+        view = Props(props)
+        result = await self._runner.call(what, serve.func, (state, view), timeout)
+        if inspect.isgenerator(result):
+            result = await self._runner.call(what, list, (result,), timeout)
+        elif inspect.isasyncgen(result):
+            result = await guarded(what, _collect_async(result))
+        self.serve_times.record(call.component.name, call.flow.key, time.perf_counter() - started)
+        if view != props:
+            # As in Motion, what a serve op adds to its props reaches the flow's update ops.
+            props.clear()
+            props.update(view)
+        return result
+
+    async def enqueue(
+        self,
+        keys: InstanceKeys,
+        flow: Flow,
+        props: dict[str, Any],
+        result: Any,
+        cache: tuple[str, bytes, float] | None,
+    ) -> EnqueueResult:
+        request = self._store.enqueue_request(keys, self._entries(flow, props, result), cache)
+        enqueued = await self._store.enqueue(request)
+        self._settle(keys, enqueued)
+        return enqueued
+
+    def _settle(self, keys: InstanceKeys, enqueued: EnqueueResult) -> None:
+        check_enqueue(keys, enqueued.code, self._store.max_queue)
+        if enqueued.ids:
+            self._wake(keys)
+
+    def _entries(self, flow: Flow, props: dict[str, Any], result: Any) -> list[QueuedEntry]:
+        """The queue entries of a run: one per update op of its flow, sharing one payload."""
+        if not flow.updates:
+            return []
+        try:
+            payload = codec.dumps((props, result))
+        except Exception as exc:
+            raise OpError(
+                f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "
+                f"{describe_error(exc)}",
+                "PicklingError",
+            ) from exc
+        return [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
+
+    def _cache_entry(self, call: ServeCall, version: int, result: Any) -> tuple[str, bytes, float] | None:
+        if call.digest is None:
+            return None
+        ttl = call.component.cache_ttl
+        try:
+            return call.digest, cache_value(version, now_ms() + int(ttl * 1000), codec.dumps(result)), ttl
+        except Exception:
+            return None  # a result that cannot be pickled is served, just not cached
+
+
+def cache_digest(component: Component, flow: Flow, props: Mapping[str, Any]) -> str | None:
+    if component.cache_ttl <= 0 or flow.serve is None or flow.serve.is_generator:
+        return None
+    return codec.props_digest(flow.key, props)
+
+
+def cache_hit(cached: bytes | None, version: int | None) -> tuple[int, Any] | None:
+    """(version, result) of an unexpired cache entry computed from this version (any, when None)."""
+    parsed = None if cached is None else parse_cache_value(cached)
+    if parsed is None:
+        return None
+    cached_version, expires, result = parsed
+    if (version is not None and cached_version != version) or expires <= now_ms():
+        return None
+    return cached_version, codec.loads(result)
+
+
+def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:
+    if code == scripts.QUEUE_FULL:
+        raise ResourceExhaustedError(
+            f"the update queue of {keys.component}/{keys.instance_id} holds its maximum of "
+            f"{max_queue} entries; retry after FlushUpdates"
+        )
+    if code == scripts.NO_INSTANCE:
+        raise NotFoundError(f"instance {keys.instance_id!r} of {keys.component} was deleted")
+
+
+def _finished(result: RunResult) -> Callable[[list[Any]], Awaitable[RunResult]]:
+    async def finish(items: list[Any]) -> RunResult:
+        return result
+
+    return finish
+
+
+async def _collect_async(generator: Any) -> list[Any]:
+    return [item async for item in generator]
+
+
+__all__ = ["EnqueueRequest", "ResultCheck", "ServeCall", "Served", "Serving", "cache_digest"]

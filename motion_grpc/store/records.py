@@ -1,0 +1,259 @@
+"""What the store reads and writes, as typed records, and the argument lists of its scripts.
+
+Every Redis failure leaves the store as StoreUnavailableError (UNAVAILABLE)
+through `store_errors` / `mapped_async`, so callers never see a redis-py exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+
+from motion_grpc.errors import InternalError, StoreUnavailableError
+from motion_grpc.store import scripts
+from motion_grpc.store.keys import InstanceKeys
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+DEFAULT_EVENTS_MAXLEN = 10_000
+DEFAULT_MAX_QUEUE = 100_000
+#: Update events kept per instance, for every process that builds a Store (server, workers,
+#: in-process instances, `motion-grpc migrate`), so they all trim the same stream alike.
+EVENTS_RETENTION_ENV = "MOTION_EVENTS_RETENTION"
+
+
+def events_retention_from_env() -> int:
+    """MOTION_EVENTS_RETENTION, else DEFAULT_EVENTS_MAXLEN; ValueError naming the variable when bad."""
+    value = os.environ.get(EVENTS_RETENTION_ENV, "").strip()
+    if not value:
+        return DEFAULT_EVENTS_MAXLEN
+    try:
+        retention = int(value)
+    except ValueError:
+        retention = 0
+    if retention < 1:
+        raise ValueError(f"{EVENTS_RETENTION_ENV} must be a whole number >= 1, not {value[:40]!r}")
+    return retention
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Map redis-py failures to StoreUnavailableError in exactly one place."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise StoreUnavailableError(f"Redis is unavailable: {exc}") from exc
+    except redis.exceptions.BusyLoadingError as exc:  # pragma: no cover - subclass of ConnectionError
+        raise StoreUnavailableError("Redis is loading its data; retry shortly") from exc
+    except redis.exceptions.RedisError as exc:
+        raise InternalError(f"Redis error: {exc}") from exc
+
+
+def mapped_async(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Map the redis-py exceptions a coroutine method raises (see `store_errors`)."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        with store_errors():
+            return await method(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One queued update entry, as read from the updates stream."""
+
+    id: str
+    flow: str
+    op: str
+    payload: bytes
+    enqueued_ms: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """One update-status event, as read from the events stream."""
+
+    id: str
+    update_id: str
+    flow: str
+    op: str
+    status: int
+    version: int
+    enqueued_ms: int
+    at_ms: int
+    attempt: int
+    error_type: str
+    error_message: str
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What TAKE answered: 1 with the entries started; 0 idle, 2 again, -1 leased elsewhere, -3 gone."""
+
+    code: int
+    version: int = 0
+    entries: list[Entry] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    """What an enqueue did: code 0, or scripts.NO_INSTANCE / QUEUE_FULL / STALE / CACHED (nothing
+    written; with CACHED, `cached` holds the cache entry that answered)."""
+
+    code: int
+    events_before: str
+    version: int
+    ids: list[str]
+    cached: bytes | None = None
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    """An enqueue ready to send (see Store.enqueue_request)."""
+
+    keys: InstanceKeys
+    script_keys: list[str]
+    args: list[Any]
+    stamp: int
+    has_entries: bool
+    idle: bool
+
+
+def enqueue_result(reply: Any) -> EnqueueResult:
+    if isinstance(reply, int):
+        return EnqueueResult(reply, "0-0", 0, [])
+    if reply[0] == scripts.CACHED:
+        return EnqueueResult(scripts.CACHED, "0-0", 0, [], cached=reply[1])
+    return EnqueueResult(0, text(reply[0]), int(reply[1]), [text(item) for item in reply[2:]])
+
+
+def cache_value(version: int, expires_ms: int, result: bytes) -> bytes:
+    """A cache entry as the enqueue script reads it: made from `version`, valid until `expires_ms`."""
+    return b"%d:%d:" % (version, expires_ms) + result
+
+
+def parse_cache_value(raw: bytes) -> tuple[int, int, bytes] | None:
+    """(version, expires_ms, result) of a cache entry; None for one this version cannot read."""
+    parts = raw.split(b":", 2)
+    if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    return int(parts[0]), int(parts[1]), parts[2]
+
+
+@dataclass(frozen=True)
+class QueuedEntry:
+    flow: str
+    op: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """How one entry ended, committed together with the state patch."""
+
+    entry: Entry
+    status: int
+    attempt: int = 0
+    error_type: str = ""
+    error_message: str = ""
+    changed: bool = False
+
+
+def taken_reply(reply: Any) -> Taken:
+    """A TAKE reply: {code} or {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*}."""
+    code = int(reply[0])
+    if code != 1:
+        return Taken(code)
+    entries, attempts = [], []
+    for at in range(2, len(reply), 7):
+        raw_id, flow, op, payload, enqueued, seq, attempt = reply[at : at + 7]
+        entries.append(Entry(text(raw_id), text(flow), text(op), payload, int(enqueued), int(seq)))
+        attempts.append(int(attempt))
+    return Taken(code, int(reply[1]), entries, attempts)
+
+
+def text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def parse_event(raw_id: Any, fields: dict[bytes, bytes]) -> Event:
+    return Event(
+        id=text(raw_id),
+        update_id=fields[b"u"].decode(),
+        flow=fields[b"f"].decode(),
+        op=fields[b"o"].decode(),
+        status=int(fields[b"s"]),
+        version=int(fields[b"v"]),
+        enqueued_ms=int(fields[b"q"]),
+        at_ms=int(fields[b"t"]),
+        attempt=int(fields[b"a"]),
+        error_type=fields.get(b"et", b"").decode(),
+        error_message=fields.get(b"em", b"").decode(),
+    )
+
+
+def take_args(
+    token: str,
+    ttl_ms: int,
+    events_maxlen: int,
+    policies: Sequence[Any],
+    may_acquire: bool,
+    group_max: int,
+    after: str = "",
+) -> list[Any]:
+    args: list[Any] = [
+        token,
+        ttl_ms,
+        now_ms(),
+        events_maxlen,
+        "1" if may_acquire else "0",
+        group_max,
+        len(policies),
+        after,
+    ]
+    for policy in policies:
+        args += list(policy)
+    return args
+
+
+def commit_args(
+    token: str,
+    expected_version: int,
+    events_maxlen: int,
+    engine_id: str,
+    patch: dict[str, bytes],
+    records: Sequence[CommitRecord],
+) -> list[Any]:
+    args: list[Any] = [token, expected_version, now_ms(), events_maxlen, engine_id, len(patch)]
+    for name, value in patch.items():
+        args += [name, value]
+    for record in records:
+        entry = record.entry
+        args += [
+            entry.id,
+            entry.flow,
+            entry.op,
+            record.status,
+            entry.enqueued_ms,
+            record.attempt,
+            record.error_type,
+            record.error_message,
+            "1" if record.changed else "0",
+        ]
+    return args

@@ -1,0 +1,77 @@
+"""Components whose ops wait like model calls, for the engine's concurrency tests."""
+
+import asyncio
+import time
+
+from motion_grpc import Component
+
+Chat = Component("Chat", cache_ttl=0)
+
+
+@Chat.init_state
+def chat_setup():
+    return {"turns": []}
+
+
+@Chat.serve("say")
+async def chat_serve(state, props):
+    await asyncio.sleep(props.get("serve", 0))
+    return len(state["turns"])
+
+
+@Chat.update("say")
+async def chat_update(state, props):
+    await asyncio.sleep(props.get("update", 0))
+    return {"turns": [*state["turns"], props["i"]]}
+
+
+Blocking = Component("Blocking", cache_ttl=0)
+
+
+@Blocking.init_state
+def blocking_setup():
+    return {"n": 0}
+
+
+@Blocking.serve("call")
+def blocking_serve(state, props):
+    time.sleep(props.get("sleep", 0))  # a sync client of a model API
+    return state["n"]
+
+
+@Blocking.update("call")
+def blocking_update(state, props):
+    time.sleep(props.get("update", 0))
+    return {"n": state["n"] + 1}
+
+
+Limited = Component("Limited", cache_ttl=0)
+
+
+@Limited.init_state
+def limited_setup():
+    return {"done": []}
+
+
+@Limited.serve("ask", timeout=0.3)
+async def limited_serve(state, props):
+    await asyncio.sleep(props.get("sleep", 0))
+    return "answer"
+
+
+@Limited.update("ask", timeout=0.3)
+async def limited_update(state, props):
+    await asyncio.sleep(props.get("update", 0))
+    return {"done": [*state["done"], props["i"]]}
+
+
+@Limited.serve("sync_ask", timeout=0.3)
+def limited_sync_serve(state, props):
+    time.sleep(props.get("sleep", 0))
+    return "answer"
+
+
+@Limited.update("sync_ask", timeout=0.3)
+def limited_sync_update(state, props):
+    time.sleep(props.get("update", 0))
+    return {"done": [*state["done"], props["i"]]}

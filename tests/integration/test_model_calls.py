@@ -1,0 +1,145 @@
+"""Ops that wait like model calls: many in flight at once, none holding up another, all bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from motion_grpc import AsyncMotionClient, MotionClient
+from motion_grpc.errors import DeadlineExceededError, ResourceExhaustedError
+from motion_grpc.server.loader import load_components
+from motion_grpc.store import scripts
+from tests.helpers import ROOT, ServerProcess, assert_eventually, unique
+from tests.integration.conftest import events_of
+
+MODEL_APP = str(pathlib.Path(ROOT) / "tests" / "apps" / "modelcalls.py")
+
+
+@pytest.fixture(scope="module")
+def model_server(redis_url: str) -> Iterator[ServerProcess]:
+    with ServerProcess(apps=[MODEL_APP], redis_url=redis_url) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def model_client(model_server: ServerProcess) -> Iterator[MotionClient]:
+    with MotionClient(model_server.target) as client:
+        client.wait_ready()
+        yield client
+
+
+def test_a_thousand_instances_drain_slow_async_updates_in_order_exactly_once(
+    model_server: ServerProcess, redis_url: str
+) -> None:
+    """Every instance's updates apply once each, in enqueue order, while a thousand drains wait at once."""
+    prefix = unique("crowd")
+    ids = [f"{prefix}-{n}" for n in range(1000)]
+
+    async def main() -> list[list[int]]:
+        async with AsyncMotionClient(model_server.target) as client:
+            handles = [client.instance("Chat", instance_id) for instance_id in ids]
+            for i in range(3):  # each round: every user at once, a 0.2 s model call per update
+                await asyncio.gather(*(h.run("say", {"i": i, "update": 0.2}) for h in handles))
+            await asyncio.gather(*(h.flush(timeout=120) for h in handles))
+            states = await asyncio.gather(*(h.get_state(["turns"]) for h in handles))
+            return [state["turns"] for state in states]
+
+    assert asyncio.run(main()) == [[0, 1, 2]] * len(ids)
+    for instance_id in ids[:50]:
+        applied = [e for e in events_of(redis_url, "Chat", instance_id) if e.status == scripts.APPLIED]
+        assert [e.version for e in applied] == [2, 3, 4]
+
+
+def test_a_slow_update_of_one_instance_holds_up_no_other(model_client: MotionClient, redis_url: str) -> None:
+    slow_id = unique("slow")
+    model_client.instance("Chat", slow_id).run("say", {"i": 0, "update": 30})
+    assert_eventually(lambda: any(e.status == scripts.RUNNING for e in events_of(redis_url, "Chat", slow_id)))
+    others = [model_client.instance("Chat", unique("other")) for _ in range(20)]
+    for handle in others:  # served and applied while the slow update is still in its model call
+        assert handle.run("say", {"i": 1}, flush_update=True) == 0
+        assert handle.get_state(["turns"]) == {"turns": [1]}
+    ended = [e for e in events_of(redis_url, "Chat", slow_id) if e.status != scripts.QUEUED]
+    assert [e.status for e in ended] == [scripts.RUNNING]
+    model_client.instance("Chat", slow_id).delete()
+
+
+def test_a_sync_op_that_turns_slow_never_blocks_the_event_loop(
+    model_server: ServerProcess, model_client: MotionClient
+) -> None:
+    handle = model_client.instance("Blocking", unique("turns-slow"))
+    for _ in range(30):  # measured cheap...
+        handle.run("call", {})
+    caller = threading.Thread(target=handle.run, args=("call", {"sleep": 5}))
+    caller.start()  # ...then a call that blocks for seconds
+    try:
+        with grpc.insecure_channel(model_server.target) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for _ in range(10):  # a blocked loop would answer none of these before the 5 s call ends
+                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        caller.join()
+
+
+def test_a_serve_op_past_its_timeout_answers_deadline_exceeded(model_client: MotionClient) -> None:
+    for flow in ("ask", "sync_ask"):
+        handle = model_client.instance("Limited", unique("serve-timeout"))
+        with pytest.raises(DeadlineExceededError, match=r"timeout of 0\.3 s"):
+            handle.run(flow, {"i": 0, "sleep": 5})
+        assert handle.flush().failed == []  # nothing was enqueued for it
+        assert handle.get_state(["done"]) == {"done": []}
+        assert handle.run(flow, {"i": 1}, flush_update=True) == "answer"
+
+
+def test_an_update_op_past_its_timeout_fails_and_the_queue_goes_on(model_client: MotionClient) -> None:
+    for flow in ("ask", "sync_ask"):
+        handle = model_client.instance("Limited", unique("update-timeout"))
+        handle.run(flow, {"i": 0, "update": 5})
+        handle.run(flow, {"i": 1})
+        failed = handle.flush(timeout=30).failed
+        assert [(o.error_type, o.status) for o in failed] == [("Timeout", scripts.FAILED)]
+        assert "timeout of 0.3 s" in failed[0].error_message
+        assert handle.get_state(["done"]) == {"done": [1]}
+
+
+def test_serves_past_the_bound_answer_resource_exhausted(redis_url: str) -> None:
+    args = ["--max-concurrent-serves", "2", "--serve-queue", "1"]
+    with ServerProcess(apps=[MODEL_APP], redis_url=redis_url, args=args) as server:
+
+        async def main() -> list[object]:
+            async with AsyncMotionClient(server.target) as client:
+                calls = [
+                    client.instance("Chat", unique("bound")).run("say", {"i": 0, "serve": 2})
+                    for _ in range(6)
+                ]
+                return await asyncio.gather(*calls, return_exceptions=True)
+
+        outcomes = asyncio.run(main())
+    refused = [o for o in outcomes if isinstance(o, ResourceExhaustedError)]
+    assert len(refused) == 3 and outcomes.count(0) == 3
+    assert "--max-concurrent-serves 2" in refused[0].message
+
+
+def test_in_process_runs_from_a_thousand_coroutines_and_threads(redis_url: str) -> None:
+    (chat,) = [c for c in load_components([MODEL_APP]) if c.name == "Chat"]
+    instances = [chat(unique("local"), redis_url=redis_url) for _ in range(1000)]
+
+    async def main() -> list[int]:
+        return await asyncio.gather(
+            *(i.arun("say", {"i": 0, "serve": 0.2, "update": 0.2}) for i in instances)
+        )
+
+    assert asyncio.run(main()) == [0] * len(instances)
+    with ThreadPoolExecutor(200) as pool:  # blocking callers, as many threads as a web app might have
+        answers = list(pool.map(lambda i: i.run("say", {"i": 1, "serve": 0.2}), instances[:200]))
+        assert set(answers) <= {0, 1}  # the first update may or may not be applied yet
+        list(pool.map(lambda i: i.flush_update(), instances))
+    assert [i.read_state("turns") for i in instances[:200]] == [[0, 1]] * 200
+    assert all(i.read_state("turns") == [0] for i in instances[200:])
