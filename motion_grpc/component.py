@@ -1,72 +1,41 @@
 """Component definitions: Motion's decorator API.
 
-A `Component` records its ops as frozen definitions when they are decorated,
-and checks each target at once, so a wrong signature or a duplicate fails at
-import time rather than on the first request.
+A `Component` checks each decorated target at once, so a wrong signature or
+a duplicate fails at import time rather than on the first request, and builds
+a frozen `ComponentDefinition` (motion_grpc.definition) from what it has
+recorded: once, and again only after a later decoration. The runtime reads
+only that definition.
 """
 
 from __future__ import annotations
 
-import enum
+import contextlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from motion_grpc.errors import InvalidArgumentError, UnknownFlowError
-from motion_grpc.logs import excerpt
+from motion_grpc.definition import (
+    ComponentDefinition,
+    ComponentSource,
+    DiscardPolicy,
+    Flow,
+    ServeOp,
+    UpdateOp,
+)
+from motion_grpc.errors import InvalidArgumentError
+from motion_grpc.instance import ComponentInstance
 from motion_grpc.names import validate_name as validate_name  # noqa: PLC0414 - re-exported
-
-if TYPE_CHECKING:
-    from motion_grpc.instance import ComponentInstance
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_CACHE_TTL = 86400.0
 
-
-class DiscardPolicy(enum.Enum):
-    """When a queued update is dropped without being applied."""
-
-    NONE = 0
-    NUM_NEW_UPDATES = 1
-    SECONDS = 2
+__all__ = ["DEFAULT_CACHE_TTL", "Component", "DiscardPolicy", "Flow", "ServeOp", "UpdateOp", "validate_name"]
 
 
-@dataclass(frozen=True)
-class ServeOp:
-    name: str
-    func: Callable[..., Any]
-    is_generator: bool
-    is_async: bool
-    #: Seconds the op may take (None: the server's default, --serve-timeout).
-    timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class UpdateOp:
-    name: str
-    func: Callable[..., Any]
-    discard_policy: DiscardPolicy
-    discard_after: float | None
-    batch_size: int
-    is_async: bool
-    #: Seconds the op may take (None: the server's default, --update-timeout).
-    timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class Flow:
-    key: str
-    serve: ServeOp | None
-    updates: tuple[UpdateOp, ...] = field(default_factory=tuple)
-
-    def update_op(self, name: str) -> UpdateOp | None:
-        return next((op for op in self.updates if op.name == name), None)
-
-
-class Component:
+class Component(ComponentSource):
     """A self-updating prompt: per-instance state plus flows of serve and update ops.
 
     Args:
@@ -82,20 +51,65 @@ class Component:
         if cache_ttl < 0:
             raise ValueError("cache_ttl must be >= 0 (0 disables the cache)")
         self._params: Mapping[str, Any] = MappingProxyType(dict(params or {}))
-        self.cache_ttl = float(cache_ttl)
+        self._cache_ttl = float(cache_ttl)
         self._init_state: Callable[..., Any] | None = None
         self._save_state: Callable[[Any], Any] | None = None
         self._load_state: Callable[[Any], Any] | None = None
         self._serves: dict[str, ServeOp] = {}
         self._updates: dict[str, list[UpdateOp]] = {}
-        self._flows: dict[str, Flow] = {}
+        # Guards the recorded ops and the definition built from them: engines read it from
+        # their own threads while a notebook may still be decorating.
+        self._lock = threading.Lock()
+        self._definition: ComponentDefinition | None = None
 
     def __repr__(self) -> str:
         return f"Component({self.name!r}, flows={sorted(self.flow_keys)})"
 
     @property
+    def definition(self) -> ComponentDefinition:
+        """The frozen definition of what is decorated so far, built once per change."""
+        definition = self._definition
+        if definition is None:
+            with self._lock:
+                if self._definition is None:
+                    self._definition = self._build()
+                definition = self._definition
+        return definition
+
+    def _build(self) -> ComponentDefinition:
+        flows = {
+            key: Flow(key=key, serve=self._serves.get(key), updates=tuple(self._updates.get(key, ())))
+            for key in set(self._serves) | set(self._updates)
+        }
+        return ComponentDefinition(
+            name=self.name,
+            params=self._params,
+            cache_ttl=self._cache_ttl,
+            flows_by_key=flows,
+            init_state_func=self._init_state,
+            save_state_func=self._save_state,
+            load_state_func=self._load_state,
+        )
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Around a change of what is recorded: the definition built before it is dropped."""
+        with self._lock:
+            yield
+            self._definition = None
+
+    @property
     def params(self) -> Mapping[str, Any]:
         return self._params
+
+    @property
+    def cache_ttl(self) -> float:
+        return self._cache_ttl
+
+    @cache_ttl.setter
+    def cache_ttl(self, seconds: float) -> None:
+        with self._changing():
+            self._cache_ttl = float(seconds)
 
     @property
     def flow_keys(self) -> set[str]:
@@ -118,21 +132,24 @@ class Component:
         _require_callable(func, "init_state")
         if self._init_state is not None:
             raise ValueError(f"{self.name} already has an init_state ({self._init_state.__name__})")
-        self._init_state = func
+        with self._changing():
+            self._init_state = func
         return func
 
     def save_state(self, func: F) -> F:
         """Decorate a hook turning state into what is stored (for unpicklable parts)."""
         _require_callable(func, "save_state")
         _require_arity(func, 1, "save_state", "(state)")
-        self._save_state = func
+        with self._changing():
+            self._save_state = func
         return func
 
     def load_state(self, func: F) -> F:
         """Decorate a hook turning stored state back into the state ops see."""
         _require_callable(func, "load_state")
         _require_arity(func, 1, "load_state", "(stored)")
-        self._load_state = func
+        with self._changing():
+            self._load_state = func
         return func
 
     def serve(self, keys: str | Iterable[str], timeout: float | None = None) -> Callable[[F], F]:
@@ -162,9 +179,8 @@ class Component:
                         f"flow {key!r} of {self.name} already has a serve op ({self._serves[key].name}); "
                         "a flow has exactly one"
                     )
-            for key in flow_keys:
-                self._serves[key] = op
-            self._flows.clear()
+            with self._changing():
+                self._serves.update(dict.fromkeys(flow_keys, op))
             return func
 
         return register
@@ -213,34 +229,18 @@ class Component:
             for key in flow_keys:
                 if any(existing.name == op.name for existing in self._updates.get(key, [])):
                     raise ValueError(f"flow {key!r} of {self.name} already has an update op named {op.name}")
-            for key in flow_keys:
-                self._updates.setdefault(key, []).append(op)
-            self._flows.clear()
+            with self._changing():
+                for key in flow_keys:
+                    self._updates.setdefault(key, []).append(op)
             return func
 
         return register
-
-    def flow(self, key: str) -> Flow:
-        """The definition of one flow; NOT_FOUND (a KeyError, as in Motion) naming the flows that exist."""
-        if not isinstance(key, str) or (key not in self._serves and key not in self._updates):
-            known = ", ".join(sorted(self.flow_keys)) or "none"
-            raise UnknownFlowError(f"component {self.name} has no flow {excerpt(key)} (flows: {known})")
-        flow = self._flows.get(key)
-        if flow is None:  # built once: every Run and every drained entry looks its flow up
-            flow = Flow(key=key, serve=self._serves.get(key), updates=tuple(self._updates.get(key, ())))
-            self._flows[key] = flow
-        return flow
-
-    def flows(self) -> list[Flow]:
-        return [self.flow(key) for key in sorted(self.flow_keys)]
 
     def __call__(self, *args: Any, **kwargs: Any) -> ComponentInstance:
         """An in-process instance, as in Motion: `inst = C("user42"); inst.run(...)`.
 
         Takes Motion's arguments, in Motion's order: see ComponentInstance.
         """
-        from motion_grpc.instance import ComponentInstance
-
         return ComponentInstance(self, *args, **kwargs)
 
 

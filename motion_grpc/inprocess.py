@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentSource, Definable, definition_of
 from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.errors import InvalidArgumentError
 from motion_grpc.logs import excerpt
@@ -82,7 +82,7 @@ def check_update_task_type(value: object) -> UpdateTaskType:
 
 
 def engine_for(
-    component: Component, update_task_type: UpdateTaskType, settings: RedisSettings | None = None
+    component: Definable, update_task_type: UpdateTaskType, settings: RedisSettings | None = None
 ) -> Engine:
     """The shared engine an instance of `component` runs on, given Motion's `update_task_type`."""
     if check_update_task_type(update_task_type) == "thread" or not processes_updates():
@@ -108,13 +108,13 @@ def _process_engine(app: str, settings: RedisSettings) -> Engine:
         return engine
 
 
-def app_of(component: Component) -> str:
+def app_of(component: Definable) -> str:
     """What a worker process imports to find `component`: the module defining it at its top level
     (by name), or the file of a script or of an app loaded from a path."""
     from motion_grpc.server.loader import module_name_for
 
     for module in _defining_modules(component):
-        if not any(value is component for value in vars(module).values()):
+        if not any(_defines(value, component) for value in vars(module).values()):
             continue
         file = getattr(module, "__file__", None)
         if module.__name__ != "__main__" and not (
@@ -130,9 +130,15 @@ def app_of(component: Component) -> str:
     )
 
 
-def _defining_modules(component: Component) -> Iterator[ModuleType]:
-    funcs = [component.init_state_func, component.save_state_func, component.load_state_func]
-    for flow in component.flows():
+def _defines(value: object, component: Definable) -> bool:
+    """Whether a module's `value` is `component`, or the Component whose definition it is."""
+    return value is component or (isinstance(value, ComponentSource) and value.definition is component)
+
+
+def _defining_modules(component: Definable) -> Iterator[ModuleType]:
+    definition = definition_of(component)
+    funcs = [definition.init_state_func, definition.save_state_func, definition.load_state_func]
+    for flow in definition.flows():
         funcs += [flow.serve.func if flow.serve else None, *(op.func for op in flow.updates)]
     seen: set[str] = set()
     for func in funcs:

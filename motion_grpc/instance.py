@@ -21,8 +21,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+from motion_grpc.definition import Definable
 from motion_grpc.engine import Engine, RunOptions, RunResult
 from motion_grpc.engine.blocking import BlockingStream
 from motion_grpc.engine.streaming import END
@@ -39,11 +40,8 @@ from motion_grpc.errors import (
 )
 from motion_grpc.inprocess import UpdateTaskType, check_update_task_type, engine_for, redis_settings
 from motion_grpc.names import validate_name
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
-
-if TYPE_CHECKING:
-    from motion_grpc.component import Component
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -87,7 +85,7 @@ class ComponentInstance:
 
     def __init__(
         self,
-        component: Component,
+        component: Definable,
         instance_id: str = "",
         init_state_params: Mapping[str, Any] | None = None,
         logging_level: str = "WARNING",
@@ -291,7 +289,7 @@ class ComponentInstance:
             version = max([result.version, *(event.version for event in outcomes)])
             result = dataclasses.replace(result, version=version, outcomes=outcomes)
         for event in result.outcomes:
-            if event.status == scripts.FAILED:
+            if event.status == protocol.FAILED:
                 raise UpdateFailedError(
                     f"update op {event.op} of {self.component.name}/{event.flow} failed: "
                     f"{event.error_type}: {event.error_message}",

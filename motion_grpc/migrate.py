@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentDefinition, ComponentSource, Definable
 from motion_grpc.engine import Engine
 from motion_grpc.inprocess import shared_engine
 
@@ -52,8 +52,8 @@ class StateMigrator:
         ValueError: `migrate_func` does not take exactly one parameter.
     """
 
-    def __init__(self, component: Component, migrate_func: MigrateFunc, engine: Engine | None = None) -> None:
-        if not isinstance(component, Component):
+    def __init__(self, component: Definable, migrate_func: MigrateFunc, engine: Engine | None = None) -> None:
+        if not isinstance(component, (ComponentSource, ComponentDefinition)):
             raise TypeError("component must be a Component")
         if not callable(migrate_func) or len(inspect.signature(migrate_func).parameters) != 1:
             raise ValueError("migrate_func must have exactly one parameter (`state`)")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from motion_grpc import codec
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine import admin
 from motion_grpc.engine.applying import ADMIN_FLOW, MIGRATE_OP, WRITE_STATE_OP
 from motion_grpc.engine.instances import Instances
@@ -22,7 +22,7 @@ from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.waiting import Wait, WaitResult, events_from, parse_update_id, wait_for_updates
 from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError
 from motion_grpc.logs import excerpt
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import QueuedEntry
 from motion_grpc.store.store import Store
@@ -40,7 +40,7 @@ class Administration:
         self._wake = wake
 
     async def get_state(
-        self, component: Component, keys: InstanceKeys, names: Sequence[str] | None
+        self, component: ComponentDefinition, keys: InstanceKeys, names: Sequence[str] | None
     ) -> StateView:
         """The committed state (all keys or some) and its version; NOT_FOUND for a missing instance."""
         version = await self._store.version(keys)
@@ -58,7 +58,7 @@ class Administration:
 
     async def flush(
         self,
-        component: Component,
+        component: ComponentDefinition,
         keys: InstanceKeys,
         flow: str | None,
         deadline: float | None,
@@ -86,7 +86,11 @@ class Administration:
         )
 
     async def write_state(
-        self, component: Component, keys: InstanceKeys, patch: Mapping[str, Any], deadline: float | None
+        self,
+        component: ComponentDefinition,
+        keys: InstanceKeys,
+        patch: Mapping[str, Any],
+        deadline: float | None,
     ) -> int:
         """Patch state keys, serialized with the update queue; returns the version it produced."""
         if not isinstance(patch, Mapping) or not all(isinstance(key, str) for key in patch):
@@ -96,13 +100,13 @@ class Administration:
         except Exception as exc:
             raise InvalidArgumentError(f"the state patch cannot be stored: {describe_error(exc)}") from exc
         outcome = await self._queue_admin(component, keys, WRITE_STATE_OP, payload, deadline)
-        if outcome.status != scripts.APPLIED:
+        if outcome.status != protocol.APPLIED:
             raise InvalidArgumentError(outcome.message or "the state write failed")
         return outcome.version
 
     async def migrate(
         self,
-        component: Component,
+        component: ComponentDefinition,
         keys: InstanceKeys,
         migrate: Callable[[dict[str, Any]], Mapping[str, Any]],
         deadline: float | None,
@@ -115,12 +119,17 @@ class Administration:
         outcome = await self._queue_admin(
             component, keys, MIGRATE_OP, admin.dumps_function(migrate), deadline
         )
-        if outcome.status != scripts.APPLIED:
+        if outcome.status != protocol.APPLIED:
             raise OpError(outcome.message or "the migration failed", outcome.error_type or "Exception")
         return outcome.version
 
     async def _queue_admin(
-        self, component: Component, keys: InstanceKeys, op: str, payload: bytes, deadline: float | None
+        self,
+        component: ComponentDefinition,
+        keys: InstanceKeys,
+        op: str,
+        payload: bytes,
+        deadline: float | None,
     ) -> _Outcome:
         if await self._store.version(keys) is None:
             raise NotFoundError(f"instance {excerpt(keys.instance_id)} of {component.name} does not exist")
@@ -134,7 +143,7 @@ class Administration:
         )
         event = waited.outcomes.get(last)
         if event is None:  # its event was trimmed away: it ended, the flush says how far
-            return _Outcome(scripts.APPLIED, waited.version, "", "")
+            return _Outcome(protocol.APPLIED, waited.version, "", "")
         return _Outcome(event.status, event.version, event.error_type, event.error_message)
 
     async def delete(self, keys: InstanceKeys) -> bool:
@@ -147,7 +156,9 @@ class Administration:
         self._runtimes.forget(keys)
         return deleted
 
-    async def list_instances(self, component: Component, page_size: int, token: str) -> tuple[list[str], str]:
+    async def list_instances(
+        self, component: ComponentDefinition, page_size: int, token: str
+    ) -> tuple[list[str], str]:
         return await admin.list_page(self._store, component.name, page_size, token)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from motion_grpc import codec
-from motion_grpc.component import Component, UpdateOp
+from motion_grpc.definition import ComponentDefinition, UpdateOp
 from motion_grpc.engine import admin
 from motion_grpc.engine.instances import Instances
 from motion_grpc.engine.op_times import OpTimes
@@ -24,7 +24,7 @@ from motion_grpc.engine.snapshots import Snapshot
 from motion_grpc.errors import MotionError, OpError
 from motion_grpc.props import Props
 from motion_grpc.state import State
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import CommitRecord, Entry, Taken
 
@@ -43,10 +43,10 @@ class Applied:
 
 
 def failed(entry: Entry, error_type: str, message: str, attempt: int = 0) -> CommitRecord:
-    return CommitRecord(entry, scripts.FAILED, attempt, error_type, message)
+    return CommitRecord(entry, protocol.FAILED, attempt, error_type, message)
 
 
-def find_op(component: Component, entry: Entry) -> UpdateOp | None:
+def find_op(component: ComponentDefinition, entry: Entry) -> UpdateOp | None:
     try:
         return component.flow(entry.flow).update_op(entry.op)
     except MotionError:
@@ -65,7 +65,7 @@ class Applier:
         self.op_times = op_times
 
     async def apply(
-        self, keys: InstanceKeys, component: Component, snapshot: Snapshot, taken: Taken
+        self, keys: InstanceKeys, component: ComponentDefinition, snapshot: Snapshot, taken: Taken
     ) -> Applied:
         head = taken.entries[0]
         op = None if head.flow == ADMIN_FLOW else find_op(component, head)
@@ -74,7 +74,12 @@ class Applier:
         return await self._apply_each(keys, component, snapshot, taken)
 
     async def _apply_batch(
-        self, keys: InstanceKeys, component: Component, snapshot: Snapshot, op: UpdateOp, taken: Taken
+        self,
+        keys: InstanceKeys,
+        component: ComponentDefinition,
+        snapshot: Snapshot,
+        op: UpdateOp,
+        taken: Taken,
     ) -> Applied:
         """A batch op: one call with every entry's props, one version step."""
         pairs = list(zip(taken.entries, taken.attempts))
@@ -89,12 +94,12 @@ class Applier:
             0
         ]  # the version step comes first: every batched event shows the version after it
         records = [
-            CommitRecord(e, scripts.APPLIED, a, changed=bool(changes) and e is first) for e, a in pairs
+            CommitRecord(e, protocol.APPLIED, a, changed=bool(changes) and e is first) for e, a in pairs
         ]
         return Applied(records, patch, changes)
 
     async def _apply_each(
-        self, keys: InstanceKeys, component: Component, snapshot: Snapshot, taken: Taken
+        self, keys: InstanceKeys, component: ComponentDefinition, snapshot: Snapshot, taken: Taken
     ) -> Applied:
         """Entries one after the other, each seeing the state the previous ones left; one commit."""
         data, version = snapshot.data, snapshot.version
@@ -110,11 +115,16 @@ class Applier:
                 data, version = {**data, **changes}, version + 1
                 applied.patch.update(encoded)
                 applied.changes.update(changes)
-            applied.records.append(CommitRecord(entry, scripts.APPLIED, attempt, changed=bool(changes)))
+            applied.records.append(CommitRecord(entry, protocol.APPLIED, attempt, changed=bool(changes)))
         return applied
 
     async def _changes_of(
-        self, component: Component, instance_id: str, entry: Entry, data: Mapping[str, Any], version: int
+        self,
+        component: ComponentDefinition,
+        instance_id: str,
+        entry: Entry,
+        data: Mapping[str, Any],
+        version: int,
     ) -> dict[str, Any]:
         if entry.flow == ADMIN_FLOW:
             return await self._admin_changes(entry, component, data)
@@ -127,7 +137,7 @@ class Applier:
         return await self._run_op(component, op, State(instance_id, data, version), [entry])
 
     async def _run_op(
-        self, component: Component, op: UpdateOp, state: State, entries: list[Entry]
+        self, component: ComponentDefinition, op: UpdateOp, state: State, entries: list[Entry]
     ) -> dict[str, Any]:
         argument: Any = [_props(entry) for entry in entries]
         if op.batch_size == 1:
@@ -140,7 +150,7 @@ class Applier:
         return _changes_dict(what, changes)
 
     async def _admin_changes(
-        self, entry: Entry, component: Component, data: Mapping[str, Any]
+        self, entry: Entry, component: ComponentDefinition, data: Mapping[str, Any]
     ) -> dict[str, Any]:
         if entry.op == MIGRATE_OP:
             what = f"migration of {component.name}"

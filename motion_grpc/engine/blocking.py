@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentDefinition, Definable, definition_of
 from motion_grpc.engine.engine import AsyncEngine
 from motion_grpc.engine.ops import LoopThread
 from motion_grpc.engine.options import DEFAULT_OPTIONS, EngineSettings, RunOptions
@@ -32,7 +32,7 @@ class Engine:
     def __init__(
         self,
         redis: RedisSettings,
-        components: Iterable[Component] = (),
+        components: Iterable[Definable] = (),
         settings: EngineSettings | None = None,
         wake: Callable[[InstanceKeys], None] | None = None,
     ) -> None:
@@ -66,17 +66,17 @@ class Engine:
 
     # -- lookups ---------------------------------------------------------------------
 
-    def add_component(self, component: Component, replace: bool = False) -> None:
+    def add_component(self, component: Definable, replace: bool = False) -> None:
         self.call(_now(self.core.add_component, component, replace))
 
     @property
-    def components(self) -> list[Component]:
+    def components(self) -> list[ComponentDefinition]:
         return self.core.components
 
-    def component(self, name: str) -> Component:
+    def component(self, name: str) -> ComponentDefinition:
         return self.core.component(name)
 
-    def resolve(self, component_name: str, instance_id: str) -> tuple[Component, InstanceKeys]:
+    def resolve(self, component_name: str, instance_id: str) -> tuple[ComponentDefinition, InstanceKeys]:
         return self.core.resolve(component_name, instance_id)
 
     # -- flows and state ---------------------------------------------------------------
@@ -102,12 +102,12 @@ class Engine:
 
     def ensure_instance(
         self,
-        component: Component,
+        component: Definable,
         keys: InstanceKeys,
         params: Mapping[str, Any] | None,
         deadline: float | None,
     ) -> None:
-        self.call(self.core.ensure_instance(component, keys, params, deadline))
+        self.call(self.core.ensure_instance(definition_of(component), keys, params, deadline))
 
     def get_state(
         self, component_name: str, instance_id: str, keys: Sequence[str] | None = None

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from motion_grpc.component import Component, DiscardPolicy
+from motion_grpc.definition import ComponentDefinition, DiscardPolicy
 from motion_grpc.engine import failures
 from motion_grpc.engine.applying import ADMIN_FLOW, Applied, Applier, failed
 from motion_grpc.engine.instances import Instances
@@ -23,7 +23,7 @@ from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
 from motion_grpc.engine.state_codec import has_hooks
 from motion_grpc.errors import FailedPreconditionError, MotionError
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Taken
 from motion_grpc.store.store import Store
@@ -34,13 +34,15 @@ log = logging.getLogger(__name__)
 GROUP_MAX = 32
 #: An update op is cheap (groupable) when it takes less than this on average.
 FAST_OP_SECONDS = 0.002
-_DISCARD_KINDS = {DiscardPolicy.NUM_NEW_UPDATES: 1, DiscardPolicy.SECONDS: 2}
-_TAKEN, _AGAIN, _HELD_ELSEWHERE = scripts.TAKEN, scripts.TAKE_AGAIN, scripts.HELD_ELSEWHERE
+_DISCARD_KINDS = {
+    DiscardPolicy.NUM_NEW_UPDATES: protocol.DISCARD_NUM_NEW_UPDATES,
+    DiscardPolicy.SECONDS: protocol.DISCARD_SECONDS,
+}
 
 
 @dataclass(frozen=True)
 class OpPolicy:
-    """What TAKE must know of one update op (see scripts.TAKE)."""
+    """What TAKE must know of one update op (see store.scripts.TAKE)."""
 
     key: str  # flow \0 op
     discard_kind: int
@@ -54,7 +56,7 @@ class OpPolicy:
             self.discard_kind,
             self.discard_after,
             self.batch_size,
-            "1" if self.groupable else "0",
+            protocol.flag(self.groupable),
         ]
 
 
@@ -88,7 +90,7 @@ class _Drain:
     """One drain of one instance: its lease token, and whether it holds the lease."""
 
     keys: InstanceKeys
-    component: Component
+    component: ComponentDefinition
     token: str
     policies: list[Any]
     held: bool = False
@@ -100,7 +102,7 @@ class Drainer:
     def __init__(
         self,
         store: Store,
-        components: Callable[[str], Component | None],
+        components: Callable[[str], ComponentDefinition | None],
         runtimes: Runtimes,
         instances: Instances,
         applier: Applier,
@@ -150,20 +152,24 @@ class Drainer:
                 taken = await self._store.take(
                     keys, drain.token, self._leases.ttl_ms, drain.policies, not drain.held, GROUP_MAX
                 )
-            if taken.code in (_TAKEN, _AGAIN) and not drain.held:
+            if taken.code in (protocol.TAKEN, protocol.TAKE_AGAIN) and not drain.held:
                 drain.held = True
                 self._leases.hold(keys.lease, drain.token)
-            if taken.code == _TAKEN:
+            if taken.code == protocol.TAKEN:
                 taken = await self._apply(drain, taken)
                 applied = True
                 continue
-            if taken.code != _AGAIN:
-                if taken.code == _HELD_ELSEWHERE and drain.held:
+            if taken.code != protocol.TAKE_AGAIN:
+                if taken.code == protocol.NOT_LEASE_HOLDER and drain.held:
                     raise LeaseLostError
                 drain.held = False  # idle or gone: the script released the lease
                 # An instance stays in the pending set while it is busy; a drain that finds
                 # nothing (a sweep's) takes it out, so a busy instance costs no extra trip.
-                if taken.code == _HELD_ELSEWHERE or applied or not await self._store.settle_pending(keys):
+                if (
+                    taken.code == protocol.NOT_LEASE_HOLDER
+                    or applied
+                    or not await self._store.settle_pending(keys)
+                ):
                     return
             taken = None
 
@@ -176,13 +182,13 @@ class Drainer:
         except MotionError as exc:
             log.debug("could not hand back %s: %s", keys.instance_id, exc)
 
-    def _policies_of(self, component: Component) -> list[list[Any]]:
+    def _policies_of(self, component: ComponentDefinition) -> list[list[Any]]:
         """Discard policies, batch sizes, and which ops are cheap enough to group, as TAKE's arguments."""
         args: list[list[Any]] = []
         for flow in component.flows():
             for op in flow.updates:
                 key = f"{flow.key}\0{op.name}"
-                kind = _DISCARD_KINDS.get(op.discard_policy, 0)
+                kind = _DISCARD_KINDS.get(op.discard_policy, protocol.DISCARD_NONE)
                 groupable = (
                     not kind
                     and op.batch_size == 1
@@ -245,7 +251,7 @@ class Drainer:
                     keys, drain.token, base, applied.patch, applied.records,
                     self._leases.ttl_ms, drain.policies, GROUP_MAX,
                 )  # fmt: skip
-            if version == scripts.LEASE_LOST:
+            if version == protocol.NOT_LEASE_HOLDER:
                 raise LeaseLostError
             if version < 0:
                 # The entry was already committed, or the version moved under us: reload on the next take.
@@ -259,7 +265,11 @@ class Drainer:
 
 
 def _fold(
-    component: Component, runtime: InstanceRuntime, base: int, version: int, changes: Mapping[str, Any]
+    component: ComponentDefinition,
+    runtime: InstanceRuntime,
+    base: int,
+    version: int,
+    changes: Mapping[str, Any],
 ) -> None:
     """Bring the snapshot to the committed version without reading Redis, when that is exact."""
     if has_hooks(component):
@@ -270,7 +280,7 @@ def _fold(
 
 def _log_failures(keys: InstanceKeys, applied: Applied) -> None:
     for record in applied.records:
-        if record.status == scripts.FAILED:
+        if record.status == protocol.FAILED:
             entry = record.entry
             flow = "(admin)" if entry.flow == ADMIN_FLOW else entry.flow
             failures.update_failed(keys.component, flow, entry.op, record.error_type, record.error_message)

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentDefinition, Definable
 from motion_grpc.engine.admin_ops import Administration
 from motion_grpc.engine.applying import Applier
 from motion_grpc.engine.draining import FAST_OP_SECONDS, Drainer, DrainSettings
@@ -47,7 +47,7 @@ class AsyncEngine:
     def __init__(
         self,
         redis: RedisSettings,
-        components: Iterable[Component] = (),
+        components: Iterable[Definable] = (),
         settings: EngineSettings | None = None,
         wake: Callable[[InstanceKeys], None] | None = None,
     ) -> None:
@@ -111,17 +111,17 @@ class AsyncEngine:
 
     # -- lookups -------------------------------------------------------------------
 
-    def add_component(self, component: Component, replace: bool = False) -> None:
+    def add_component(self, component: Definable, replace: bool = False) -> None:
         self.registry.add(component, replace)
 
     @property
-    def components(self) -> list[Component]:
+    def components(self) -> list[ComponentDefinition]:
         return self.registry.all()
 
-    def component(self, name: str) -> Component:
+    def component(self, name: str) -> ComponentDefinition:
         return self.registry.component(name)
 
-    def resolve(self, component_name: str, instance_id: str) -> tuple[Component, InstanceKeys]:
+    def resolve(self, component_name: str, instance_id: str) -> tuple[ComponentDefinition, InstanceKeys]:
         """The hosted component and the Redis keys of one of its instances (validated names)."""
         return self.registry.resolve(component_name, instance_id)
 
@@ -189,7 +189,7 @@ class AsyncEngine:
 
     async def ensure_instance(
         self,
-        component: Component,
+        component: ComponentDefinition,
         keys: InstanceKeys,
         params: Mapping[str, Any] | None,
         deadline: float | None,

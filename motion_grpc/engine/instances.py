@@ -9,12 +9,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
 from motion_grpc.engine.state_codec import decode_state, encode_patch, has_hooks
 from motion_grpc.errors import DeadlineExceededError, NotFoundError, OpError
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Store
 
@@ -33,7 +34,7 @@ class Instances:
 
     async def ensure(
         self,
-        component: Component,
+        component: ComponentDefinition,
         keys: InstanceKeys,
         params: Mapping[str, Any] | None,
         deadline: float | None,
@@ -44,9 +45,9 @@ class Instances:
         limit = time.monotonic() + self._init_timeout
         while True:
             begun = await self._store.init_begin(keys, token, self._leases.ttl_ms)
-            if begun == 1:
+            if begun == protocol.INIT_EXISTS:
                 return
-            if begun == 0:
+            if begun == protocol.INIT_GRANTED:
                 await self._initialize(component, keys, token, params or {})
                 return
             now = time.monotonic()
@@ -58,7 +59,7 @@ class Instances:
             pause = min(pause * 2, 0.05)
 
     async def _initialize(
-        self, component: Component, keys: InstanceKeys, token: str, params: Mapping[str, Any]
+        self, component: ComponentDefinition, keys: InstanceKeys, token: str, params: Mapping[str, Any]
     ) -> None:
         self._leases.hold(keys.init_lock, token)
         try:
@@ -80,20 +81,20 @@ class Instances:
         finally:
             self._leases.drop(keys.init_lock, token)
 
-    async def decode(self, component: Component, raw: dict[str, bytes]) -> dict[str, Any]:
+    async def decode(self, component: ComponentDefinition, raw: dict[str, bytes]) -> dict[str, Any]:
         if has_hooks(component):
             return await self._runner.offload(decode_state, component, raw)
         return decode_state(component, raw)
 
     async def encode(
-        self, component: Component, current: Mapping[str, Any], changes: Mapping[str, Any]
+        self, component: ComponentDefinition, current: Mapping[str, Any], changes: Mapping[str, Any]
     ) -> dict[str, bytes]:
         if has_hooks(component):
             return await self._runner.offload(encode_patch, component, current, changes)
         return encode_patch(component, current, changes)
 
     async def load(
-        self, runtime: InstanceRuntime, component: Component, cache_field: str | None
+        self, runtime: InstanceRuntime, component: ComponentDefinition, cache_field: str | None
     ) -> tuple[Snapshot | None, bytes | None]:
         """Read the state into the instance's snapshot (None: no such instance), with a cache entry."""
         async with runtime.load_lock:
@@ -103,19 +104,19 @@ class Instances:
             runtime.offer(Snapshot(version, await self.decode(component, raw)))
             return runtime.snapshot, cached
 
-    async def load_snapshot(self, runtime: InstanceRuntime, component: Component) -> Snapshot:
+    async def load_snapshot(self, runtime: InstanceRuntime, component: ComponentDefinition) -> Snapshot:
         snapshot, _ = await self.load(runtime, component, None)
         if snapshot is None:
             raise NotFoundError(f"instance {runtime.keys.instance_id!r} of {component.name} does not exist")
         return snapshot
 
-    async def snapshot_at(self, component: Component, keys: InstanceKeys, version: int) -> Snapshot:
+    async def snapshot_at(self, component: ComponentDefinition, keys: InstanceKeys, version: int) -> Snapshot:
         """A snapshot at least as new as `version`."""
         runtime = self._runtimes.get(keys)
         return runtime.current(version) or await self.load_snapshot(runtime, component)
 
     async def probe(
-        self, component: Component, keys: InstanceKeys, lookup: str | None
+        self, component: ComponentDefinition, keys: InstanceKeys, lookup: str | None
     ) -> tuple[int | None, bytes | None]:
         """The version in Redis and a cache entry; without a snapshot, the state is read in the same trip."""
         runtime = self._runtimes.get(keys)
@@ -126,7 +127,7 @@ class Instances:
 
     async def checked_version(
         self,
-        component: Component,
+        component: ComponentDefinition,
         keys: InstanceKeys,
         lookup: str | None,
         params: Mapping[str, Any] | None,

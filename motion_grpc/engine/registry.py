@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentDefinition, Definable, definition_of
 from motion_grpc.errors import NotFoundError
 from motion_grpc.logs import excerpt
 from motion_grpc.names import validate_name
@@ -12,48 +12,56 @@ from motion_grpc.store.keys import InstanceKeys
 
 
 class Registry:
-    """Hosted components; a name is hosted once unless a new definition is allowed to replace it."""
+    """Hosted components; a name is hosted once unless a new definition is allowed to replace it.
 
-    def __init__(self, components: Iterable[Component] = ()) -> None:
-        self._components: dict[str, Component] = {}
-        self._listeners: list[Callable[[Component], None]] = []
+    Lookups hand out frozen definitions. The registry keeps what it was given, a
+    definition or a Component, and reads a Component's definition at each lookup:
+    a Component decorated further once hosted (in-process, a notebook adding an
+    op to a component whose instances exist) is then seen as it is now.
+    """
+
+    def __init__(self, components: Iterable[Definable] = ()) -> None:
+        self._hosted: dict[str, Definable] = {}
+        self._listeners: list[Callable[[ComponentDefinition], None]] = []
         for component in components:
             self.add(component)
 
-    def add(self, component: Component, replace: bool = False) -> None:
+    def add(self, component: Definable, replace: bool = False) -> None:
         """Host a component; `replace` lets a new definition of a hosted name take its place
         (in-process, as in Motion: a notebook re-running the cell that defines it)."""
-        existing = self._components.get(component.name)
-        if existing is component:
+        definition = definition_of(component)
+        existing = self._hosted.get(definition.name)
+        if existing is not None and (existing is component or definition_of(existing) is definition):
             return
         if existing is not None and not replace:
-            raise ValueError(f"another component named {component.name} is already hosted")
-        self._components[component.name] = component
+            raise ValueError(f"another component named {definition.name} is already hosted")
+        self._hosted[definition.name] = component
         for listener in self._listeners:
-            listener(component)
+            listener(definition)
 
-    def on_add(self, listener: Callable[[Component], None]) -> None:
+    def on_add(self, listener: Callable[[ComponentDefinition], None]) -> None:
         """Call `listener` for every hosted component, now and whenever one is added."""
         self._listeners.append(listener)
-        for component in self.all():
-            listener(component)
+        for definition in self.all():
+            listener(definition)
 
-    def get(self, name: str) -> Component | None:
-        return self._components.get(name)
+    def get(self, name: str) -> ComponentDefinition | None:
+        hosted = self._hosted.get(name)
+        return None if hosted is None else definition_of(hosted)
 
-    def all(self) -> list[Component]:
-        return [self._components[name] for name in sorted(self._components)]
+    def all(self) -> list[ComponentDefinition]:
+        return [definition_of(self._hosted[name]) for name in sorted(self._hosted)]
 
-    def component(self, name: str) -> Component:
+    def component(self, name: str) -> ComponentDefinition:
         validate_name(name, "component name")
-        component = self._components.get(name)
-        if component is None:
-            known = ", ".join(sorted(self._components)) or "none"
+        definition = self.get(name)
+        if definition is None:
+            known = ", ".join(sorted(self._hosted)) or "none"
             raise NotFoundError(f"no component named {excerpt(name)} is hosted here (components: {known})")
-        return component
+        return definition
 
-    def resolve(self, component_name: str, instance_id: str) -> tuple[Component, InstanceKeys]:
+    def resolve(self, component_name: str, instance_id: str) -> tuple[ComponentDefinition, InstanceKeys]:
         """The hosted component and the Redis keys of one of its instances (validated names)."""
-        component = self.component(component_name)
+        definition = self.component(component_name)
         validate_name(instance_id, "instance id")
-        return component, InstanceKeys.of(component.name, instance_id)
+        return definition, InstanceKeys.of(definition.name, instance_id)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from motion_grpc import codec
-from motion_grpc.component import Component, Flow
+from motion_grpc.definition import ComponentDefinition, Flow
 from motion_grpc.engine import failures
 from motion_grpc.engine.instances import Instances
 from motion_grpc.engine.op_times import OpTimes
@@ -33,7 +33,7 @@ from motion_grpc.engine.waiting import Wait, wait_for_updates
 from motion_grpc.errors import MotionError, NotFoundError, OpError, ResourceExhaustedError
 from motion_grpc.props import Props
 from motion_grpc.state import State
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import (
     EnqueueRequest,
@@ -62,7 +62,7 @@ class Served:
 class ServeCall:
     """One run being served: what is known before the serve op runs."""
 
-    component: Component
+    component: ComponentDefinition
     keys: InstanceKeys
     flow: Flow
     props: dict[str, Any]
@@ -169,10 +169,10 @@ class Serving:
             call.keys, entries, cache, snapshot.version, call.lookup is not None
         )
         enqueued = await self._store.enqueue(request)
-        if enqueued.code == scripts.CACHED:
+        if enqueued.code == protocol.CACHED:
             hit = cache_hit(enqueued.cached, None)
             return None if hit is None else await self._serve_cached(call, hit)
-        if enqueued.code in (scripts.STALE, scripts.NO_INSTANCE):
+        if enqueued.code in (protocol.STALE, protocol.NO_INSTANCE):
             return None
         self._settle(call.keys, enqueued)
         return Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
@@ -265,7 +265,7 @@ class Serving:
             return None  # a result that cannot be pickled is served, just not cached
 
 
-def cache_digest(component: Component, flow: Flow, props: Mapping[str, Any]) -> str | None:
+def cache_digest(component: ComponentDefinition, flow: Flow, props: Mapping[str, Any]) -> str | None:
     if component.cache_ttl <= 0 or flow.serve is None or flow.serve.is_generator:
         return None
     return codec.props_digest(flow.key, props)
@@ -283,12 +283,12 @@ def cache_hit(cached: bytes | None, version: int | None) -> tuple[int, Any] | No
 
 
 def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:
-    if code == scripts.QUEUE_FULL:
+    if code == protocol.QUEUE_FULL:
         raise ResourceExhaustedError(
             f"the update queue of {keys.component}/{keys.instance_id} holds its maximum of "
             f"{max_queue} entries; retry after FlushUpdates"
         )
-    if code == scripts.NO_INSTANCE:
+    if code == protocol.NO_INSTANCE:
         raise NotFoundError(f"instance {keys.instance_id!r} of {keys.component} was deleted")
 
 

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from motion_grpc import codec
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine.ops import describe_error, op_failed
 from motion_grpc.errors import FailedPreconditionError, OpError
 from motion_grpc.logs import excerpt
 
 
-def decode_state(component: Component, raw: Mapping[str, bytes]) -> dict[str, Any]:
+def decode_state(component: ComponentDefinition, raw: Mapping[str, bytes]) -> dict[str, Any]:
     """The state ops see from the stored fields; FAILED_PRECONDITION when it cannot be had."""
     data: dict[str, Any] = {}
     for name, value in raw.items():
@@ -45,7 +45,7 @@ def decode_state(component: Component, raw: Mapping[str, bytes]) -> dict[str, An
 
 
 def encode_patch(
-    component: Component, current: Mapping[str, Any], changes: Mapping[str, Any]
+    component: ComponentDefinition, current: Mapping[str, Any], changes: Mapping[str, Any]
 ) -> dict[str, bytes]:
     """The stored fields for `changes` on top of `current` (all that save_state returns, with the hook)."""
     values: Mapping[str, Any] = changes
@@ -74,6 +74,6 @@ def encode_patch(
     return patch
 
 
-def has_hooks(component: Component) -> bool:
+def has_hooks(component: ComponentDefinition) -> bool:
     """Whether state in memory must go through Redis (and the hooks) to be what ops see."""
     return component.load_state_func is not None or component.save_state_func is not None

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, NotFoundError
 from motion_grpc.logs import excerpt
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Event
 from motion_grpc.store.store import Store
 
 MAX_BLOCK_MS = 5000
-TERMINAL = frozenset({scripts.APPLIED, scripts.FAILED, scripts.DISCARDED})
+TERMINAL = frozenset({protocol.APPLIED, protocol.FAILED, protocol.DISCARDED})
 _NEWEST = (2**64, 2**64)
 #: (lowest, highest) update id whose outcome a wait reports when it keeps failures only.
 Span = tuple[tuple[int, int], tuple[int, int]]
@@ -97,7 +97,7 @@ async def _collect(
     store: Store, keys: InstanceKeys, cursor: str, newest: str, wait: Wait, result: WaitResult
 ) -> None:
     while stream_id(cursor) < stream_id(newest):
-        events = await store.events_range(keys, cursor, 500)
+        events = await store.events_range(keys, cursor, protocol.EVENTS_PAGE)
         if not events:
             break
         for event in events:
@@ -113,5 +113,5 @@ def _keep(event: Event, wait: Wait, result: WaitResult) -> None:
             result.outcomes[event.update_id] = event
         return
     low, high = wait.span
-    if event.status != scripts.APPLIED and low <= stream_id(event.update_id) <= high:
+    if event.status != protocol.APPLIED and low <= stream_id(event.update_id) <= high:
         result.outcomes[event.update_id] = event

@@ -30,6 +30,7 @@ from motion_grpc.errors import (
     ResourceExhaustedError,
     StoreUnavailableError,
 )
+from motion_grpc.store import protocol
 from motion_grpc.store.events import (
     ZERO,
     AsyncEventLog,
@@ -43,7 +44,6 @@ from motion_grpc.store.records import Event
 
 log = logging.getLogger(__name__)
 
-PAGE = 500
 
 #: Loads the state of an instance: (version, the state in whatever form the caller sends it).
 StateLoader = Callable[[InstanceKeys], Awaitable[tuple[int, Any]]]
@@ -150,14 +150,14 @@ class Subscription:
 
     async def _catch_up_page(self, log_reader: AsyncEventLog) -> list[Event]:
         self._dropped = False
-        events, first = await log_reader.page(self.keys, self.position, PAGE)
+        events, first = await log_reader.page(self.keys, self.position, protocol.EVENTS_PAGE)
         if first is not None and self.position != ZERO and self.position < first:
             raise OutOfRangeError(
                 f"event {format_event_id(self.position)} of {self.keys.component}/{self.keys.instance_id} "
                 f"is no longer retained; the oldest retained event is {format_event_id(first)}. "
                 "Read the state again (GetState) and watch from there."
             )
-        if len(events) < PAGE and not self._dropped:
+        if len(events) < protocol.EVENTS_PAGE and not self._dropped:
             # History read to its end, which is past where the feed was when this joined; had the
             # live buffer been dropped meanwhile, its events might be newer than this page: read on.
             self._catching_up = False

@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
-from motion_grpc.component import Component
+from motion_grpc.definition import Definable
 from motion_grpc.engine import AsyncEngine, EngineSettings
 from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
@@ -108,7 +108,7 @@ class MotionServer:
 
 
 async def create_server(
-    components: Sequence[Component],
+    components: Sequence[Definable],
     redis: RedisSettings,
     options: ServerOptions | None = None,
     engine_settings: EngineSettings | None = None,
@@ -166,7 +166,7 @@ def _port_in_use(host: str, port: str) -> bool:
 
 
 async def _start_engine(
-    components: Sequence[Component], redis: RedisSettings, options: ServerOptions, settings: EngineSettings
+    components: Sequence[Definable], redis: RedisSettings, options: ServerOptions, settings: EngineSettings
 ) -> tuple[AsyncEngine, UpdateProcesses | None]:
     """The engine, with its update worker processes when `options.update_processes` asks for them."""
     if options.update_processes <= 0:
@@ -186,7 +186,7 @@ def _watch_hub(redis: RedisSettings, options: ServerOptions) -> WatchHub:
 
 
 async def serve_forever(
-    components: Sequence[Component],
+    components: Sequence[Definable],
     redis: RedisSettings,
     options: ServerOptions,
     engine_settings: EngineSettings | None = None,

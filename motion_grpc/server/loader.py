@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from types import ModuleType
 
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentSource
 
 
 class AppLoadError(Exception):
@@ -56,14 +56,14 @@ def load_module(app: str) -> ModuleType:
         raise AppLoadError(f"importing module {app} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def components_of(module: ModuleType) -> list[Component]:
-    found = {id(value): value for value in vars(module).values() if isinstance(value, Component)}
+def components_of(module: ModuleType) -> list[ComponentSource]:
+    found = {id(value): value for value in vars(module).values() if isinstance(value, ComponentSource)}
     return sorted(found.values(), key=lambda component: component.name)
 
 
-def load_components(apps: Iterable[str]) -> list[Component]:
+def load_components(apps: Iterable[str]) -> list[ComponentSource]:
     """Every Component defined at the top level of the given apps."""
-    components: dict[str, Component] = {}
+    components: dict[str, ComponentSource] = {}
     for app in apps:
         found = components_of(load_module(app))
         if not found:

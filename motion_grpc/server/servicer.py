@@ -12,7 +12,7 @@ from grpc import aio
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
-from motion_grpc.component import Component, DiscardPolicy
+from motion_grpc.definition import ComponentDefinition, DiscardPolicy
 from motion_grpc.engine import AsyncEngine
 from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
 from motion_grpc.logs import excerpt
@@ -142,7 +142,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         return dict(value)
 
 
-def describe(component: Component) -> pb.ComponentInfo:
+def describe(component: ComponentDefinition) -> pb.ComponentInfo:
     """A component's flows, ops and policies, as DescribeComponents reports them."""
     info = pb.ComponentInfo(name=component.name, cache_ttl=component.cache_ttl)
     with contextlib.suppress(codec.EncodeError):  # params that are not JSON-like stay server-side

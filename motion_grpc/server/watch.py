@@ -17,12 +17,12 @@ from grpc import aio
 
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.component import Component
+from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine import AsyncEngine
 from motion_grpc.engine.watching import Subscription, WatchHub
 from motion_grpc.errors import FailedPreconditionError, NotFoundError
 from motion_grpc.names import validate_name
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol
 from motion_grpc.store.events import format_event_id, parse_event_id
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Event
@@ -60,7 +60,11 @@ class WatchService:
             subscription.close()
 
     async def _create(
-        self, component: Component, keys: InstanceKeys, create: bool, context: aio.ServicerContext[Any, Any]
+        self,
+        component: ComponentDefinition,
+        keys: InstanceKeys,
+        create: bool,
+        context: aio.ServicerContext[Any, Any],
     ) -> None:
         if not create:
             raise NotFoundError(
@@ -75,7 +79,7 @@ class WatchService:
         self, subscription: Subscription, event: Event, include_state: bool
     ) -> pb.WatchUpdatesResponse:
         message = pb.WatchUpdatesResponse(event=update_event(event))
-        if include_state and event.status == scripts.APPLIED:
+        if include_state and event.status == protocol.APPLIED:
             version, state = await subscription.state_at(event.version, self._load_state)
             message.event.state.CopyFrom(state)
             message.event.state_version = version
@@ -112,7 +116,7 @@ def _progress(subscription: Subscription) -> pb.WatchUpdatesResponse:
     return pb.WatchUpdatesResponse(progress=pb.Progress(latest_event_id=latest))
 
 
-def _flows(component: Component, flows: Sequence[str]) -> list[str] | None:
+def _flows(component: ComponentDefinition, flows: Sequence[str]) -> list[str] | None:
     """The flows filter, each a flow of the component (NOT_FOUND otherwise)."""
     for flow in flows:
         component.flow(validate_name(flow, "flow key"))

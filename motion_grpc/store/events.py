@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from motion_grpc.errors import InvalidArgumentError
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Event, mapped_async, parse_event
 
@@ -67,7 +68,7 @@ class AsyncEventLog:
     async def bounds(self, keys: InstanceKeys) -> StreamBounds:
         """Whether the instance exists, and the oldest and newest retained event ids."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.hexists(keys.meta, "version")
+        pipe.hexists(keys.meta, protocol.META_VERSION)
         pipe.xrange(keys.events, "-", "+", count=1)
         pipe.xrevrange(keys.events, "+", "-", count=1)
         exists, first, last = await pipe.execute()
@@ -100,7 +101,9 @@ class AsyncEventLog:
         return events, (_id(first[0][0]) if first else None)
 
     @mapped_async
-    async def read(self, keys: InstanceKeys, after: EventId, block_ms: int, count: int = 500) -> list[Event]:
+    async def read(
+        self, keys: InstanceKeys, after: EventId, block_ms: int, count: int = protocol.EVENTS_PAGE
+    ) -> list[Event]:
         """Events after an id, waiting up to block_ms for the first one (XREAD BLOCK)."""
         reply = await self.client.xread({keys.events: format_event_id(after)}, count=count, block=block_ms)
         if not reply:

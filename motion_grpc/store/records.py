@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 
 from motion_grpc.errors import InternalError, StoreUnavailableError
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 
 T = TypeVar("T")
@@ -103,7 +103,8 @@ class Event:
 
 @dataclass(frozen=True)
 class Taken:
-    """What TAKE answered: 1 with the entries started; 0 idle, 2 again, -1 leased elsewhere, -3 gone."""
+    """What TAKE answered: protocol.TAKEN with the entries started, or another of TAKE's codes
+    (IDLE, TAKE_AGAIN, NOT_LEASE_HOLDER, NO_INSTANCE)."""
 
     code: int
     version: int = 0
@@ -113,7 +114,7 @@ class Taken:
 
 @dataclass(frozen=True)
 class EnqueueResult:
-    """What an enqueue did: code 0, or scripts.NO_INSTANCE / QUEUE_FULL / STALE / CACHED (nothing
+    """What an enqueue did: code 0, or protocol.NO_INSTANCE / QUEUE_FULL / STALE / CACHED (nothing
     written; with CACHED, `cached` holds the cache entry that answered)."""
 
     code: int
@@ -138,8 +139,8 @@ class EnqueueRequest:
 def enqueue_result(reply: Any) -> EnqueueResult:
     if isinstance(reply, int):
         return EnqueueResult(reply, "0-0", 0, [])
-    if reply[0] == scripts.CACHED:
-        return EnqueueResult(scripts.CACHED, "0-0", 0, [], cached=reply[1])
+    if reply[0] == protocol.CACHED:
+        return EnqueueResult(protocol.CACHED, "0-0", 0, [], cached=reply[1])
     return EnqueueResult(0, text(reply[0]), int(reply[1]), [text(item) for item in reply[2:]])
 
 
@@ -178,7 +179,7 @@ class CommitRecord:
 def taken_reply(reply: Any) -> Taken:
     """A TAKE reply: {code} or {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*}."""
     code = int(reply[0])
-    if code != 1:
+    if code != protocol.TAKEN:
         return Taken(code)
     entries, attempts = [], []
     for at in range(2, len(reply), 7):
@@ -192,19 +193,21 @@ def text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def parse_event(raw_id: Any, fields: dict[bytes, bytes]) -> Event:
+def parse_event(raw_id: Any, raw: dict[bytes, bytes]) -> Event:
+    """An event as the scripts' add_event wrote it (field names: protocol.EVENT_FIELDS)."""
+    fields = {text(name): text(value) for name, value in raw.items()}
     return Event(
         id=text(raw_id),
-        update_id=fields[b"u"].decode(),
-        flow=fields[b"f"].decode(),
-        op=fields[b"o"].decode(),
-        status=int(fields[b"s"]),
-        version=int(fields[b"v"]),
-        enqueued_ms=int(fields[b"q"]),
-        at_ms=int(fields[b"t"]),
-        attempt=int(fields[b"a"]),
-        error_type=fields.get(b"et", b"").decode(),
-        error_message=fields.get(b"em", b"").decode(),
+        update_id=fields[protocol.EVENT_UPDATE_ID],
+        flow=fields[protocol.EVENT_FLOW],
+        op=fields[protocol.EVENT_OP],
+        status=int(fields[protocol.EVENT_STATUS]),
+        version=int(fields[protocol.EVENT_VERSION]),
+        enqueued_ms=int(fields[protocol.EVENT_ENQUEUED_MS]),
+        at_ms=int(fields[protocol.EVENT_AT_MS]),
+        attempt=int(fields[protocol.EVENT_ATTEMPT]),
+        error_type=fields.get(protocol.EVENT_ERROR_TYPE, ""),
+        error_message=fields.get(protocol.EVENT_ERROR_MESSAGE, ""),
     )
 
 
@@ -215,14 +218,14 @@ def take_args(
     policies: Sequence[Any],
     may_acquire: bool,
     group_max: int,
-    after: str = "",
+    after: str = protocol.UNSET,
 ) -> list[Any]:
     args: list[Any] = [
         token,
         ttl_ms,
         now_ms(),
         events_maxlen,
-        "1" if may_acquire else "0",
+        protocol.flag(may_acquire),
         group_max,
         len(policies),
         after,
@@ -254,6 +257,6 @@ def commit_args(
             record.attempt,
             record.error_type,
             record.error_message,
-            "1" if record.changed else "0",
+            protocol.flag(record.changed),
         ]
     return args

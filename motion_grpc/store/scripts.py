@@ -2,28 +2,23 @@
 
 Scripts are where the guarantees live: an update is committed (state fields,
 version, applied id, event) atomically and only by the lease holder.
+
+The reply codes, statuses, field names and page sizes written here as Lua
+literals are named in store/protocol.py; tests/unit/test_protocol.py checks
+that both say the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-# Status numbers stored in events; they equal motion.v1.UpdateStatus.
-QUEUED, RUNNING, APPLIED, FAILED, DISCARDED = 1, 2, 3, 4, 5
+# Event statuses, re-exported: callers (tests among them) compare event statuses to scripts.*.
+from motion_grpc.store.protocol import APPLIED, DISCARDED, FAILED, QUEUED, RUNNING
 
-# TAKE's reply codes (besides NO_INSTANCE): entries taken, queue empty (lease released),
-# call again (entries were discarded), lease held by another worker.
-TAKEN, IDLE, TAKE_AGAIN, HELD_ELSEWHERE = 1, 0, 2, -1
-
-# Reply codes shared by several scripts.
-LEASE_LOST = -1
-VERSION_MISMATCH = -2
-NO_INSTANCE = -3
-QUEUE_FULL = -4
-ENTRY_GONE = -5
-STALE = -6
-CACHED = -7
-NOT_COMMITTED = -8
+__all__ = [
+    "APPLIED", "COMMIT", "DELETE", "DISCARDED", "ENQUEUE", "FAILED", "INIT_BEGIN", "INIT_COMMIT",
+    "QUEUED", "RELEASE", "RENEW", "RUNNING", "TAKE", "sha1",
+]  # fmt: skip
 
 _EVENT = """
 local function add_event(events, maxlen, id, flow, op, status, version, enq, now, attempt, etype, emsg)

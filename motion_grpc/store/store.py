@@ -16,7 +16,7 @@ from typing import Any
 import redis
 from redis.asyncio.cluster import RedisCluster
 
-from motion_grpc.store import scripts
+from motion_grpc.store import protocol, scripts
 from motion_grpc.store.keys import InstanceKeys, index_key, pending_key, wake_channel
 from motion_grpc.store.records import (
     DEFAULT_MAX_QUEUE,
@@ -36,9 +36,6 @@ from motion_grpc.store.records import (
     taken_reply,
     text,
 )
-
-#: Pending-set page one sweep looks at.
-SWEEP_BATCH = 1000
 
 
 class _Script:
@@ -107,12 +104,13 @@ class Store:
 
     @mapped_async
     async def init_begin(self, keys: InstanceKeys, token: str, ttl_ms: int) -> int:
-        """1: the instance exists; 0: the caller runs init_state; 2: another caller is running it."""
+        """protocol.INIT_EXISTS, INIT_GRANTED (the caller runs init_state) or INIT_BUSY."""
         return int(await _INIT_BEGIN(self.client, [keys.meta, keys.init_lock], [token, ttl_ms]))
 
     @mapped_async
     async def init_commit(self, keys: InstanceKeys, token: str, fields: dict[str, bytes]) -> int:
-        """Create the instance; its first version, or 0 (it exists) / -1 (init lock lost)."""
+        """Create the instance: its first version, or protocol.INIT_EXISTED, or NOT_LEASE_HOLDER
+        (the init lock is no longer the caller's)."""
         args: list[Any] = [token, keys.component, keys.instance_id, now_ms()]
         for name, value in fields.items():
             args += [name, value]
@@ -131,7 +129,7 @@ class Store:
         """Remove every key of an instance and its index entries; False when it did not exist."""
         script_keys = [keys.meta, keys.state, keys.updates, keys.events, keys.lease, keys.init_lock,
                        keys.cache, keys.attempts, keys.gone]  # fmt: skip
-        deleted = int(await _DELETE(self.client, script_keys, [])) == 1
+        deleted = int(await _DELETE(self.client, script_keys, [])) == protocol.DELETED
         # The index and pending set live in other slots: updated after the script, so a
         # listing may briefly still name a deleted instance (listings check existence).
         pipe = self.client.pipeline(transaction=False)
@@ -151,24 +149,24 @@ class Store:
         """Which of these instances exist (have a version)."""
         pipe = self.client.pipeline(transaction=False)
         for keys in keys_list:
-            pipe.hexists(keys.meta, "version")
+            pipe.hexists(keys.meta, protocol.META_VERSION)
         return [bool(found) for found in await pipe.execute()]
 
     # -- reading state --------------------------------------------------------
 
     @mapped_async
     async def version(self, keys: InstanceKeys) -> int | None:
-        raw = await self.client.hget(keys.meta, "version")
+        raw = await self.client.hget(keys.meta, protocol.META_VERSION)
         return None if raw is None else int(raw)
 
     @mapped_async
     async def probe(self, keys: InstanceKeys, cache_field: str | None) -> tuple[int | None, bytes | None]:
         """The instance's version and, when asked, a cached serve result: one round trip."""
         if cache_field is None:
-            raw = await self.client.hget(keys.meta, "version")
+            raw = await self.client.hget(keys.meta, protocol.META_VERSION)
             return (None if raw is None else int(raw)), None
         pipe = self.client.pipeline(transaction=False)
-        pipe.hget(keys.meta, "version")
+        pipe.hget(keys.meta, protocol.META_VERSION)
         pipe.hget(keys.cache, cache_field)
         raw, cached = await pipe.execute()
         return (None if raw is None else int(raw)), cached
@@ -180,7 +178,7 @@ class Store:
         """A consistent (version, raw state fields) snapshot, and the cache entry under
         `cache_field` when asked: one round trip."""
         pipe = self.client.pipeline(transaction=True)
-        pipe.hget(keys.meta, "version")
+        pipe.hget(keys.meta, protocol.META_VERSION)
         pipe.hgetall(keys.state)
         if cache_field is not None:
             pipe.hget(keys.cache, cache_field)
@@ -200,15 +198,15 @@ class Store:
         lookup: bool = False,
     ) -> EnqueueRequest:
         """Append a run's entries and cache its result, if the version the serve read is still
-        the newest (`expect_version`; scripts.STALE otherwise); see scripts.ENQUEUE."""
+        the newest (`expect_version`; protocol.STALE otherwise); see scripts.ENQUEUE."""
         stamp = now_ms()
-        cache_field, cached, cache_ttl = cache if cache is not None else ("", b"", 0.0)
+        cache_field, cached, cache_ttl = cache if cache is not None else (protocol.UNSET, b"", 0.0)
         args: list[Any] = [stamp, self.events_maxlen, self.max_queue,
-                           "" if expect_version is None else expect_version, self.engine_id,
+                           protocol.UNSET if expect_version is None else expect_version, self.engine_id,
                            cache_field, cached, max(1, int(cache_ttl * 1000)), len(entries)]  # fmt: skip
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
-        args += ["1" if lookup and cache is not None else "0", keys.instance_id]
+        args += [protocol.flag(lookup and cache is not None), keys.instance_id]
         script_keys = [keys.meta, keys.updates, keys.events, keys.cache]
         if not self.cluster:
             script_keys.append(pending_key(keys.component))
@@ -261,7 +259,7 @@ class Store:
     ) -> int:  # fmt: skip
         """Commit a state patch and the outcome of entries at the head of the queue.
 
-        Returns the new version, or a negative scripts.* code when the commit
+        Returns the new version, or a negative protocol.* code when the commit
         was refused (lease lost, version moved, entry already gone).
         """
         args = commit_args(token, expected_version, self.events_maxlen, self.engine_id, patch, records)
@@ -290,7 +288,7 @@ class Store:
         for reply in (committed, taken):
             if isinstance(reply, Exception) and not isinstance(reply, redis.exceptions.NoScriptError):
                 raise reply
-        if isinstance(taken, Exception) or int(taken[0]) == scripts.NOT_COMMITTED:
+        if isinstance(taken, Exception) or int(taken[0]) == protocol.NOT_COMMITTED:
             return int(committed), None
         return int(committed), taken_reply(taken)
 
@@ -319,7 +317,7 @@ class Store:
         await _RELEASE(self.client, [lease_key], [token])
 
     @mapped_async
-    async def pending_instances(self, component: str, count: int = SWEEP_BATCH) -> list[str]:
+    async def pending_instances(self, component: str, count: int = protocol.SWEEP_PAGE) -> list[str]:
         raw = await self.client.zrange(pending_key(component), 0, count - 1)
         return [text(item) for item in raw]
 
@@ -344,7 +342,7 @@ class Store:
         pipe = self.client.pipeline(transaction=True)
         pipe.xrange(keys.updates, "-", target or "+", count=1)
         pipe.xrevrange(keys.events, "+", "-", count=1)
-        pipe.hget(keys.meta, "version")
+        pipe.hget(keys.meta, protocol.META_VERSION)
         head, newest, raw_version = await pipe.execute()
         newest_id = text(newest[0][0]) if newest else "0-0"
         return not head, newest_id, (None if raw_version is None else int(raw_version))
@@ -353,14 +351,14 @@ class Store:
     async def flush_target(self, keys: InstanceKeys, flow: str | None) -> str | None:
         """Id of the newest entry enqueued so far (by one flow, or any)."""
         if flow:
-            raw = await self.client.hget(keys.meta, f"lastq:{flow}")
+            raw = await self.client.hget(keys.meta, protocol.last_queued_field(flow))
             return None if raw is None else text(raw)
         newest = await self.client.xrevrange(keys.updates, "+", "-", count=1)
         return text(newest[0][0]) if newest else None
 
     @mapped_async
     async def read_events(
-        self, keys: InstanceKeys, after: str, block_ms: int, count: int = 500
+        self, keys: InstanceKeys, after: str, block_ms: int, count: int = protocol.EVENTS_PAGE
     ) -> list[Event]:
         """Events after an id, waiting up to block_ms for the first one (XREAD BLOCK)."""
         reply = await self.blocking_client.xread({keys.events: after}, count=count, block=block_ms)

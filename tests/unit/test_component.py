@@ -1,6 +1,9 @@
+import dataclasses
+
 import pytest
 
 from motion_grpc import Component, DiscardPolicy
+from motion_grpc.definition import ComponentDefinition, definition_of
 from motion_grpc.errors import NotFoundError
 
 
@@ -106,3 +109,57 @@ def test_discard_validation(policy: DiscardPolicy, after: float | None, fragment
 def test_bad_component_names(name: str) -> None:
     with pytest.raises(ValueError):
         Component(name)
+
+
+def test_the_definition_is_frozen_and_built_once_per_change() -> None:
+    c = Component("C", params={"model": "small"}, cache_ttl=5)
+
+    @c.serve("x")
+    def serve(state, props):
+        return 1
+
+    definition = c.definition
+    assert isinstance(definition, ComponentDefinition)
+    assert c.definition is definition  # built once: every lookup of the runtime reads it
+    assert len({definition, c.definition}) == 1  # hashed by identity, as Components are
+    assert (definition.name, definition.cache_ttl, dict(definition.params)) == ("C", 5.0, {"model": "small"})
+    assert definition.flow_keys == {"x"} and definition.flow("x").serve is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        definition.name = "D"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        definition.flows_by_key["y"] = definition.flow("x")  # type: ignore[index]
+    with pytest.raises(NotFoundError, match=r"no flow 'y' \(flows: x\)"):
+        definition.flow("y")
+
+    @c.update("x")
+    def up(state, props):
+        return {}
+
+    assert c.definition is not definition  # a decoration drops the old one
+    assert [op.name for op in c.definition.flow("x").updates] == ["up"]
+    assert definition.flow("x").updates == ()  # what was built stays as it was
+
+
+@pytest.mark.parametrize("decorate", ["init_state", "save_state", "load_state", "cache_ttl"])
+def test_hooks_and_settings_reach_a_new_definition(decorate: str) -> None:
+    c = Component("C")
+    before = c.definition
+
+    def hook(state):
+        return {}
+
+    if decorate == "cache_ttl":
+        c.cache_ttl = 7
+        assert c.definition.cache_ttl == 7.0
+    else:
+        getattr(c, decorate)(hook if decorate != "init_state" else lambda: {})
+        assert getattr(c.definition, f"{decorate}_func") is not None
+    assert c.definition is not before
+
+
+def test_the_runtime_takes_a_component_or_its_definition() -> None:
+    c = Component("C")
+    assert definition_of(c) is c.definition
+    assert definition_of(c.definition) is c.definition
+    with pytest.raises(TypeError, match="Component or a ComponentDefinition"):
+        definition_of("C")  # type: ignore[arg-type]
