@@ -192,6 +192,10 @@ def flush_verdict(request: pb.FlushUpdatesRequest) -> Expected:
     expected, component = instance_scoped(request)
     if request.flow:
         check_flow(expected, component, request.flow)
+    if request.since_update_id:
+        flaw = event_id_flaw(request.since_update_id)
+        if flaw:
+            expected.problem(INVALID, f"since_update_id {flaw}")
     expected.debatable.add(NOT_FOUND)
     return expected
 
@@ -202,7 +206,8 @@ def watch_verdict(request: pb.WatchUpdatesRequest) -> Expected:
         flaw = event_id_flaw(request.after_event_id)
         if flaw:
             expected.problem(INVALID, f"after_event_id {flaw}")
-        expected.debatable |= {Code.OUT_OF_RANGE, INVALID}  # older than the history, or in its future
+        else:
+            expected.debatable |= {Code.OUT_OF_RANGE, INVALID}  # older than the history, or in its future
     for flow in request.flows:
         if name_flaw(flow) or (component is not None and flow not in FLOWS_OF[component]):
             expected.debatable |= {INVALID, NOT_FOUND}

@@ -224,8 +224,12 @@ def get_state_requests() -> st.SearchStrategy[pb.GetStateRequest]:
 
 
 def flush_requests() -> st.SearchStrategy[pb.FlushUpdatesRequest]:
-    flow = st.one_of(st.just(""), flows())
-    return st.builds(lambda ref, f: pb.FlushUpdatesRequest(instance=ref, flow=f), refs(), flow)
+    return st.builds(
+        lambda ref, flow, since: pb.FlushUpdatesRequest(instance=ref, flow=flow, since_update_id=since),
+        refs(),
+        st.one_of(st.just(""), flows()),
+        mostly(st.just(""), event_ids(), odds=2),
+    )
 
 
 def event_ids() -> st.SearchStrategy[str]:
@@ -233,7 +237,9 @@ def event_ids() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(["", "0-0", "0", "-", "0-", "-0", "1-1", "99999999999999-0", f"{2**64}-0"]),
         st.builds(lambda ms, seq: f"{ms}-{seq}", digits, digits),
-        st.sampled_from(["\u0663-\u0660", "\uff11-\uff10", " 1-1", "1-1\n", "1 - 1", "+1-1", "0x1-0"]),
+        st.sampled_from(
+            ["\u0663-\u0660", "\uff11-\uff10", "\u00b2-0", " 1-1", "1-1\n", "1 - 1", "+1-1", "0x1-0"]
+        ),
         names(),
     )
 

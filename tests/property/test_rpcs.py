@@ -120,12 +120,17 @@ def test_get_state(fuzz_server: FuzzServer, shown: s.Shown[pb.GetStateRequest]) 
 @given(shown=s.shown(s.flush_requests()))
 @pin(pb.FlushUpdatesRequest(instance=ref(), flow=HUGE_NAME))
 @pin(pb.FlushUpdatesRequest(instance=ref("\ufeff")))
+@pin(pb.FlushUpdatesRequest(instance=ref(), since_update_id="\u00b2-0"))
+@pin(pb.FlushUpdatesRequest(instance=ref(), since_update_id="\u0663-\u0660"))
+@pin(pb.FlushUpdatesRequest(instance=ref(), since_update_id=f"{2**64}-0"))
+@pin(pb.FlushUpdatesRequest(instance=ref(), since_update_id="99999999999999999999-99999999999999999999"))
 def test_flush_updates(fuzz_server: FuzzServer, shown: s.Shown[pb.FlushUpdatesRequest]) -> None:
     ask(fuzz_server, "FlushUpdates", shown.request)
 
 
 @given(shown=s.shown(s.watch_requests()))
 @pin(pb.WatchUpdatesRequest(instance=ref(), after_event_id="\u0663-\u0660"))
+@pin(pb.WatchUpdatesRequest(instance=ref(), after_event_id="0-0\n"))
 @pin(pb.WatchUpdatesRequest(instance=ref(), after_event_id=HUGE_NAME))
 @pin(pb.WatchUpdatesRequest(instance=ref(), after_event_id="18446744073709551616-0"))
 @pin(pb.WatchUpdatesRequest(instance=ref(), flows=[HUGE_NAME]))
