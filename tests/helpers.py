@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import grpc
 
+from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.store.embedded import free_port
 
 T = TypeVar("T")
@@ -46,6 +49,21 @@ def assert_eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s") from last_error
         time.sleep(interval)
+
+
+@contextmanager
+def fake_motion_server(servicer: Any) -> Iterator[str]:
+    """A real gRPC server on a free port answering with `servicer` (a fake MotionService); its target."""
+    executor = ThreadPoolExecutor(4)
+    server = grpc.server(executor)
+    motion_pb2_grpc.add_MotionServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(None).wait()
+        executor.shutdown()
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any
 
 import grpc
 
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.errors import ERROR_TYPE_METADATA_KEY, InvalidArgumentError, MotionError, error_for
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,26 +45,25 @@ def to_error(error: grpc.RpcError) -> MotionError:
     return error_for(code, details, error_type)
 
 
-def mapped(func: Callable[..., T]) -> Callable[..., T]:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return func(*args, **kwargs)
-        except grpc.RpcError as exc:
+class _RpcErrors:
+    """Raises the motion_grpc.errors class of a failed call's status in place of grpc.RpcError.
+
+    A `with` block, so the blocking and the asyncio faces map errors alike
+    around the one line that sends a call.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, grpc.RpcError):
             raise to_error(exc) from None
 
-    return wrapper
 
-
-def mapped_async(func: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-    @functools.wraps(func)
-    async def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return await func(*args, **kwargs)
-        except grpc.RpcError as exc:
-            raise to_error(exc) from None
-
-    return wrapper
+#: Stateless, so one instance serves every call.
+rpc_errors = _RpcErrors()
 
 
 def instance_ref(component: str, instance_id: str) -> pb.InstanceRef:

@@ -12,10 +12,8 @@ import asyncio
 import os
 import pathlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import grpc
 import pytest
 
 from motion_grpc import AsyncMotionClient, MotionClient
@@ -23,7 +21,7 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.codec import dumps
 from motion_grpc.errors import InvalidArgumentError
-from tests.helpers import ROOT, TEST_APP, ServerProcess, unique
+from tests.helpers import ROOT, TEST_APP, ServerProcess, fake_motion_server, unique
 
 STREAM_APP = str(ROOT / "tests" / "apps" / "streamapp.py")
 
@@ -62,16 +60,8 @@ def marker(tmp_path: pathlib.Path) -> pathlib.Path:
 
 @pytest.fixture
 def fake_server(marker: pathlib.Path) -> Iterator[str]:
-    executor = ThreadPoolExecutor(4)
-    server = grpc.server(executor)
-    motion_pb2_grpc.add_MotionServiceServicer_to_server(_PicklingService(marker), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop(None).wait()
-        executor.shutdown()
+    with fake_motion_server(_PicklingService(marker)) as target:
+        yield target
 
 
 def test_sync_client_refuses_pickles_it_did_not_ask_for(fake_server: str, marker: pathlib.Path) -> None:
