@@ -119,20 +119,23 @@ class Drainer:
         self.stopping = False
         self._load_errors: dict[InstanceKeys, str] = {}  # why an instance's state last failed to load
 
-    async def drain(self, keys: InstanceKeys) -> None:
+    async def drain(self, keys: InstanceKeys) -> bool:
         """Apply every queued entry of an instance, unless another worker holds its lease.
 
-        Raises DrainBackoffError (lease handed back) when the instance must wait before a retry.
+        Returns True when another worker held the lease (it applies them; should it die,
+        try again when its lease expires). Raises DrainBackoffError (lease handed back)
+        when the instance must wait before a retry.
         """
         component = self._components(keys.component)
         if component is None:
-            return
+            return False
         drain = _Drain(keys, component, secrets.token_hex(16), self._policies_of(component))
         try:
-            await self._drain_held(drain)
+            return await self._drain_held(drain)
         except LeaseLostError:
             drain.held = False
             log.warning("lease of %s/%s lost while draining", keys.component, keys.instance_id)
+            return True
         except DrainBackoffError:
             if drain.held:  # handed back quietly: a wake-up now would only retry at once
                 drain.held = False
@@ -143,7 +146,7 @@ class Drainer:
             if drain.held:
                 await self._hand_back(keys, drain.token)
 
-    async def _drain_held(self, drain: _Drain) -> None:
+    async def _drain_held(self, drain: _Drain) -> bool:
         keys = drain.keys
         applied = False
         taken: Taken | None = None
@@ -165,13 +168,12 @@ class Drainer:
                 drain.held = False  # idle or gone: the script released the lease
                 # An instance stays in the pending set while it is busy; a drain that finds
                 # nothing (a sweep's) takes it out, so a busy instance costs no extra trip.
-                if (
-                    taken.code == protocol.NOT_LEASE_HOLDER
-                    or applied
-                    or not await self._store.settle_pending(keys)
-                ):
-                    return
+                if taken.code == protocol.NOT_LEASE_HOLDER:
+                    return True
+                if applied or not await self._store.settle_pending(keys):
+                    return False
             taken = None
+        return False
 
     async def _hand_back(self, keys: InstanceKeys, token: str) -> None:
         """Release the lease of an instance left with queued entries (shutting down), and say so,

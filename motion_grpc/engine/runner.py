@@ -42,7 +42,7 @@ class OpRunner:
         """The op's result; OpError for whatever it raised, OpTimeoutError past `timeout`."""
         if inspect.iscoroutinefunction(func):
             return await _within(what, guarded(what, func(*args)), timeout)
-        result = await _within(what, self.offload(_call_sync, what, func, args), timeout)
+        result = await _within(what, self.offload(call_sync, what, func, args), timeout)
         if inspect.iscoroutine(result):  # a plain function that returned a coroutine
             return await _within(what, guarded(what, result), timeout)
         return result
@@ -52,7 +52,7 @@ class OpRunner:
         return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
 
-def _call_sync(what: str, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+def call_sync(what: str, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     try:
         return func(*args)
     except BaseException as exc:

@@ -33,6 +33,8 @@ _limited = RateLimitedLog(log)
 
 #: How long after a lease's expected expiry its instance is tried again (seconds).
 EXPIRY_SLACK = 0.005
+#: How soon an instance whose holder let go between a drain's take and its look at the lease is retried.
+HOLDER_GONE_RETRY = 0.05
 
 
 class UpdateScheduler:
@@ -41,7 +43,7 @@ class UpdateScheduler:
     def __init__(
         self,
         store: Store,
-        drain: Callable[[InstanceKeys], Awaitable[None]],
+        drain: Callable[[InstanceKeys], Awaitable[bool]],
         max_concurrent: int,
         sweep_interval: float,
     ) -> None:
@@ -118,7 +120,8 @@ class UpdateScheduler:
 
     async def _drain_once(self, keys: InstanceKeys) -> None:
         try:
-            await self._drain(keys)
+            if await self._drain(keys):
+                await self._watch_holder(keys)
         except DrainBackoffError as exc:
             self._retry_later(keys, exc.delay, backoff=True)
             _limited.warning(
@@ -133,6 +136,15 @@ class UpdateScheduler:
             raise
         except BaseException:  # the scheduler outlives whatever one drain does
             log.exception("draining %s/%s crashed", keys.component, keys.instance_id)
+
+    async def _watch_holder(self, keys: InstanceKeys) -> None:
+        """Another worker holds the instance: try again the moment its lease is due to expire,
+        so the instance resumes about one lease TTL after a holder dies, not a sweep later."""
+        (ttl_ms,) = await self._store.lease_ttls([keys])
+        if ttl_ms > 0:
+            self._retry_later(keys, ttl_ms / 1000 + EXPIRY_SLACK)
+        elif ttl_ms == 0:
+            self._retry_later(keys, HOLDER_GONE_RETRY)  # let go meanwhile: look again shortly
 
     def _retry_later(self, keys: InstanceKeys, delay: float, backoff: bool = False) -> None:
         """Drain an instance again in `delay` seconds (and, with backoff, not before)."""

@@ -30,7 +30,7 @@ class RedisSettings:
     url: str = "redis://127.0.0.1:6379/0"
     connect_timeout: float = 1.0
     socket_timeout: float = 5.0
-    max_connections: int = 512
+    max_connections: int = 128
     #: Seconds a call waits for a free connection of a full pool before UNAVAILABLE.
     pool_timeout: float = 10.0
 
@@ -90,11 +90,7 @@ class RedisSettings:
         # Past the bound, a call waits for a connection (up to pool_timeout) rather than failing:
         # thousands of ops in flight share the pool.
         pool = redis.asyncio.BlockingConnectionPool.from_url(
-            self.url, max_connections=limit, timeout=self.pool_timeout, **_pool_options(options)
+            self.url, max_connections=limit, timeout=self.pool_timeout, **options
         )
-        return redis.asyncio.Redis(connection_pool=pool, retry=options["retry"])
+        return redis.asyncio.Redis.from_pool(pool)  # owns the pool: closing the client closes it
 
-
-def _pool_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Connection options as a pool takes them (the retry policy belongs to the client)."""
-    return {name: value for name, value in options.items() if name != "retry"}

@@ -77,6 +77,7 @@ def test_init_state_params_over_grpc_apply_at_creation_only(semantics_client: Mo
 
 
 def test_init_state_params_in_process(engine: Engine) -> None:
-    component = engine.component("Hooked")
-    instance = component(unique("local"), init_state_params={"start": 2}, engine=engine)
+    instance = ComponentInstance(
+        engine.component("Hooked"), unique("local"), init_state_params={"start": 2}, engine=engine
+    )
     assert instance.run("get") == {"count": 2, "greeting": "hello"}
