@@ -11,9 +11,9 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, NotFoundError
-from motion_grpc.logs import excerpt
+from motion_grpc.errors import DeadlineExceededError, NotFoundError
 from motion_grpc.store import protocol
+from motion_grpc.store.events import parse_event_id
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Event
 from motion_grpc.store.store import Store
@@ -32,10 +32,7 @@ def stream_id(value: str) -> tuple[int, int]:
 
 def parse_update_id(value: str, what: str = "update id") -> tuple[int, int]:
     """An update id a client sent back ('<ms>-<seq>'); INVALID_ARGUMENT when it is not one."""
-    ms, dash, seq = value.partition("-")
-    if not (ms.isdigit() and seq.isdigit() and dash) or len(value) > 41:
-        raise InvalidArgumentError(f"{what} {excerpt(value)} is not an update id (<milliseconds>-<sequence>)")
-    return int(ms), int(seq)
+    return parse_event_id(value, what)
 
 
 def events_from(update_id: tuple[int, int]) -> str:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from motion_grpc.errors import InvalidArgumentError
+from motion_grpc.logs import excerpt
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Event, mapped_async, parse_event
 
-_EVENT_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+_STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})", re.ASCII)  # \d alone takes any script's digits
 _MAX_ID_PART = 2**64 - 1
 
 #: An event id as a comparable pair (milliseconds, sequence).
@@ -24,14 +25,14 @@ EventId = tuple[int, int]
 ZERO: EventId = (0, 0)
 
 
-def parse_event_id(text: str) -> EventId:
-    """Parse "<ms>-<seq>"; INVALID_ARGUMENT for anything else."""
-    match = _EVENT_ID.match(text)
+def parse_event_id(text: str, what: str = "event id") -> EventId:
+    """Parse a stream id "<ms>-<seq>" (ASCII digits); INVALID_ARGUMENT for anything else."""
+    match = _STREAM_ID.fullmatch(text)
     if match is None:
-        raise InvalidArgumentError(f"event id {text[:64]!r} is malformed; expected '<ms>-<seq>' (e.g. 0-0)")
+        raise InvalidArgumentError(f"{what} {excerpt(text)} is malformed; expected '<ms>-<seq>' (e.g. 0-0)")
     ms, seq = int(match.group(1)), int(match.group(2))
     if ms > _MAX_ID_PART or seq > _MAX_ID_PART:
-        raise InvalidArgumentError(f"event id {text[:64]!r} is out of the stream id range")
+        raise InvalidArgumentError(f"{what} {excerpt(text)} is out of the stream id range")
     return ms, seq
 
 
