@@ -297,19 +297,15 @@ class Store:
     @mapped_async
     async def renew(self, leases: Sequence[tuple[str, str]], ttl_ms: int) -> list[bool]:
         """Extend leases still held ((key, token) pairs); which ones were."""
-        if not leases:
-            return []
-        if self.cluster:
-            return [bool(await _RENEW(self.client, [key], [token, ttl_ms])) for key, token in leases]
-        pipe = self.client.pipeline(transaction=False)
-        for key, token in leases:
-            _RENEW.queue(pipe, [key], [token, ttl_ms])
-        replies = await pipe.execute(raise_on_error=False)
-        if any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies):
-            return [bool(await _RENEW(self.client, [key], [token, ttl_ms])) for key, token in leases]
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        replies = None
+        if leases and not self.cluster:  # cluster pipelines refuse EVALSHA
+            pipe = self.client.pipeline(transaction=False)
+            for key, token in leases:
+                _RENEW.queue(pipe, [key], [token, ttl_ms])
+            replies = await pipe.execute(raise_on_error=False)
+            replies = _raise_unless_noscript(replies)
+        if replies is None:  # one by one, each loading the script if Redis lost it
+            replies = [await _RENEW(self.client, [key], [token, ttl_ms]) for key, token in leases]
         return [bool(reply) for reply in replies]
 
     @mapped_async
@@ -379,3 +375,13 @@ def _take_keys(keys: InstanceKeys) -> list[str]:
 
 def _commit_keys(keys: InstanceKeys) -> list[str]:
     return [keys.meta, keys.state, keys.updates, keys.events, keys.lease, keys.cache, keys.attempts]
+
+
+def _raise_unless_noscript(replies: list[Any]) -> list[Any] | None:
+    """A pipeline's replies; None when a script was missing (nothing of it ran: send again)."""
+    if any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies):
+        return None
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
