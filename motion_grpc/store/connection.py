@@ -93,4 +93,3 @@ class RedisSettings:
             self.url, max_connections=limit, timeout=self.pool_timeout, **options
         )
         return redis.asyncio.Redis.from_pool(pool)  # owns the pool: closing the client closes it
-
