@@ -14,11 +14,12 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from motion_grpc import MotionClient
-from motion_grpc.store import RedisSettings, Store
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.scripts import APPLIED, DISCARDED, FAILED
-from motion_grpc.store.store import Event
+from motion_grpc.store.protocol import APPLIED, DISCARDED, FAILED
+from motion_grpc.store.records import Event, parse_event
 from tests.apps.soakapp import DISCARDING_OPS, FATED_OPS, fate
 from tests.soak.driver import COMPONENT, Enqueued
 
@@ -42,13 +43,14 @@ class Ledger:
             self.counts["(more problems)", ""] += 1
 
 
-def terminal_events(store: Store, instance_id: str) -> list[Event]:
-    keys = InstanceKeys.of(COMPONENT, instance_id)
+def terminal_events(client: redis.Redis, instance_id: str) -> list[Event]:
+    """The instance's APPLIED, FAILED and DISCARDED events, read from its events stream page by page."""
+    stream = InstanceKeys.of(COMPONENT, instance_id).events
     events: list[Event] = []
-    after = "0-0"
-    while batch := store.events_range(keys, after, PAGE):
-        events += [event for event in batch if event.status in STATUS_NAMES]
-        after = batch[-1].id
+    start = "-"
+    while batch := client.xrange(stream, start, "+", count=PAGE):
+        events += [event for event in (parse_event(i, f) for i, f in batch) if event.status in STATUS_NAMES]
+        start = "(" + batch[-1][0].decode()
     return events
 
 
@@ -93,14 +95,14 @@ def account(redis_url: str, client: MotionClient, runs: list[Enqueued], ids: lis
     for run in runs:
         by_instance[run.instance_id].append(run)
     ledger = Ledger()
-    store = Store(RedisSettings(redis_url).client())
+    redis_client = redis.Redis.from_url(redis_url)
     try:
         for instance_id in ids:
             handle = client.instance(COMPONENT, instance_id)
             handle.flush(timeout=120)
-            events = terminal_events(store, instance_id)
+            events = terminal_events(redis_client, instance_id)
             check_instance(ledger, instance_id, by_instance[instance_id], events)
             check_counters(ledger, instance_id, handle.get_state(timeout=30), events)
     finally:
-        store.close()
+        redis_client.close()
     return ledger

@@ -143,11 +143,15 @@ def soak(server: ServerProcess, redis_url: str, folder: pathlib.Path) -> Soak:
 def report(result: Soak, folder: pathlib.Path) -> str:
     calls = sum((tally.calls for tally in result.tallies), collections.Counter())
     ended = ", ".join(f"{op} {status} {n}" for (op, status), n in sorted(result.ledger.counts.items()))
+    rests = ", ".join(f"{rest.fds} fds / {rest.threads} threads" for rest in result.rests)
+    memory = resources.memory_verdict(result.sampler.of_phase("load")) or "RSS stopped growing"
     text = "\n".join(
         [
             f"soak: {SECONDS:.0f} s, {CLIENTS} client processes, {INSTANCES} instances",
             "calls: " + ", ".join(f"{name} {n}" for name, n in sorted(calls.items())),
             f"updates ended: {ended}",
+            f"at rest (warm, half-way, end): {rests}; {'; '.join(result.still_growing) or 'not growing'}",
+            f"memory: {memory}",
             resources.table(result.sampler.samples),
         ]
     )
@@ -168,3 +172,4 @@ def test_mixed_load(soak_server: ServerProcess, redis_url: str, tmp_path: pathli
     assert not result.still_growing, result.still_growing
     verdict = resources.memory_verdict(result.sampler.of_phase("load"))
     assert verdict is None, verdict
+    assert soak_server.stop(timeout=30) == 0, "the server did not shut down cleanly on SIGTERM after the soak"
