@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
+from motion_grpc.caller_updates import CallerUpdates
 from motion_grpc.definition import Definable
 from motion_grpc.engine import Engine, RunOptions, RunResult
 from motion_grpc.engine.blocking import BlockingStream
 from motion_grpc.engine.streaming import END
-from motion_grpc.engine.waiting import Wait, wait_for_updates
 from motion_grpc.errors import (
     ArgumentTypeError,
-    DeadlineExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
     MotionError,
@@ -45,12 +44,6 @@ from motion_grpc.store.keys import InstanceKeys
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-#: A disable_update_task instance applies its flushed updates itself; when another worker
-#: holds the lease, that worker applies them, and the caller looks again this often in
-#: case it let go first (its engine was closing, say).
-HOLDER_RECHECK_SECONDS = 0.5
-
 
 @dataclass(frozen=True)
 class _RunPlan:
@@ -115,6 +108,7 @@ class ComponentInstance:
         self._engine.add_component(component, replace=True)  # the latest definition wins, as in Motion
         self._init_state_params = dict(init_state_params or {})
         self._keys = InstanceKeys.of(component.name, self.instance_id)
+        self._caller_updates = CallerUpdates(engine, self._keys)
         _call(self._engine.ensure_instance, component, self._keys, self._init_state_params, None)
         if flush_on_exit:
             atexit.register(self.shutdown)
@@ -241,14 +235,12 @@ class ComponentInstance:
         here = self._check_run(flow_key, flush_update)
         deadline = _deadline(timeout)
         if force_refresh and self.disable_update_task:
-            self._apply_here(
-                lambda limit: self._engine.flush(self.component.name, self.instance_id, None, limit), deadline
-            )
+            self._caller_updates.catch_up(deadline)
             force_refresh = False  # caught up: the engine would wait for an update task there is none of
         options = RunOptions(
             ignore_cache, force_refresh, flush_update and not here, self._init_state_params, deadline
         )
-        return _RunPlan(options, deadline, self._events_cursor() if here else None)
+        return _RunPlan(options, deadline, self._caller_updates.cursor() if here else None)
 
     def _check_run(self, flow_key: str, flush_update: bool) -> bool:
         """Refuse a run that cannot be done; whether its updates are to be applied in this thread.
@@ -267,24 +259,13 @@ class ComponentInstance:
             )
         return True
 
-    def _events_cursor(self) -> str:
-        """The instance's newest event id: the outcomes of what is enqueued next come after it."""
-        _, newest, _ = self._engine.call(self._engine.core.store.flush_probe(self._keys, None))
-        return newest
-
     def _settle(self, result: RunResult, plan: _RunPlan) -> RunResult:
         """A run's result once the updates it waits for have ended (applied here first when the
         plan says so); UpdateFailedError (a RuntimeError, as in Motion) when one failed."""
         cursor = plan.cursor
         if cursor is not None and result.update_ids:
             ids = result.update_ids
-            store = self._engine.core.store
-            waited = self._apply_here(
-                lambda limit: self._engine.call(
-                    wait_for_updates(store, self._keys, Wait(ids[-1], cursor, limit, set(ids)))
-                ),
-                plan.deadline,
-            )
+            waited = self._caller_updates.apply_through(ids, cursor, plan.deadline)
             outcomes = [waited.outcomes[i] for i in ids if i in waited.outcomes]
             version = max([result.version, *(event.version for event in outcomes)])
             result = dataclasses.replace(result, version=version, outcomes=outcomes)
@@ -296,21 +277,6 @@ class ComponentInstance:
                     event.error_type,
                 )
         return result
-
-    def _apply_here(self, wait: Callable[[float], T], deadline: float | None) -> T:
-        """Apply the instance's queue in this thread, in order, until `wait(limit)` returns.
-
-        When another worker holds the lease, that worker applies the queue; it may
-        let go before the end (its engine closing), so look again now and then.
-        """
-        while True:
-            self._engine.apply_pending(self.component.name, self.instance_id)
-            recheck = time.monotonic() + HOLDER_RECHECK_SECONDS
-            try:
-                return wait(recheck if deadline is None else min(deadline, recheck))
-            except DeadlineExceededError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
 
     def flush_update(self, flow_key: str | None = None, timeout: float | None = None) -> int:
         """Wait until the updates enqueued so far (of one flow, or all) are applied; returns the version."""
