@@ -45,6 +45,7 @@ from motion_grpc.store.keys import InstanceKeys
 P = ParamSpec("P")
 T = TypeVar("T")
 
+
 @dataclass(frozen=True)
 class _RunPlan:
     """How one run goes."""
