@@ -7,7 +7,6 @@ and asyncio callers on another loop await it without holding a thread.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -204,4 +203,4 @@ async def _now(func: Callable[..., T], *args: Any) -> T:
     return func(*args)
 
 
-__all__ = ["BlockingStore", "BlockingStream", "Engine", "asyncio"]
+__all__ = ["BlockingStore", "BlockingStream", "Engine"]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from motion_grpc.engine.ops import describe_error, guarded, op_error, op_failed
+from motion_grpc.engine.ops import guarded, op_error, op_failed
 from motion_grpc.errors import DeadlineExceededError, OpError
 
 T = TypeVar("T")
@@ -79,4 +79,4 @@ def failure_of(exc: OpError | OpTimeoutError) -> tuple[str, str]:
     return exc.error_type, exc.message
 
 
-__all__ = ["OpRunner", "OpTimeoutError", "describe_error", "failure_of"]
+__all__ = ["OpRunner", "OpTimeoutError", "call_sync", "failure_of"]

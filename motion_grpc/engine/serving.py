@@ -36,7 +36,6 @@ from motion_grpc.state import State
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import (
-    EnqueueRequest,
     EnqueueResult,
     QueuedEntry,
     cache_value,
@@ -303,4 +302,4 @@ async def _collect_async(generator: Any) -> list[Any]:
     return [item async for item in generator]
 
 
-__all__ = ["EnqueueRequest", "ResultCheck", "ServeCall", "Served", "Serving", "cache_digest"]
+__all__ = ["ResultCheck", "ServeCall", "Served", "Serving", "cache_digest", "check_enqueue"]
