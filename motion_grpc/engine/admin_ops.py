@@ -19,10 +19,11 @@ from motion_grpc.engine.ops import describe_error
 from motion_grpc.engine.results import StateView
 from motion_grpc.engine.serving import check_enqueue
 from motion_grpc.engine.snapshots import Runtimes
-from motion_grpc.engine.waiting import Wait, WaitResult, events_from, parse_update_id, wait_for_updates
+from motion_grpc.engine.waiting import Wait, WaitResult, events_from, wait_for_updates
 from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError
 from motion_grpc.logs import excerpt
 from motion_grpc.store import protocol
+from motion_grpc.store.events import parse_event_id
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import QueuedEntry
 from motion_grpc.store.store import Store
@@ -69,7 +70,7 @@ class Administration:
         Outcomes: the updates that failed or were discarded among those pending,
         and among every update from `since_id` on, however early it ended.
         """
-        since = parse_update_id(since_id, "since_update_id") if since_id else None
+        since = parse_event_id(since_id, "since_update_id") if since_id else None
         target = await self._store.flush_target(keys, flow)
         if target is None and since is None:
             version = await self._store.version(keys)

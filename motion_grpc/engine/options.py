@@ -24,19 +24,6 @@ class RunOptions:
     #: time.monotonic() by which the caller gives up; None: no limit.
     deadline: float | None = None
 
-    @staticmethod
-    def deadline_in(timeout: float | None) -> float | None:
-        return None if timeout is None else time.monotonic() + timeout
-
-    def remaining(self) -> float | None:
-        """Seconds left before the deadline (None: unbounded); DEADLINE_EXCEEDED once it passed."""
-        if self.deadline is None:
-            return None
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise DeadlineExceededError("the call's deadline passed")
-        return left
-
     def check_deadline(self) -> None:
         """Past the deadline, the caller has given up: enqueue nothing for it."""
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -73,10 +73,6 @@ class UpdateScheduler:
     def start(self) -> None:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop(), name="motion-sweep")
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._running)
-
     def notify(self, keys: InstanceKeys) -> None:
         """An instance may have queued updates: drain it (once, even if notified often)."""
         if self._stopping:

@@ -25,16 +25,6 @@ _NEWEST = (2**64, 2**64)
 Span = tuple[tuple[int, int], tuple[int, int]]
 
 
-def stream_id(value: str) -> tuple[int, int]:
-    ms, _, seq = value.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def parse_update_id(value: str, what: str = "update id") -> tuple[int, int]:
-    """An update id a client sent back ('<ms>-<seq>'); INVALID_ARGUMENT when it is not one."""
-    return parse_event_id(value, what)
-
-
 def events_from(update_id: tuple[int, int]) -> str:
     """An events-stream id before the events of this update (they are appended no earlier)."""
     return f"{max(0, update_id[0] - 1)}-0"
@@ -62,7 +52,7 @@ class Wait:
 
     @property
     def span(self) -> Span:
-        return self.since, _NEWEST if self.target is None else stream_id(self.target)
+        return self.since, _NEWEST if self.target is None else parse_event_id(self.target)
 
 
 async def wait_for_updates(store: Store, keys: InstanceKeys, wait: Wait) -> WaitResult:
@@ -93,7 +83,7 @@ async def wait_for_updates(store: Store, keys: InstanceKeys, wait: Wait) -> Wait
 async def _collect(
     store: Store, keys: InstanceKeys, cursor: str, newest: str, wait: Wait, result: WaitResult
 ) -> None:
-    while stream_id(cursor) < stream_id(newest):
+    while parse_event_id(cursor) < parse_event_id(newest):
         events = await store.events_range(keys, cursor, protocol.EVENTS_PAGE)
         if not events:
             break
@@ -110,5 +100,5 @@ def _keep(event: Event, wait: Wait, result: WaitResult) -> None:
             result.outcomes[event.update_id] = event
         return
     low, high = wait.span
-    if event.status != protocol.APPLIED and low <= stream_id(event.update_id) <= high:
+    if event.status != protocol.APPLIED and low <= parse_event_id(event.update_id) <= high:
         result.outcomes[event.update_id] = event

@@ -17,11 +17,11 @@ import pytest
 
 from motion_grpc import Component, StateMigrator, clear_instance, get_instances, inspect_state
 from motion_grpc.engine import Engine, EngineSettings
-from motion_grpc.engine.waiting import stream_id
 from motion_grpc.errors import NotFoundError
 from motion_grpc.inprocess import close_engines
 from motion_grpc.server.loader import AppLoadError, load_components
 from motion_grpc.store import RedisSettings, scripts
+from motion_grpc.store.events import parse_event_id
 from tests.apps.process_updates import Pids
 from tests.helpers import assert_eventually, unique
 from tests.integration.conftest import events_of
@@ -241,7 +241,7 @@ def test_100_concurrent_flushed_aruns_on_a_disable_update_task_instance(redis_ur
         e for e in events_of(redis_url, "CompatTally", instance.instance_id) if e.status == scripts.APPLIED
     ]
     by_version = [e.update_id for e in sorted(applied, key=lambda e: e.version)]
-    assert by_version == sorted(by_version, key=stream_id)
+    assert by_version == sorted(by_version, key=parse_event_id)
 
 
 def test_a_caller_finding_the_lease_held_leaves_the_holder_its_lease(redis_url: str) -> None:
