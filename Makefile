@@ -7,7 +7,7 @@ APP ?= examples/counter.py
 PORT ?= 50051
 PYTEST_ARGS ?=
 
-.PHONY: install stubs check-stubs serve test test-fault fuzz soak lint typecheck check bench bench-full clean
+.PHONY: install stubs check-stubs buf serve test test-fault fuzz soak lint typecheck check bench bench-full clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Python stubs (motion_grpc/_proto) and, when Go is installed, Go stubs (clients/go/motionpb), with pinned generators.
 stubs: $(STAMP)
 	$(BIN)/python tools/gen_stubs.py
+	if command -v go >/dev/null; then bash clients/go/generate.sh; else echo "stubs: go not found, Go stubs left as they are"; fi
 
 check-stubs: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit/test_stubs.py
+	if command -v go >/dev/null; then bash clients/go/generate.sh && git diff --exit-code -- clients/go/motionpb; fi
+
+# buf lint (STANDARD + COMMENTS) and buf breaking against the released v1 proto (tools/buf/released-v1).
+BUF := tools/buf/node_modules/.bin/buf
+$(BUF): tools/buf/package.json tools/buf/package-lock.json
+	cd tools/buf && npm ci --no-audit --no-fund
+	touch $(BUF)
+
+buf: $(BUF)
+	$(BUF) lint
+	$(BUF) breaking --against tools/buf/released-v1
 
 serve: $(STAMP)
 	$(BIN)/motion-grpc serve $(APP) --port $(PORT)

@@ -39,6 +39,7 @@ const (
 type UpdateStatus int32
 
 const (
+	// Never sent; the zero value proto3 requires.
 	UpdateStatus_UPDATE_STATUS_UNSPECIFIED UpdateStatus = 0
 	// Enqueued, not started.
 	UpdateStatus_UPDATE_STATUS_QUEUED UpdateStatus = 1
@@ -104,6 +105,7 @@ func (UpdateStatus) EnumDescriptor() ([]byte, []int) {
 type DiscardPolicy int32
 
 const (
+	// Never sent; the zero value proto3 requires.
 	DiscardPolicy_DISCARD_POLICY_UNSPECIFIED DiscardPolicy = 0
 	// Never discard.
 	DiscardPolicy_DISCARD_POLICY_NONE DiscardPolicy = 1
@@ -239,7 +241,15 @@ type RunRequest struct {
 	InitStateParams *structpb.Struct `protobuf:"bytes,8,opt,name=init_state_params,json=initStateParams,proto3" json:"init_state_params,omitempty"`
 	// Ask for the result as cloudpickle bytes (RunResponse.pickled_result)
 	// rather than a Value; for Python callers whose results are not JSON-like.
-	AcceptPickle  bool `protobuf:"varint,9,opt,name=accept_pickle,json=acceptPickle,proto3" json:"accept_pickle,omitempty"`
+	AcceptPickle bool `protobuf:"varint,9,opt,name=accept_pickle,json=acceptPickle,proto3" json:"accept_pickle,omitempty"`
+	// A client-chosen id of this run, kept the same across the client's retries
+	// of it: the server enqueues the run's updates at most once per
+	// (instance, request_id) within its --request-id-ttl (24 h by default), and
+	// answers a repeat with the first call's update_ids and version. The serve
+	// op runs again on a repeat (serves only read), so the result may differ.
+	// 1 to 128 characters among A-Z a-z 0-9 and - _ . : (a UUID fits). Empty:
+	// no deduplication.
+	RequestId     string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -337,6 +347,13 @@ func (x *RunRequest) GetAcceptPickle() bool {
 	return false
 }
 
+func (x *RunRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // RunResponse carries the serve op's result.
 type RunResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -353,8 +370,11 @@ type RunResponse struct {
 	UpdateIds []string `protobuf:"bytes,5,rep,name=update_ids,json=updateIds,proto3" json:"update_ids,omitempty"`
 	// With flush_update: the outcome of each of this run's updates, in order.
 	UpdateOutcomes []*UpdateOutcome `protobuf:"bytes,6,rep,name=update_outcomes,json=updateOutcomes,proto3" json:"update_outcomes,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// True when request_id matched an earlier call: nothing was enqueued, and
+	// update_ids and version are the first call's.
+	Deduplicated  bool `protobuf:"varint,7,opt,name=deduplicated,proto3" json:"deduplicated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunResponse) Reset() {
@@ -429,6 +449,13 @@ func (x *RunResponse) GetUpdateOutcomes() []*UpdateOutcome {
 	return nil
 }
 
+func (x *RunResponse) GetDeduplicated() bool {
+	if x != nil {
+		return x.Deduplicated
+	}
+	return false
+}
+
 // RunStreamResponse is one item yielded by a generator serve op.
 type RunStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -449,8 +476,11 @@ type RunStreamResponse struct {
 	// On the final message, with flush_update: the outcome of each of this
 	// run's updates, in order.
 	UpdateOutcomes []*UpdateOutcome `protobuf:"bytes,6,rep,name=update_outcomes,json=updateOutcomes,proto3" json:"update_outcomes,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// On the final message: true when request_id matched an earlier call, so
+	// nothing was enqueued and update_ids and version are the first call's.
+	Deduplicated  bool `protobuf:"varint,7,opt,name=deduplicated,proto3" json:"deduplicated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunStreamResponse) Reset() {
@@ -523,6 +553,13 @@ func (x *RunStreamResponse) GetUpdateOutcomes() []*UpdateOutcome {
 		return x.UpdateOutcomes
 	}
 	return nil
+}
+
+func (x *RunStreamResponse) GetDeduplicated() bool {
+	if x != nil {
+		return x.Deduplicated
+	}
+	return false
 }
 
 // UpdateOutcome reports how one update entry ended.
@@ -976,6 +1013,8 @@ func (x *WatchUpdatesRequest) GetCreateIfMissing() bool {
 // WatchUpdatesResponse is one event or a progress heartbeat.
 type WatchUpdatesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// What this message carries: an event or a heartbeat.
+	//
 	// Types that are valid to be assigned to Kind:
 	//
 	//	*WatchUpdatesResponse_Event
@@ -1894,7 +1933,7 @@ const file_motion_v1_motion_proto_rawDesc = "" +
 	"\vInstanceRef\x12\x1c\n" +
 	"\tcomponent\x18\x01 \x01(\tR\tcomponent\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\tR\n" +
-	"instanceId\"\xfd\x02\n" +
+	"instanceId\"\x9c\x03\n" +
 	"\n" +
 	"RunRequest\x122\n" +
 	"\binstance\x18\x01 \x01(\v2\x16.motion.v1.InstanceRefR\binstance\x12\x12\n" +
@@ -1905,7 +1944,10 @@ const file_motion_v1_motion_proto_rawDesc = "" +
 	"\rforce_refresh\x18\x06 \x01(\bR\fforceRefresh\x12!\n" +
 	"\fflush_update\x18\a \x01(\bR\vflushUpdate\x12C\n" +
 	"\x11init_state_params\x18\b \x01(\v2\x17.google.protobuf.StructR\x0finitStateParams\x12#\n" +
-	"\raccept_pickle\x18\t \x01(\bR\facceptPickle\"\xf8\x01\n" +
+	"\raccept_pickle\x18\t \x01(\bR\facceptPickle\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\n" +
+	" \x01(\tR\trequestId\"\x9c\x02\n" +
 	"\vRunResponse\x12.\n" +
 	"\x06result\x18\x01 \x01(\v2\x16.google.protobuf.ValueR\x06result\x12%\n" +
 	"\x0epickled_result\x18\x02 \x01(\fR\rpickledResult\x12\x18\n" +
@@ -1913,7 +1955,8 @@ const file_motion_v1_motion_proto_rawDesc = "" +
 	"\x06cached\x18\x04 \x01(\bR\x06cached\x12\x1d\n" +
 	"\n" +
 	"update_ids\x18\x05 \x03(\tR\tupdateIds\x12A\n" +
-	"\x0fupdate_outcomes\x18\x06 \x03(\v2\x18.motion.v1.UpdateOutcomeR\x0eupdateOutcomes\"\xf2\x01\n" +
+	"\x0fupdate_outcomes\x18\x06 \x03(\v2\x18.motion.v1.UpdateOutcomeR\x0eupdateOutcomes\x12\"\n" +
+	"\fdeduplicated\x18\a \x01(\bR\fdeduplicated\"\x96\x02\n" +
 	"\x11RunStreamResponse\x12*\n" +
 	"\x04item\x18\x01 \x01(\v2\x16.google.protobuf.ValueR\x04item\x12!\n" +
 	"\fpickled_item\x18\x02 \x01(\fR\vpickledItem\x12\x18\n" +
@@ -1921,7 +1964,8 @@ const file_motion_v1_motion_proto_rawDesc = "" +
 	"\n" +
 	"update_ids\x18\x04 \x03(\tR\tupdateIds\x12\x12\n" +
 	"\x04done\x18\x05 \x01(\bR\x04done\x12A\n" +
-	"\x0fupdate_outcomes\x18\x06 \x03(\v2\x18.motion.v1.UpdateOutcomeR\x0eupdateOutcomes\"\xdf\x01\n" +
+	"\x0fupdate_outcomes\x18\x06 \x03(\v2\x18.motion.v1.UpdateOutcomeR\x0eupdateOutcomes\x12\"\n" +
+	"\fdeduplicated\x18\a \x01(\bR\fdeduplicated\"\xdf\x01\n" +
 	"\rUpdateOutcome\x12\x1b\n" +
 	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\x12\x12\n" +
 	"\x04flow\x18\x02 \x01(\tR\x04flow\x12\x0e\n" +

@@ -57,12 +57,28 @@ const (
 // the exception type); RESOURCE_EXHAUSTED for a full queue; UNAVAILABLE when
 // the store cannot be reached (retry the call); DEADLINE_EXCEEDED when the
 // call's deadline passed.
+//
+// Every error also carries a google.rpc.Status in the `grpc-status-details-bin`
+// trailer, whose details hold one google.rpc.ErrorInfo: domain "motion-grpc"
+// and a machine-readable reason (FLOW_NOT_FOUND, COMPONENT_NOT_FOUND,
+// INSTANCE_NOT_FOUND, QUEUE_FULL, INVALID_PROPS, INVALID_REQUEST_ID,
+// INVALID_ARGUMENT, OP_FAILED with metadata error_type, OP_TIMEOUT,
+// STORE_UNAVAILABLE, RESOURCE_EXHAUSTED, ...; conformance/README.md lists them
+// all). Match on the reason, not on the message.
+//
+// Retries: GetState, DescribeComponents, ListInstances and FlushUpdates are
+// idempotent; Run is safe to retry when it carries a request_id. The service
+// config in proto/motion/v1/service_config.json says so to every client.
 type MotionServiceClient interface {
 	// Run runs one flow of an instance: the serve op's result is returned at
 	// once, computed from the last committed state (or taken from the serve
 	// cache), and the flow's update ops are durably enqueued before the call
 	// returns. The instance is created, and its init_state run exactly once,
-	// on first use.
+	// on first use. A Run that carries a request_id enqueues its updates at
+	// most once per request id: a retry answers with the first call's
+	// update_ids and version (and deduplicated set), so a client may resend a
+	// Run whose answer it never got.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (*RunResponse, error)
 	// RunStream is Run for serve ops that are generators: one message per
 	// yielded item, as it is produced, then a final message (done set, no
@@ -73,7 +89,13 @@ type MotionServiceClient interface {
 	// cached. A serve op that raises midway ends the stream with its error after
 	// the items already sent, and nothing is enqueued. A call cancelled by the
 	// client or by its deadline closes the generator on the server (its
-	// `finally` runs) and enqueues nothing.
+	// `finally` runs) and enqueues nothing. A request_id deduplicates the
+	// enqueue as for Run.
+	//
+	// RunStream shares RunRequest with Run (released so in v1; a new request
+	// type would change the generated API of every client).
+	// buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	RunStream(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunStreamResponse], error)
 	// GetState returns the committed state of an instance (every key, or the
 	// keys asked for) together with its version.
@@ -241,12 +263,28 @@ func (c *motionServiceClient) DeleteInstance(ctx context.Context, in *DeleteInst
 // the exception type); RESOURCE_EXHAUSTED for a full queue; UNAVAILABLE when
 // the store cannot be reached (retry the call); DEADLINE_EXCEEDED when the
 // call's deadline passed.
+//
+// Every error also carries a google.rpc.Status in the `grpc-status-details-bin`
+// trailer, whose details hold one google.rpc.ErrorInfo: domain "motion-grpc"
+// and a machine-readable reason (FLOW_NOT_FOUND, COMPONENT_NOT_FOUND,
+// INSTANCE_NOT_FOUND, QUEUE_FULL, INVALID_PROPS, INVALID_REQUEST_ID,
+// INVALID_ARGUMENT, OP_FAILED with metadata error_type, OP_TIMEOUT,
+// STORE_UNAVAILABLE, RESOURCE_EXHAUSTED, ...; conformance/README.md lists them
+// all). Match on the reason, not on the message.
+//
+// Retries: GetState, DescribeComponents, ListInstances and FlushUpdates are
+// idempotent; Run is safe to retry when it carries a request_id. The service
+// config in proto/motion/v1/service_config.json says so to every client.
 type MotionServiceServer interface {
 	// Run runs one flow of an instance: the serve op's result is returned at
 	// once, computed from the last committed state (or taken from the serve
 	// cache), and the flow's update ops are durably enqueued before the call
 	// returns. The instance is created, and its init_state run exactly once,
-	// on first use.
+	// on first use. A Run that carries a request_id enqueues its updates at
+	// most once per request id: a retry answers with the first call's
+	// update_ids and version (and deduplicated set), so a client may resend a
+	// Run whose answer it never got.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	Run(context.Context, *RunRequest) (*RunResponse, error)
 	// RunStream is Run for serve ops that are generators: one message per
 	// yielded item, as it is produced, then a final message (done set, no
@@ -257,7 +295,13 @@ type MotionServiceServer interface {
 	// cached. A serve op that raises midway ends the stream with its error after
 	// the items already sent, and nothing is enqueued. A call cancelled by the
 	// client or by its deadline closes the generator on the server (its
-	// `finally` runs) and enqueues nothing.
+	// `finally` runs) and enqueues nothing. A request_id deduplicates the
+	// enqueue as for Run.
+	//
+	// RunStream shares RunRequest with Run (released so in v1; a new request
+	// type would change the generated API of every client).
+	// buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	RunStream(*RunRequest, grpc.ServerStreamingServer[RunStreamResponse]) error
 	// GetState returns the committed state of an instance (every key, or the
 	// keys asked for) together with its version.

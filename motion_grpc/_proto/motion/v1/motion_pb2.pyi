@@ -43,7 +43,7 @@ class InstanceRef(_message.Message):
     def __init__(self, component: _Optional[str] = ..., instance_id: _Optional[str] = ...) -> None: ...
 
 class RunRequest(_message.Message):
-    __slots__ = ("instance", "flow", "props", "pickled_props", "ignore_cache", "force_refresh", "flush_update", "init_state_params", "accept_pickle")
+    __slots__ = ("instance", "flow", "props", "pickled_props", "ignore_cache", "force_refresh", "flush_update", "init_state_params", "accept_pickle", "request_id")
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     FLOW_FIELD_NUMBER: _ClassVar[int]
     PROPS_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class RunRequest(_message.Message):
     FLUSH_UPDATE_FIELD_NUMBER: _ClassVar[int]
     INIT_STATE_PARAMS_FIELD_NUMBER: _ClassVar[int]
     ACCEPT_PICKLE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     instance: InstanceRef
     flow: str
     props: _struct_pb2.Struct
@@ -62,39 +63,44 @@ class RunRequest(_message.Message):
     flush_update: bool
     init_state_params: _struct_pb2.Struct
     accept_pickle: bool
-    def __init__(self, instance: _Optional[_Union[InstanceRef, _Mapping]] = ..., flow: _Optional[str] = ..., props: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pickled_props: _Optional[bytes] = ..., ignore_cache: _Optional[bool] = ..., force_refresh: _Optional[bool] = ..., flush_update: _Optional[bool] = ..., init_state_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., accept_pickle: _Optional[bool] = ...) -> None: ...
+    request_id: str
+    def __init__(self, instance: _Optional[_Union[InstanceRef, _Mapping]] = ..., flow: _Optional[str] = ..., props: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pickled_props: _Optional[bytes] = ..., ignore_cache: _Optional[bool] = ..., force_refresh: _Optional[bool] = ..., flush_update: _Optional[bool] = ..., init_state_params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., accept_pickle: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RunResponse(_message.Message):
-    __slots__ = ("result", "pickled_result", "version", "cached", "update_ids", "update_outcomes")
+    __slots__ = ("result", "pickled_result", "version", "cached", "update_ids", "update_outcomes", "deduplicated")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     PICKLED_RESULT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CACHED_FIELD_NUMBER: _ClassVar[int]
     UPDATE_IDS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    DEDUPLICATED_FIELD_NUMBER: _ClassVar[int]
     result: _struct_pb2.Value
     pickled_result: bytes
     version: int
     cached: bool
     update_ids: _containers.RepeatedScalarFieldContainer[str]
     update_outcomes: _containers.RepeatedCompositeFieldContainer[UpdateOutcome]
-    def __init__(self, result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., pickled_result: _Optional[bytes] = ..., version: _Optional[int] = ..., cached: _Optional[bool] = ..., update_ids: _Optional[_Iterable[str]] = ..., update_outcomes: _Optional[_Iterable[_Union[UpdateOutcome, _Mapping]]] = ...) -> None: ...
+    deduplicated: bool
+    def __init__(self, result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., pickled_result: _Optional[bytes] = ..., version: _Optional[int] = ..., cached: _Optional[bool] = ..., update_ids: _Optional[_Iterable[str]] = ..., update_outcomes: _Optional[_Iterable[_Union[UpdateOutcome, _Mapping]]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...
 
 class RunStreamResponse(_message.Message):
-    __slots__ = ("item", "pickled_item", "version", "update_ids", "done", "update_outcomes")
+    __slots__ = ("item", "pickled_item", "version", "update_ids", "done", "update_outcomes", "deduplicated")
     ITEM_FIELD_NUMBER: _ClassVar[int]
     PICKLED_ITEM_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_IDS_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    DEDUPLICATED_FIELD_NUMBER: _ClassVar[int]
     item: _struct_pb2.Value
     pickled_item: bytes
     version: int
     update_ids: _containers.RepeatedScalarFieldContainer[str]
     done: bool
     update_outcomes: _containers.RepeatedCompositeFieldContainer[UpdateOutcome]
-    def __init__(self, item: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., pickled_item: _Optional[bytes] = ..., version: _Optional[int] = ..., update_ids: _Optional[_Iterable[str]] = ..., done: _Optional[bool] = ..., update_outcomes: _Optional[_Iterable[_Union[UpdateOutcome, _Mapping]]] = ...) -> None: ...
+    deduplicated: bool
+    def __init__(self, item: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., pickled_item: _Optional[bytes] = ..., version: _Optional[int] = ..., update_ids: _Optional[_Iterable[str]] = ..., done: _Optional[bool] = ..., update_outcomes: _Optional[_Iterable[_Union[UpdateOutcome, _Mapping]]] = ..., deduplicated: _Optional[bool] = ...) -> None: ...
 
 class UpdateOutcome(_message.Message):
     __slots__ = ("update_id", "flow", "op", "status", "error_type", "error_message", "version")
