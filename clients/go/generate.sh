@@ -22,3 +22,5 @@ rm -f "$here"/motionpb/*.pb.go
 # paths=source_relative mirrors proto/motion/v1/; the package lives flat in motionpb/.
 mv "$here"/motionpb/motion/v1/*.pb.go "$here/motionpb/"
 rm -r "$here/motionpb/motion"
+# The retry service config every client uses by default, embedded by package motion.
+cp "$root/proto/motion/v1/service_config.json" "$here/motion/service_config.json"

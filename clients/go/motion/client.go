@@ -1,25 +1,39 @@
-// Package motion is a thin Go client for motion-grpc servers (motion.v1).
+// Package motion is the Go client of motion-grpc servers (motion.v1).
 //
 // Props, results and state travel as google.protobuf.Value: they are passed
-// and returned as the Go values that structpb understands (nil, bool,
-// numbers, string, []any, map[string]any). Numbers come back as float64.
+// as anything encoding/json can marshal (maps, slices, structs with json
+// tags, numbers...) and returned as plain JSON values (nil, bool, float64,
+// string, []any, map[string]any). Values JSON cannot carry (channels, funcs,
+// NaN) are refused before sending, with an InvalidArgument *Error.
 //
 //	client, err := motion.Dial("localhost:50051")
 //	counter := client.Instance("Counter", "user42")
 //	result, err := counter.Run(ctx, "add", map[string]any{"n": 3})
+//
+// Deadlines and cancellation come from each call's context. Every Run carries
+// a request id (a random UUID unless RequestID sets one), kept across the
+// retries of the default service config, so the server enqueues a retried
+// run's updates once.
 package motion
 
 import (
 	"context"
+	_ "embed"
+	"iter"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/motion-grpc/motion-grpc/clients/go/motionpb"
 )
+
+// DefaultServiceConfig is the gRPC service config every client uses unless
+// told otherwise (proto/motion/v1/service_config.json): UNAVAILABLE is
+// retried (4 attempts, exponential backoff) for Run (safe: each run carries a
+// request id), GetState, FlushUpdates, DescribeComponents and ListInstances.
+//
+//go:embed service_config.json
+var DefaultServiceConfig string
 
 // Client is a connection to a motion-grpc server. It is safe for concurrent use.
 type Client struct {
@@ -27,12 +41,17 @@ type Client struct {
 	stub motionpb.MotionServiceClient
 }
 
-// Dial connects to target (e.g. "localhost:50051"). The connection is
-// insecure unless opts carry other transport credentials; it is made lazily,
-// on the first call.
-func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
-	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
-	conn, err := grpc.NewClient(target, opts...)
+// Dial connects to target (e.g. "localhost:50051"); the connection is made
+// lazily, on the first call. Without WithTLS (or WithClientCertificate,
+// WithTLSConfig) it is plaintext.
+func Dial(target string, opts ...Option) (*Client, error) {
+	s := &settings{serviceConfig: DefaultServiceConfig}
+	for _, opt := range opts {
+		if err := opt(s); err != nil {
+			return nil, err
+		}
+	}
+	conn, err := grpc.NewClient(target, s.grpcOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +61,7 @@ func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// Stub is the generated client, for the RPCs this package does not wrap.
+// Stub is the generated client, for what this package does not wrap.
 func (c *Client) Stub() motionpb.MotionServiceClient { return c.stub }
 
 // Instance is a handle on one instance of one component; the server creates
@@ -61,6 +80,33 @@ func (c *Client) Describe(ctx context.Context) ([]*motionpb.ComponentInfo, error
 	return resp.GetComponents(), nil
 }
 
+// ListInstances iterates over the ids of component's instances, fetching
+// pages of pageSize ids (0: the server's default) as the loop goes on. A
+// failed page ends the loop with its error:
+//
+//	for id, err := range client.ListInstances(ctx, "Counter", 0) { ... }
+func (c *Client) ListInstances(ctx context.Context, component string, pageSize uint32) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		req := &motionpb.ListInstancesRequest{Component: component, PageSize: pageSize}
+		for {
+			page, err := call(ctx, c.stub.ListInstances, req)
+			if err != nil {
+				yield("", err)
+				return
+			}
+			for _, id := range page.GetInstanceIds() {
+				if !yield(id, nil) {
+					return
+				}
+			}
+			if page.GetNextPageToken() == "" {
+				return
+			}
+			req.PageToken = page.GetNextPageToken()
+		}
+	}
+}
+
 // call runs one unary RPC and turns its failure into an *Error, reading the
 // trailing metadata for the user op's exception type.
 func call[Req, Resp any](
@@ -74,16 +120,4 @@ func call[Req, Resp any](
 		return resp, newError(err, trailer)
 	}
 	return resp, nil
-}
-
-// toStruct encodes props, patches and init params; nil is an empty Struct.
-func toStruct(m map[string]any) (*structpb.Struct, error) {
-	if m == nil {
-		return &structpb.Struct{}, nil
-	}
-	s, err := structpb.NewStruct(m)
-	if err != nil {
-		return nil, &Error{Code: codes.InvalidArgument, Message: "motion: " + err.Error()}
-	}
-	return s, nil
 }

@@ -146,11 +146,3 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestUnsupportedPropsAreInvalidArgument(t *testing.T) {
-	client, err := motion.Dial("127.0.0.1:1") // never contacted
-	ok(t, err)
-	defer client.Close()
-	_, err = client.Instance("Counter", "x").Run(context.Background(), "add", map[string]any{"n": make(chan int)})
-	equal(t, motion.CodeOf(err), codes.InvalidArgument)
-}

@@ -3,6 +3,7 @@ package motion
 import (
 	"errors"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -12,27 +13,48 @@ import (
 // of a user op that raised.
 const ErrorTypeMetadataKey = "motion-error-type"
 
-// Error is a failed call. status.Code(err) and status.FromError(err) work on it.
+// Error is a failed call. status.Code(err) and status.FromError(err) work on
+// it, and errors.As(err, &e) reaches it.
 type Error struct {
 	// Code is the gRPC status code: NotFound for an unknown component or
 	// flow, InvalidArgument for malformed ids or props, Unknown for a user op
 	// that raised, Unavailable when the store is down...
 	Code codes.Code
-	// Message is the status message.
+	// Message is the status message: what went wrong and what to fix.
 	Message string
-	// ErrorType is the user op's exception type (e.g. "TypeError"), if any.
+	// Reason is the google.rpc.ErrorInfo reason of the status details
+	// (FLOW_NOT_FOUND, QUEUE_FULL, OP_FAILED...), "" when the server sent none.
+	Reason string
+	// Domain is the ErrorInfo domain ("motion-grpc").
+	Domain string
+	// Metadata is the ErrorInfo metadata (e.g. "error_type" for OP_FAILED).
+	Metadata map[string]string
+	// ErrorType is the user op's exception type (e.g. "TypeError") from the
+	// motion-error-type trailer, "" when no user op raised.
 	ErrorType string
+
+	status *status.Status
 }
 
 func (e *Error) Error() string {
-	if e.ErrorType != "" {
-		return "motion: " + e.Code.String() + ": " + e.ErrorType + ": " + e.Message
+	text := "motion: " + e.Code.String()
+	if e.Reason != "" {
+		text += " (" + e.Reason + ")"
 	}
-	return "motion: " + e.Code.String() + ": " + e.Message
+	if e.ErrorType != "" {
+		text += ": " + e.ErrorType
+	}
+	return text + ": " + e.Message
 }
 
-// GRPCStatus lets status.Code and status.FromError see the code.
-func (e *Error) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
+// GRPCStatus is the status as received (with its details), so status.Code
+// and status.FromError see it.
+func (e *Error) GRPCStatus() *status.Status {
+	if e.status != nil {
+		return e.status
+	}
+	return status.New(e.Code, e.Message)
+}
 
 // CodeOf is the gRPC status code of err (codes.OK for nil, codes.Unknown for
 // errors that carry none).
@@ -44,9 +66,25 @@ func CodeOf(err error) codes.Code {
 	return status.Code(err)
 }
 
+// ReasonOf is the ErrorInfo reason of err, "" when it carries none.
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+// newError reads a failed call's status, its ErrorInfo detail and trailer.
 func newError(err error, trailer metadata.MD) *Error {
 	s := status.Convert(err)
-	e := &Error{Code: s.Code(), Message: s.Message()}
+	e := &Error{Code: s.Code(), Message: s.Message(), status: s}
+	for _, detail := range s.Details() {
+		if info, ok := detail.(*errdetails.ErrorInfo); ok {
+			e.Reason, e.Domain, e.Metadata = info.GetReason(), info.GetDomain(), info.GetMetadata()
+			break
+		}
+	}
 	if values := trailer.Get(ErrorTypeMetadataKey); len(values) > 0 {
 		e.ErrorType = values[0]
 	}

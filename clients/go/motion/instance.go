@@ -12,7 +12,7 @@ type Instance struct {
 	ref    *motionpb.InstanceRef
 }
 
-// RunOption sets an option of a Run call.
+// RunOption sets an option of a Run or RunStream call.
 type RunOption func(*motionpb.RunRequest) error
 
 // IgnoreCache recomputes the serve result even when a cached one exists.
@@ -31,9 +31,9 @@ func FlushUpdate() RunOption {
 }
 
 // InitStateParams are passed to init_state when this call creates the instance.
-func InitStateParams(params map[string]any) RunOption {
+func InitStateParams(params any) RunOption {
 	return func(r *motionpb.RunRequest) (err error) {
-		r.InitStateParams, err = toStruct(params)
+		r.InitStateParams, err = toObject("init state params", params)
 		return err
 	}
 }
@@ -61,7 +61,7 @@ func (i *Instance) Component() string { return i.ref.GetComponent() }
 func (i *Instance) ID() string { return i.ref.GetInstanceId() }
 
 // Run runs a flow and returns the serve op's result.
-func (i *Instance) Run(ctx context.Context, flow string, props map[string]any, opts ...RunOption) (any, error) {
+func (i *Instance) Run(ctx context.Context, flow string, props any, opts ...RunOption) (any, error) {
 	outcome, err := i.RunOutcome(ctx, flow, props, opts...)
 	if err != nil {
 		return nil, err
@@ -71,16 +71,10 @@ func (i *Instance) Run(ctx context.Context, flow string, props map[string]any, o
 
 // RunOutcome runs a flow and returns the result with its version, cache flag
 // and update ids.
-func (i *Instance) RunOutcome(ctx context.Context, flow string, props map[string]any, opts ...RunOption) (*RunOutcome, error) {
-	encoded, err := toStruct(props)
+func (i *Instance) RunOutcome(ctx context.Context, flow string, props any, opts ...RunOption) (*RunOutcome, error) {
+	req, err := i.runRequest(flow, props, opts)
 	if err != nil {
 		return nil, err
-	}
-	req := &motionpb.RunRequest{Instance: i.ref, Flow: flow, Props: encoded}
-	for _, opt := range opts {
-		if err := opt(req); err != nil {
-			return nil, err
-		}
 	}
 	resp, err := call(ctx, i.client.stub.Run, req)
 	if err != nil {
@@ -93,6 +87,21 @@ func (i *Instance) RunOutcome(ctx context.Context, flow string, props map[string
 		UpdateIDs:      resp.GetUpdateIds(),
 		UpdateOutcomes: resp.GetUpdateOutcomes(),
 	}, nil
+}
+
+// runRequest builds a RunRequest; props are a map or a struct (a JSON object).
+func (i *Instance) runRequest(flow string, props any, opts []RunOption) (*motionpb.RunRequest, error) {
+	encoded, err := toObject("props", props)
+	if err != nil {
+		return nil, err
+	}
+	req := &motionpb.RunRequest{Instance: i.ref, Flow: flow, Props: encoded}
+	for _, opt := range append([]RunOption{RequestID(newRequestID())}, opts...) {
+		if err := opt(req); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
 }
 
 // GetState returns the committed state: every key, or the keys asked for.
@@ -126,8 +135,8 @@ func (i *Instance) Flush(ctx context.Context, flow string) (*FlushOutcome, error
 
 // WriteState patches state keys, serialized with the update queue, and
 // returns the new version.
-func (i *Instance) WriteState(ctx context.Context, patch map[string]any) (uint64, error) {
-	encoded, err := toStruct(patch)
+func (i *Instance) WriteState(ctx context.Context, patch any) (uint64, error) {
+	encoded, err := toObject("patch", patch)
 	if err != nil {
 		return 0, err
 	}
@@ -136,4 +145,14 @@ func (i *Instance) WriteState(ctx context.Context, patch map[string]any) (uint64
 		return 0, err
 	}
 	return resp.GetVersion(), nil
+}
+
+// Delete removes the instance (state, queued updates, events, cached
+// results); false when it did not exist.
+func (i *Instance) Delete(ctx context.Context) (bool, error) {
+	resp, err := call(ctx, i.client.stub.DeleteInstance, &motionpb.DeleteInstanceRequest{Instance: i.ref})
+	if err != nil {
+		return false, err
+	}
+	return resp.GetDeleted(), nil
 }
