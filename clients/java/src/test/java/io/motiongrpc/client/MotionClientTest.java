@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.Status;
 import io.motiongrpc.client.Instance.FlushOutcome;
-import io.motiongrpc.client.Instance.RunOption;
 import io.motiongrpc.client.Instance.RunOutcome;
 import io.motiongrpc.v1.UpdateStatus;
 import java.time.Duration;
@@ -55,6 +54,85 @@ class MotionClientTest {
     assertEquals(1, outcome.updateIds().size());
     assertEquals(UpdateStatus.UPDATE_STATUS_APPLIED, outcome.updateOutcomes().get(0).getStatus());
     assertEquals(Map.of("count", 7.0), counter.getState("count"));
+  }
+
+  @Test
+  void runStreamOfAPlainServeOpIsOneItemThenTheOutcome() {
+    try (RunStream stream = freshCounter().runStream("add", Map.of("n", 5))) {
+      List<Object> items = new java.util.ArrayList<>();
+      for (Object item : stream) items.add(item);
+      assertEquals(List.of(5.0), items);
+      assertEquals(1, stream.outcome().updateIds().size());
+    }
+  }
+
+  @Test
+  void runStreamObserverGetsTheItemsThenCompletes() throws Exception {
+    java.util.concurrent.CompletableFuture<List<Object>> done = new java.util.concurrent.CompletableFuture<>();
+    List<Object> items = new java.util.concurrent.CopyOnWriteArrayList<>();
+    freshCounter().runStream("add", Map.of("n", 2), new io.grpc.stub.StreamObserver<Object>() {
+      @Override public void onNext(Object item) { items.add(item); }
+      @Override public void onError(Throwable t) { done.completeExceptionally(t); }
+      @Override public void onCompleted() { done.complete(items); }
+    });
+    assertEquals(List.of(2.0), done.get(20, java.util.concurrent.TimeUnit.SECONDS));
+  }
+
+  @Test
+  void runAsyncCompletesWithTheOutcomeAndFailsWithAMotionException() throws Exception {
+    Instance counter = freshCounter();
+    assertEquals(3.0, counter.runAsync("add", Map.of("n", 3)).get(20, java.util.concurrent.TimeUnit.SECONDS).result());
+    java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+        () -> counter.runAsync("nope", null).get(20, java.util.concurrent.TimeUnit.SECONDS));
+    assertEquals(Status.Code.NOT_FOUND, ((MotionException) e.getCause()).code());
+  }
+
+  @Test
+  void aWatchOpenedBeforeARunSeesItsUpdateAndResumes() {
+    Instance counter = freshCounter();
+    List<String> ids = new java.util.ArrayList<>();
+    String updateId;
+    try (Watch watch = counter.watch(WatchOptions.fromNow().withCreateIfMissing())) {
+      updateId = counter.runOutcome("add", Map.of("n", 2)).updateIds().get(0);
+      io.motiongrpc.v1.UpdateEvent event;
+      do {
+        event = watch.nextEvent();
+        assertEquals(updateId, event.getUpdateId());
+        ids.add(event.getEventId());
+      } while (event.getStatus() != UpdateStatus.UPDATE_STATUS_APPLIED);
+      assertEquals(ids.get(ids.size() - 1), watch.lastEventId());
+    }
+    try (Watch resumed = counter.watch(WatchOptions.after(ids.get(0)))) {
+      for (String id : ids.subList(1, ids.size())) assertEquals(id, resumed.nextEvent().getEventId());
+    }
+  }
+
+  @Test
+  void aWatchOfAMissingInstanceIsNotFound() {
+    MotionException e = assertThrows(MotionException.class, () -> freshCounter().watch(WatchOptions.fromNow()));
+    assertEquals(Status.Code.NOT_FOUND, e.code());
+  }
+
+  @Test
+  void listInstancesPagesThroughEveryInstanceAndDeleteRemovesOne() {
+    List<String> mine = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      Instance counter = freshCounter();
+      counter.run("add", null);
+      mine.add(counter.id());
+    }
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (String id : client.listInstances("Counter", 2)) assertTrue(seen.add(id), id + " listed twice");
+    assertTrue(seen.containsAll(mine), seen.toString());
+    Instance first = client.instance("Counter", mine.get(0));
+    assertTrue(first.delete());
+    assertEquals(false, first.delete());
+  }
+
+  @Test
+  void aPassedDeadlineIsDeadlineExceeded() {
+    Instance counter = freshCounter().withTimeout(Duration.ZERO);
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, assertThrows(MotionException.class, () -> counter.flush(null)).code());
   }
 
   @Test
