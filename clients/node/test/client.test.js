@@ -1,53 +1,84 @@
-// Runs against a live server hosting examples/counter.py: MOTION_TARGET=host:port npm test
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { status } from '@grpc/grpc-js';
-import { MotionClient, MotionError } from '../src/index.js';
+import { MotionClient, MotionError, status } from '../dist/index.js';
+import { freshCounter, live, target } from './live.js';
 
-const target = process.env.MOTION_TARGET;
-
-describe('MotionClient against a live server', { skip: target ? false : 'MOTION_TARGET is not set' }, () => {
+describe('MotionClient against a live server', live, () => {
   let client;
-  const fresh = () => client.instance('Counter', `node-${randomUUID()}`);
+  const fresh = () => freshCounter(client);
 
   before(async () => {
     client = new MotionClient(target);
-    await client.ready();
+    await client.waitForReady();
   });
   after(() => client?.close());
 
-  test('run serves from the state and flush applies the update', async () => {
+  test('run serves from the state and flushUpdates applies the update', async () => {
     const counter = fresh();
     assert.equal(await counter.run('add', { n: 3 }), 3);
-    const { version, failed } = await counter.flush('add', { timeout: 10_000 });
+    const { version, failed } = await counter.flushUpdates({ flow: 'add', timeoutMs: 10_000 });
     assert.equal(version, 2); // 1 after init_state, +1 for the update
     assert.deepEqual(failed, []);
     assert.deepEqual(await counter.getState(), { count: 3, history: [3] });
     assert.equal(await counter.version(), 2);
 
-    const outcome = await counter.runOutcome('add', { n: 4 }, { flushUpdate: true, timeout: 10_000 });
+    const outcome = await counter.runOutcome('add', { n: 4 }, { flushUpdate: true, timeoutMs: 10_000 });
     assert.equal(outcome.result, 7);
     assert.equal(outcome.version, 3);
     assert.equal(outcome.updateIds.length, 1);
-    assert.equal(outcome.updateOutcomes[0].status, 'UPDATE_STATUS_APPLIED');
+    assert.equal(outcome.updateOutcomes[0].status, 'APPLIED');
     assert.deepEqual(await counter.getState(['count']), { count: 7 });
+  });
+
+  test('every run carries a fresh request id unless given one', async () => {
+    const counter = fresh();
+    const first = await counter.runOutcome('add', { n: 1 });
+    const second = await counter.runOutcome('add', { n: 1 });
+    assert.match(first.requestId, /^[0-9a-f-]{36}$/);
+    assert.notEqual(first.requestId, second.requestId);
+    assert.equal((await counter.runOutcome('add', { n: 1 }, { requestId: 'mine-1' })).requestId, 'mine-1');
   });
 
   test('writeState round-trips JSON-like values', async () => {
     const counter = fresh();
     await counter.run('add', { n: 1 });
-    await counter.flush();
+    await counter.flushUpdates();
     const history = [1, 'two', null, true, { nested: [2.5] }];
     assert.equal(await counter.writeState({ count: 40, history }), 3);
     assert.deepEqual(await counter.getState(), { count: 40, history });
     assert.equal(await counter.run('add', { n: 2 }), 42);
   });
 
-  test('describe lists the Counter component', async () => {
-    const components = await client.describe();
+  test('runStream of a plain serve op yields its result, then the update ids', async () => {
+    const counter = fresh();
+    const stream = counter.runStream('add', { n: 5 });
+    const items = [];
+    for await (const item of stream) items.push(item);
+    assert.deepEqual(items, [5]);
+    assert.equal(stream.updateIds.length, 1);
+    assert.equal(stream.version, 1);
+  });
+
+  test('describeComponents lists the Counter component', async () => {
+    const components = await client.describeComponents();
     const counter = components.find((c) => c.name === 'Counter');
     assert.deepEqual(counter.flows.map((f) => f.key), ['add']);
+    assert.equal(counter.flows[0].updateOps[0].discardPolicy, 'NONE');
+  });
+
+  test('listInstances pages through every instance; deleteInstance removes one', async () => {
+    const counters = [fresh(), fresh(), fresh()];
+    for (const counter of counters) await counter.run('add', { n: 1 });
+    const seen = [];
+    for await (const id of client.listInstances('Counter', { pageSize: 1 })) seen.push(id);
+    for (const counter of counters) assert.ok(seen.includes(counter.instanceId), `${counter.instanceId} not listed`);
+    const page = await client.listInstancesPage('Counter', { pageSize: 1 });
+    assert.equal(page.instanceIds.length, 1);
+    assert.notEqual(page.nextPageToken, '');
+
+    assert.equal(await counters[0].delete(), true);
+    assert.equal(await client.deleteInstance('Counter', counters[0].instanceId), false);
+    await assert.rejects(counters[0].getState(), { code: status.NOT_FOUND });
   });
 
   test('an unknown flow is NOT_FOUND', async () => {
@@ -65,5 +96,22 @@ describe('MotionClient against a live server', { skip: target ? false : 'MOTION_
 
   test('a serve op that raises carries its exception type', async () => {
     await assert.rejects(fresh().run('add', { n: 'x' }), { code: status.UNKNOWN, errorType: 'TypeError' });
+  });
+
+  test('props JSON cannot carry are refused before anything is sent', async () => {
+    const counter = fresh();
+    await assert.rejects(counter.run('add', { n: () => 1 }), { name: 'TypeError', message: /props\.n/ });
+    await assert.rejects(counter.getState(), { code: status.NOT_FOUND }); // nothing reached the server
+  });
+
+  test('a deadline already passed is DEADLINE_EXCEEDED', async () => {
+    const counter = fresh();
+    await assert.rejects(counter.run('add', {}, { deadline: Date.now() - 1 }), { code: status.DEADLINE_EXCEEDED });
+    await assert.rejects(counter.flushUpdates({ timeoutMs: 0 }), { code: status.DEADLINE_EXCEEDED });
+  });
+
+  test('an aborted signal cancels the call and rejects with its reason', async () => {
+    const reason = new Error('caller gave up');
+    await assert.rejects(fresh().run('add', { n: 1 }, { signal: AbortSignal.abort(reason) }), reason);
   });
 });
