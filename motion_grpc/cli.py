@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from motion_grpc import logs, observability
+from motion_grpc.config import parse_args
 from motion_grpc.engine import EngineSettings
 from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
 from motion_grpc.server.app import ListenError
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
     _add_watch_options(serve)
+    observability.add_arguments(serve)
     _add_migrate_parser(commands)
     _add_watch_parser(commands)
     return parser
@@ -215,10 +217,8 @@ def _redis_settings(args: argparse.Namespace) -> RedisSettings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    args = parse_args(build_parser(), argv)  # flags, else MOTION_* variables, else --config
+    logs.configure(args.log_level, getattr(args, "log_format", "text"))
     if args.command == "migrate":
         from motion_grpc.migrate_cli import run_migrate
 
@@ -243,6 +243,7 @@ def _serve(args: argparse.Namespace) -> int:
         reuse_port=args.reuse_port,
         update_processes=args.update_processes,
         apps=tuple(args.apps),
+        observability=observability.options_from(args),
         **_watch_options(args),
     )
     try:

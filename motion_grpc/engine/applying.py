@@ -24,6 +24,7 @@ from motion_grpc.engine.runner import OpRunner, OpTimeoutError, call_sync, failu
 from motion_grpc.engine.snapshots import Snapshot
 from motion_grpc.engine.state_codec import encode_patch, has_hooks
 from motion_grpc.errors import MotionError, OpError
+from motion_grpc.observability import tracing, update_op
 from motion_grpc.props import Props
 from motion_grpc.state import State
 from motion_grpc.store import protocol
@@ -149,9 +150,10 @@ class Applier:
             what = f"update op {op.name} of {component.name}/{entry.flow}"
             try:
                 started = time.perf_counter()
-                changes = call_sync(
-                    what, op.func, (State(keys.instance_id, state.data, state.version), _props(entry))
-                )
+                with update_op(component.name, entry.flow, op.name, entry.payload):
+                    changes = call_sync(
+                        what, op.func, (State(keys.instance_id, state.data, state.version), _props(entry))
+                    )
                 self.op_times.record(
                     component.name, f"{entry.flow}\0{op.name}", time.perf_counter() - started
                 )
@@ -190,7 +192,8 @@ class Applier:
         what = f"update op {op.name} of {component.name}/{entries[0].flow}"
         timeout = op.timeout if op.timeout is not None else self._timeout
         started = time.perf_counter()
-        changes = await self._runner.call(what, op.func, (state, argument), timeout)
+        with update_op(component.name, entries[0].flow, op.name, entries[0].payload):
+            changes = await self._runner.call(what, op.func, (state, argument), timeout)
         self.op_times.record(component.name, f"{entries[0].flow}\0{op.name}", time.perf_counter() - started)
         return _changes_dict(what, changes)
 
@@ -227,7 +230,7 @@ def _sync_group(component: ComponentDefinition, taken: Taken) -> list[UpdateOp] 
 
 def _props(entry: Entry) -> Props:
     try:
-        props, serve_result = codec.loads(entry.payload)
+        props, serve_result = codec.loads(tracing.strip(entry.payload))
     except Exception as exc:
         raise OpError(
             f"update entry {entry.id} cannot be decoded: {describe_error(exc)}", "DecodeError"

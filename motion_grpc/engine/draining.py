@@ -23,6 +23,7 @@ from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
 from motion_grpc.engine.state_codec import has_hooks
 from motion_grpc.errors import FailedPreconditionError, MotionError
+from motion_grpc.observability import updates as observed
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Taken
@@ -158,6 +159,7 @@ class Drainer:
             if taken.code in (protocol.TAKEN, protocol.TAKE_AGAIN) and not drain.held:
                 drain.held = True
                 self._leases.hold(keys.lease, drain.token)
+                observed.lease_taken(keys, taken)
             if taken.code == protocol.TAKEN:
                 taken = await self._apply(drain, taken)
                 applied = True
@@ -263,6 +265,7 @@ class Drainer:
             if applied.changes:
                 _fold(drain.component, runtime, base, version, applied.changes)
         _log_failures(keys, applied)
+        observed.committed(keys.component, applied.records)
         return taken
 
 

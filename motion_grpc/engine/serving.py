@@ -31,6 +31,7 @@ from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import Wait, wait_for_updates
 from motion_grpc.errors import MotionError, NotFoundError, OpError, ResourceExhaustedError
+from motion_grpc.observability import serve_op, tracing
 from motion_grpc.props import Props
 from motion_grpc.state import State
 from motion_grpc.store import protocol
@@ -210,7 +211,8 @@ class Serving:
         timeout = serve.timeout if serve.timeout is not None else self._timeout
         started = time.perf_counter()
         view = Props(props)
-        result = await self._runner.call(what, serve.func, (state, view), timeout)
+        with serve_op(call.component.name, call.flow.key, serve.name):
+            result = await self._runner.call(what, serve.func, (state, view), timeout)
         if inspect.isgenerator(result):
             result = await self._runner.call(what, list, (result,), timeout)
         elif inspect.isasyncgen(result):
@@ -245,7 +247,7 @@ class Serving:
         if not flow.updates:
             return []
         try:
-            payload = codec.dumps((props, result))
+            payload = tracing.carry(codec.dumps((props, result)))
         except Exception as exc:
             raise OpError(
                 f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "

@@ -10,7 +10,7 @@ import logging
 import signal
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,6 +21,8 @@ from motion_grpc.definition import Definable
 from motion_grpc.engine import AsyncEngine, EngineSettings
 from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
+from motion_grpc.observability.rpc import ObservingInterceptor
+from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from motion_grpc.server.servicer import MotionServicer
 from motion_grpc.server.watch import WatchService
@@ -51,6 +53,8 @@ class ServerOptions:
     watch_buffer: int = 10_000
     #: Share the port with other servers that also ask for it (SO_REUSEPORT); off, a busy port fails.
     reuse_port: bool = False
+    #: Reflection, the metrics endpoint, tracing; see observability/serving.py.
+    observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
 
 class ListenError(OSError):
@@ -70,6 +74,7 @@ class MotionServer:
         self._health_task: asyncio.Task[None] | None = None
         self.update_processes: UpdateProcesses | None = None
         self.watch_hub: WatchHub | None = None
+        self.observability: Observability | None = None
 
     async def start(self) -> MotionServer:
         await self.server.start()
@@ -86,6 +91,8 @@ class MotionServer:
             await self.watch_hub.close()  # watches never end by themselves; clients resume elsewhere
         await self.server.stop(self._options.grace if grace is None else grace)
         await self.engine.close()
+        if self.observability is not None:
+            self.observability.close()
         if self.update_processes is not None:
             await asyncio.to_thread(self.update_processes.stop)
 
@@ -119,7 +126,7 @@ async def create_server(
     """
     options = options or ServerOptions()
     server = aio.server(
-        interceptors=[ErrorMappingInterceptor(options.debug)],
+        interceptors=[ObservingInterceptor(), ErrorMappingInterceptor(options.debug)],
         options=[("grpc.so_reuseport", int(options.reuse_port))],  # grpc's default, 1, shares silently
     )
     port = _listen(server, options.address)
@@ -132,6 +139,7 @@ async def create_server(
     motion = MotionServer(server, port, engine, health_servicer, options)
     motion.update_processes = processes
     motion.watch_hub = hub
+    motion.observability = attach(server, options.observability, [c.name for c in components], redis.client)
     return await motion.start()
 
 

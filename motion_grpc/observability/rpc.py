@@ -1,0 +1,115 @@
+"""RPC metrics and spans, recorded by one server interceptor around every handler.
+
+It sits outside the error-mapping interceptor, so it sees each call end with
+the status that interceptor chose (read from the context after an abort).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from motion_grpc.observability import metrics, tracing
+
+_CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def _method_of(full_method: str) -> str:
+    """'/motion.v1.MotionService/Run' -> 'Run'; other services keep their service name."""
+    service, _, method = full_method.strip("/").partition("/")
+    return method if service == "motion.v1.MotionService" else f"{service.rpartition('.')[2]}.{method}"
+
+
+def _code_of(context: aio.ServicerContext[Any, Any], error: BaseException | None) -> str:
+    code = context.code()
+    if code is None:
+        return "OK" if error is None else "UNKNOWN"
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return _CODE_NAMES.get(code, str(code))
+
+
+class ObservingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Latency and status of every RPC, the calls in flight, and a span per call when tracing is on.
+
+    Health and reflection calls are counted too (an operator wants to see probes), under their
+    own service's name.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = _method_of(handler_call_details.method)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _observe_unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _observe_stream(handler.unary_stream, method),  # type: ignore[arg-type]
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _observe_unary(behavior: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:
+    async def observed(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        metrics.rpc_started(method)
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            with tracing.rpc_span(method, context.invocation_metadata()) as span:
+                try:
+                    return await behavior(request, context)
+                except BaseException as exc:
+                    error = exc
+                    raise
+                finally:
+                    _end_span(span, context, error)
+        finally:
+            metrics.rpc_ended(method, _code_of(context, error), time.perf_counter() - started)
+
+    return observed
+
+
+def _observe_stream(
+    behavior: Callable[..., AsyncIterator[Any]], method: str
+) -> Callable[..., AsyncIterator[Any]]:
+    async def observed(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        metrics.rpc_started(method)
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            with tracing.rpc_span(method, context.invocation_metadata()) as span:
+                try:
+                    async for item in behavior(request, context):
+                        yield item
+                except BaseException as exc:
+                    error = exc
+                    raise
+                finally:
+                    _end_span(span, context, error)
+        finally:
+            metrics.rpc_ended(method, _code_of(context, error), time.perf_counter() - started)
+
+    return observed
+
+
+def _end_span(span: Any, context: aio.ServicerContext[Any, Any], error: BaseException | None) -> None:
+    if span is not None:
+        span.set_attribute("rpc.grpc.status_code", _code_of(context, error))
+
+
+__all__ = ["ObservingInterceptor"]
