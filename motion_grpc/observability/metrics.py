@@ -1,7 +1,7 @@
 """Every Prometheus metric motion-grpc exports, and the small calls that record them.
 
 Labels name code, never data: methods, status codes, components, flows, ops,
-error types and discard reasons. Never an instance id (there may be millions)
+and error types. Never an instance id (there may be millions)
 nor anything a caller sends. The hot path records through children looked up
 once per label combination (`_Children`), not through `.labels()` per call.
 
@@ -67,12 +67,6 @@ UPDATES_FAILED = Counter(
     ["component", "flow", "op", "error_type"],
     registry=REGISTRY,
 )
-UPDATES_DISCARDED = Counter(
-    "motion_updates_discarded_total",
-    "Update entries dropped by their discard policy (reason: expired or superseded)",
-    ["component", "flow", "op", "reason"],
-    registry=REGISTRY,
-)
 UPDATE_LAG = Histogram(
     "motion_update_lag_seconds",
     "From an update's enqueue to its commit (applied or failed)",
@@ -86,11 +80,6 @@ LEASE_TAKEOVERS = Counter(
     ["component"],
     registry=REGISTRY,
 )
-LEASES_LOST = Counter(
-    "motion_leases_lost_total", "Leases this process lost while applying updates", ["component"],
-    registry=REGISTRY,
-)  # fmt: skip
-
 M = TypeVar("M")
 
 
@@ -116,10 +105,8 @@ _op_duration: _Children[Any] = _Children(OP_DURATION)
 _ops_in_flight: _Children[Any] = _Children(OPS_IN_FLIGHT)
 _applied: _Children[Any] = _Children(UPDATES_APPLIED)
 _failed: _Children[Any] = _Children(UPDATES_FAILED)
-_discarded: _Children[Any] = _Children(UPDATES_DISCARDED)
 _lag: _Children[Any] = _Children(UPDATE_LAG)
 _takeovers: _Children[Any] = _Children(LEASE_TAKEOVERS)
-_lost: _Children[Any] = _Children(LEASES_LOST)
 
 
 def rpc_started(method: str) -> None:
@@ -167,16 +154,8 @@ def update_ended(component: str, flow: str, op: str, error_type: str, enqueued_m
     _lag(component, flow, op).observe(max(0.0, time.time() - enqueued_ms / 1000))
 
 
-def update_discarded(component: str, flow: str, op: str, reason: str) -> None:
-    _discarded(component, flow, op, reason).inc()
-
-
 def lease_taken_over(component: str) -> None:
     _takeovers(component).inc()
-
-
-def lease_lost(component: str) -> None:
-    _lost(component).inc()
 
 
 def serve(port: int, host: str) -> Any:
@@ -193,13 +172,11 @@ def register(collector: Collector) -> Callable[[], None]:
 
 __all__ = [
     "REGISTRY",
-    "lease_lost",
     "lease_taken_over",
     "register",
     "rpc_ended",
     "rpc_started",
     "serve",
     "timed_op",
-    "update_discarded",
     "update_ended",
 ]
