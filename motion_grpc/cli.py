@@ -14,9 +14,11 @@ from motion_grpc.config import parse_args
 from motion_grpc.engine import EngineSettings
 from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
 from motion_grpc.server.app import ListenError
+from motion_grpc.server.limits import add_limit_options, limits_from_args
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.embedded import DEFAULT_DATA_DIR, embedded_settings
 from motion_grpc.store.records import DEFAULT_EVENTS_MAXLEN, events_retention_from_env
+from motion_grpc.trust import add_trust_options, configure_process
 
 
 def _positive_int(text: str) -> int:
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
     _add_watch_options(serve)
+    add_limit_options(serve)
+    add_trust_options(serve)
     observability.add_arguments(serve)
     _add_migrate_parser(commands)
     _add_watch_parser(commands)
@@ -244,8 +248,14 @@ def _serve(args: argparse.Namespace) -> int:
         update_processes=args.update_processes,
         apps=tuple(args.apps),
         observability=observability.options_from(args),
+        limits=limits_from_args(args),
         **_watch_options(args),
     )
+    try:
+        configure_process(args.state_secret_file, args.trust_unsigned_pickles, server=True)
+    except ValueError as exc:
+        print(f"motion-grpc: {exc}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(serve_forever(components, _redis_settings(args), options, _engine_settings(args)))
     except ListenError as exc:

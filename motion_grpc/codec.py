@@ -4,8 +4,9 @@ Over the wire values are `google.protobuf.Value`: JSON-like data any language
 can produce. Numbers there are doubles, so a whole number arrives as a Python
 int (within +-2**53, where doubles are exact); NaN and Infinity are refused
 both ways (JSON has neither, and a NaN in state would fail every later read).
-Lists and dicts nest at most MAX_DEPTH deep. In Redis, values are cloudpickle
-bytes so that in-process Python users keep arbitrary objects.
+Lists and dicts nest at most MAX_DEPTH deep. In Redis, JSON-like values are
+stored as JSON (readable by any tool, and loading them runs no code); other
+values as pickles, which a replica loads only as motion_grpc.trust allows.
 
 Errors name the path of the bad value (`props['a'][2]`). The path is built
 only when something is wrong: the recursion raises `_Bad`, and each level adds
@@ -15,6 +16,8 @@ its key or index while the error travels up.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import math
 import pickle
 from collections.abc import Callable, Mapping
@@ -23,11 +26,14 @@ from typing import Any
 import cloudpickle
 from google.protobuf import struct_pb2
 
-from motion_grpc.errors import InvalidArgumentError
-from motion_grpc.logs import excerpt
+from motion_grpc import trust
+from motion_grpc.errors import InvalidArgumentError, UntrustedDataError
+from motion_grpc.logs import RateLimitedLog, excerpt
 from motion_grpc.names import describe_char
 
 _MAX_EXACT_INT = 2**53
+#: Refused values read from Redis are logged: someone wrote them there.
+_refusals = RateLimitedLog(logging.getLogger(__name__))
 
 #: Deepest nesting of lists and dicts in a Value, decoded or encoded. protobuf's
 #: parser stops at 100 message levels (about 48 nested lists in a request); staying
@@ -227,11 +233,106 @@ def _decode_list(values: struct_pb2.ListValue, depth: int) -> list[Any]:
     return decoded
 
 
-# -- Redis and the opt-in pickle path -----------------------------------------------
+# -- Redis: values replicas read back ------------------------------------------------
+
+#: First bytes of the JSON texts `dumps` writes (never with leading whitespace).
+_JSON_STARTS = frozenset(b'{["-0123456789tfn')
+#: First byte of a pickle of protocol 2 or later (every pickle motion-grpc ever wrote).
+_PICKLE_START = 0x80
+#: Exact types JSON gives back as they went in (subclasses such as IntEnum or OrderedDict would not).
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: Nesting past which a value is pickled instead (pickle also handles cycles).
+_JSON_DEPTH = 64
+#: Built once: json.dumps with options builds an encoder per call.
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_JSON_ASCII_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_JSON_DECODER = json.JSONDecoder()
 
 
 def dumps(obj: Any) -> bytes:
-    """Serialize for Redis (and for the opt-in pickle path).
+    """Serialize a value for Redis, in a form a replica can read back without running code.
+
+    JSON when the value is exactly JSON-like (it comes back equal and of the
+    same types, and other tools can read it); else a pickle, signed with the
+    state secret when the process has one. Without a secret, a process that
+    refuses unsigned pickles stores only pickles naming no code (tuples, sets,
+    bytes, ...) and raises UntrustedDataError for the rest.
+    """
+    encoded = _json_exact(obj)
+    if encoded is not None:
+        return encoded
+    data = pickle_dumps(obj)
+    policy = trust.current()
+    if policy.secrets:
+        return policy.sign(data)
+    if not policy.load_unsigned:
+        named = trust.code_named_by(data)
+        if named is not None:
+            raise trust.must_sign_error(named)
+    return data
+
+
+def loads(data: bytes) -> Any:
+    """A value `dumps` wrote (or an older release's pickle), loaded as this process's trust allows.
+
+    Raises UntrustedDataError for a pickle that could run code without a valid
+    signature (unless unsigned pickles are trusted) and for unknown formats.
+    """
+    first = data[0] if data else None
+    if first in _JSON_STARTS:
+        return _JSON_DECODER.decode(data.decode())
+    try:
+        if first == _PICKLE_START:
+            return trust.current().load_unsigned_pickle(data)
+        if data[:1] == trust.SIGNED_TAG:
+            return trust.current().load_signed(data)
+        raise UntrustedDataError(f"a stored value of unknown format (first byte {data[:1]!r}); refused")
+    except UntrustedDataError as refused:
+        _refusals.warning(type(refused).__name__, "refused a value read from Redis: %s", refused.message)
+        raise
+
+
+def sign_pickle(data: bytes) -> bytes:
+    """A pickle that must load in full wherever it is read (a migration function): signed when
+    this process has a state secret; else as it is, for processes that trust unsigned pickles."""
+    return trust.current().sign(data)
+
+
+def _json_exact(obj: Any) -> bytes | None:
+    if not _is_json_exact(obj, 0):
+        return None
+    try:
+        return _JSON_ENCODER.encode(obj).encode()
+    except UnicodeEncodeError:  # a lone surrogate: JSON's escapes carry it
+        return _JSON_ASCII_ENCODER.encode(obj).encode()
+    except ValueError:  # NaN or Infinity
+        return None
+
+
+def _is_json_exact(obj: Any, depth: int) -> bool:
+    kind = type(obj)
+    if kind in _JSON_SCALARS:
+        return True
+    if depth >= _JSON_DEPTH:
+        return False
+    if kind is list:
+        items = obj
+    elif kind is dict:
+        if not set(map(type, obj)) <= {str}:
+            return False
+        items = obj.values()
+    else:
+        return False
+    if set(map(type, items)) <= _JSON_SCALARS:  # the common flat case, checked in C
+        return True
+    return all(_is_json_exact(item, depth + 1) for item in items)
+
+
+# -- The opt-in pickle path over the wire ---------------------------------------------
+
+
+def pickle_dumps(obj: Any) -> bytes:
+    """Pickle a value (for a trusted caller, or to be signed for Redis).
 
     Plain pickle first (several times faster for the dicts, lists and strings
     most state is made of), cloudpickle for what it cannot handle (lambdas,
@@ -244,8 +345,8 @@ def dumps(obj: Any) -> bytes:
         return data
 
 
-def loads(data: bytes) -> Any:
-    """Deserialize what `dumps` wrote. Never call on bytes from an untrusted client."""
+def unpickle_trusted(data: bytes) -> Any:
+    """Unpickle bytes from a peer the caller chose to trust (a client's pickle=True opt-in)."""
     return pickle.loads(data)
 
 

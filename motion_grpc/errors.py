@@ -9,6 +9,7 @@
     ├── OpError                        UNKNOWN: a user op raised (carries its type name)
     │   └── UpdateFailedError          ... an update op awaited in-process (also a RuntimeError)
     ├── FailedPreconditionError        FAILED_PRECONDITION: e.g. a load_state hook failed
+    │   ├── UntrustedDataError         ... a value from Redis that could run code (an unsigned pickle)
     │   └── UpdatesDisabledError       ... an instance made with disable_update_task (also a RuntimeError)
     ├── OutOfRangeError                OUT_OF_RANGE: a resume point older than the history
     ├── ResourceExhaustedError         RESOURCE_EXHAUSTED: a queue or backlog over its bound
@@ -86,6 +87,14 @@ class UpdateFailedError(OpError, RuntimeError):
 
 class FailedPreconditionError(MotionError):
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class UntrustedDataError(FailedPreconditionError):
+    """A value read from Redis that could run code when loaded (an unsigned or badly signed
+    pickle), or one that only such a pickle could store."""
+
+    #: The module.name a refused pickle resolves, when that is why it was refused.
+    named: str = ""
 
 
 class UpdatesDisabledError(FailedPreconditionError, RuntimeError):

@@ -104,7 +104,7 @@ def run_request(
     if use_pickle:
         if props is not None and not isinstance(props, Mapping):
             raise InvalidArgumentError(f"props must be a dict, not {type(props).__name__}")
-        request.pickled_props = codec.dumps(dict(props or {}))
+        request.pickled_props = codec.pickle_dumps(dict(props or {}))
     else:
         request.props.CopyFrom(_encode_dict(props, "props"))
     return request
@@ -122,7 +122,7 @@ def unpickle(data: bytes, what: str, accept_pickle: bool) -> Any:
             f"the server sent {what} as a pickle, which this client refuses to load: "
             "loading a pickle runs code. Use a client with pickle=True only for a server you trust"
         )
-    return codec.loads(data)
+    return codec.unpickle_trusted(data)
 
 
 def run_outcome(response: pb.RunResponse, accept_pickle: bool) -> RunOutcome:
@@ -156,5 +156,5 @@ def state_of(response: pb.GetStateResponse, accept_pickle: bool) -> dict[str, An
 
 def write_request(ref: pb.InstanceRef, patch: Mapping[str, Any], use_pickle: bool) -> pb.WriteStateRequest:
     if use_pickle:
-        return pb.WriteStateRequest(instance=ref, pickled_patch=codec.dumps(dict(patch)))
+        return pb.WriteStateRequest(instance=ref, pickled_patch=codec.pickle_dumps(dict(patch)))
     return pb.WriteStateRequest(instance=ref, patch=_encode_dict(patch, "patch"))

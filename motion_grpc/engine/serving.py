@@ -247,7 +247,7 @@ class Serving:
         if not flow.updates:
             return []
         try:
-            payload = tracing.carry(codec.dumps((props, result)))
+            payload = tracing.carry(codec.dumps([props, result]))  # a list: JSON when both are JSON-like
         except Exception as exc:
             raise OpError(
                 f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "
@@ -280,7 +280,10 @@ def cache_hit(cached: bytes | None, version: int | None) -> tuple[int, Any] | No
     cached_version, expires, result = parsed
     if (version is not None and cached_version != version) or expires <= now_ms():
         return None
-    return cached_version, codec.loads(result)
+    try:
+        return cached_version, codec.loads(result)
+    except Exception:  # not what a replica wrote (see motion_grpc.trust): computed afresh instead
+        return None
 
 
 def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from motion_grpc import codec
 from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine.ops import describe_error, op_failed
-from motion_grpc.errors import FailedPreconditionError, OpError
+from motion_grpc.errors import FailedPreconditionError, OpError, UntrustedDataError
 from motion_grpc.logs import excerpt
 
 
@@ -65,6 +65,10 @@ def encode_patch(
     for name, value in values.items():
         try:
             patch[name] = codec.dumps(value)
+        except UntrustedDataError as exc:  # an object this process may store only signed
+            raise OpError(
+                f"state key {excerpt(name)} cannot be stored: {exc.message}", type(exc).__name__
+            ) from exc
         except BaseException as exc:
             if not op_failed(exc):
                 raise

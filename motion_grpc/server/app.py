@@ -24,6 +24,7 @@ from motion_grpc.errors import MotionError
 from motion_grpc.observability.rpc import ObservingInterceptor
 from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
+from motion_grpc.server.limits import Limits, LimitsInterceptor
 from motion_grpc.server.servicer import MotionServicer
 from motion_grpc.server.watch import WatchService
 from motion_grpc.server.workers import UpdateProcesses
@@ -53,6 +54,8 @@ class ServerOptions:
     watch_buffer: int = 10_000
     #: Share the port with other servers that also ask for it (SO_REUSEPORT); off, a busy port fails.
     reuse_port: bool = False
+    #: Message and props sizes, streams per peer, stream duration; see server/limits.py.
+    limits: Limits = field(default_factory=Limits)
     #: Reflection, the metrics endpoint, tracing; see observability/serving.py.
     observability: ObservabilityOptions = field(default_factory=ObservabilityOptions)
 
@@ -126,8 +129,15 @@ async def create_server(
     """
     options = options or ServerOptions()
     server = aio.server(
-        interceptors=[ObservingInterceptor(), ErrorMappingInterceptor(options.debug)],
-        options=[("grpc.so_reuseport", int(options.reuse_port))],  # grpc's default, 1, shares silently
+        interceptors=[
+            ObservingInterceptor(),
+            ErrorMappingInterceptor(options.debug),
+            LimitsInterceptor(options.limits),
+        ],
+        options=[
+            ("grpc.so_reuseport", int(options.reuse_port)),  # grpc's default, 1, shares silently
+            *options.limits.grpc_options(),
+        ],
     )
     port = _listen(server, options.address)
     engine, processes = await _start_engine(components, redis, options, engine_settings or EngineSettings())

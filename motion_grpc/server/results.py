@@ -26,7 +26,7 @@ _NOT_YET = object()
 def encode_result(result: Any, flow: str, pickled: bool, what: str = "the serve result") -> Encoded:
     """`result` as a Value (or pickled); OpError naming the flow and the problem when it cannot be sent."""
     try:
-        return codec.dumps(result) if pickled else codec.to_value(result, "result")
+        return codec.pickle_dumps(result) if pickled else codec.to_value(result, "result")
     except codec.EncodeError as exc:
         raise OpError(
             f"{what} of flow {flow} cannot be sent as a protobuf Value: {exc}; send JSON-like data "

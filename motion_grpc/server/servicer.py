@@ -79,7 +79,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             return response
         if request.accept_pickle:
             for key, value in view.state.items():
-                response.pickled_state[key] = codec.dumps(value)
+                response.pickled_state[key] = codec.pickle_dumps(value)
             return response
         for key, value in view.state.items():
             try:

@@ -69,24 +69,30 @@ def _answers(url: str) -> bool:
 _embedded_lock = threading.Lock()
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn making the child get SIGTERM when this process dies, even by SIGKILL (Linux).
+def _die_with_parent() -> Callable[[], None]:
+    """A preexec_fn keeping the child's files private (umask 077: its data holds every state) and,
+    on Linux, making it get SIGTERM when this process dies, even by SIGKILL.
 
     SIGTERM lets redis-server flush its append-only file before it exits. The
     parent may die between fork and prctl, before the request is in place:
     the child then finds itself adopted and exits.
     """
     if not sys.platform.startswith("linux"):
-        return None
+        return _private_files
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     parent = os.getpid()
 
     def preexec() -> None:
+        _private_files()
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:
             os._exit(1)
 
     return preexec
+
+
+def _private_files() -> None:
+    os.umask(0o077)
 
 
 def _popen_dying_with_parent(args: list[str]) -> subprocess.Popen[bytes]:
@@ -197,7 +203,8 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data_dir.chmod(0o700)  # also when an older release made it readable to others
         args = [
             redis_server_binary(),
             "--port", str(self.port),
@@ -229,6 +236,8 @@ class RedisServer:
                 try:
                     if client.ping():
                         return
+                except redis.exceptions.AuthenticationError:
+                    return  # it answers; a caller started it with a password or ACL users
                 except redis.exceptions.BusyLoadingError:
                     pass
                 except redis.exceptions.ConnectionError:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pathlib
+import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 
-from motion_grpc import MotionClient
+from motion_grpc import MotionClient, trust
 from motion_grpc.component import Component
 from motion_grpc.engine import Engine
 from motion_grpc.server.loader import load_components
@@ -21,9 +22,23 @@ SEMANTICS_APP = str(pathlib.Path(ROOT) / "tests" / "apps" / "semantics.py")
 
 
 @pytest.fixture(scope="session")
-def semantics_server(redis_url: str) -> Iterator[ServerProcess]:
-    with ServerProcess(apps=[SEMANTICS_APP], redis_url=redis_url, args=["--update-workers", "4"]) as process:
+def state_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
+    """A state secret shared by the semantics server and this process's engines, so a migration
+    function queued here (a pickle that names code) is signed and the server runs it."""
+    path = tmp_path_factory.mktemp("state-secret") / "secret"
+    path.write_text(secrets.token_urlsafe(48))
+    trust.configure(trust.Trust(trust.read_secrets(str(path)), load_unsigned=True))
+    yield path
+    trust.configure(None)
+
+
+@pytest.fixture(scope="session")
+def semantics_server(redis_url: str, state_secret: pathlib.Path) -> Iterator[ServerProcess]:
+    args = ["--update-workers", "4", "--state-secret-file", str(state_secret)]
+    with ServerProcess(apps=[SEMANTICS_APP], redis_url=redis_url, args=args) as process:
         yield process
+
+
 
 
 @pytest.fixture(scope="session")
