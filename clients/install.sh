@@ -32,9 +32,10 @@ install_java() {
   have mvn java || return 0
   cd "$here/java"
   [ target/.installed -nt pom.xml ] && return 0
-  # go-offline misses protoc, the grpc-java plugin and surefire's JUnit
-  # provider; a test run without MOTION_TARGET fetches them (its tests skip).
-  env -u MOTION_TARGET mvn -q -B dependency:go-offline test
+  # go-offline misses protoc, the grpc-java plugin, surefire's JUnit provider
+  # and the source/javadoc plugins; a package run without MOTION_TARGET
+  # fetches them (its live tests skip).
+  env -u MOTION_TARGET mvn -q -B dependency:go-offline package
   touch target/.installed
 }
 
