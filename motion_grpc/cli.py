@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--lease-ttl", type=float, default=5.0, help="update lease TTL in seconds")
     serve.add_argument(
+        "--request-id-ttl",
+        type=_seconds,
+        default=24 * 3600.0,
+        help="seconds a Run's request_id is remembered, so a client's retry enqueues nothing (default 24 h)",
+    )
+    serve.add_argument(
         "--sweep-interval",
         type=float,
         default=1.0,
@@ -144,6 +150,7 @@ def _engine_settings(args: argparse.Namespace) -> EngineSettings:
         update_timeout=args.update_timeout,
         lease_ttl=args.lease_ttl,
         sweep_interval=args.sweep_interval,
+        request_id_ttl=args.request_id_ttl,
         events_retention=args.events_retention or events_retention_from_env(),
     )
 

@@ -2,12 +2,14 @@
 
 grpc's generator emits absolute imports (`from motion.v1 import motion_pb2`);
 the stubs live under motion_grpc._proto, so that import is rewritten here.
+The published service config is copied beside them: the Python client's default.
 """
 
 from __future__ import annotations
 
 import pathlib
 import re
+import shutil
 import sys
 
 from grpc_tools import protoc
@@ -38,6 +40,8 @@ def main(out_dir: pathlib.Path = OUT_DIR) -> int:
         )
         if fixed != text:
             path.write_text(fixed)
+    for config in PROTO_DIR.rglob("service_config.json"):  # the Python client's default retry policy
+        shutil.copyfile(config, out_dir / config.relative_to(PROTO_DIR))
     for pkg in {p.parent for p in out_dir.rglob("*_pb2.py")} | {out_dir / "motion"}:
         init = pkg / "__init__.py"
         if not init.exists():

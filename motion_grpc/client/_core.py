@@ -159,9 +159,14 @@ class InstanceCore:
         force_refresh: bool = False,
         flush_update: bool = False,
         timeout: float | None = None,
+        request_id: str | None = None,
     ) -> Call[m.RunOutcome]:
-        """Run a flow; the result with its version, cache flag and update ids."""
-        request = self._run_request(flow, props, ignore_cache, force_refresh, flush_update)
+        """Run a flow; the result with its version, cache flag and update ids.
+
+        The run carries `request_id` (a new UUID when None), unchanged across the
+        channel's retries, so the server enqueues its updates at most once.
+        """
+        request = self._run_request(flow, props, ignore_cache, force_refresh, flush_update, request_id)
         outcome = functools.partial(self._outcome, flow, flush_update)
         return Call(self._stub.Run, request, outcome, timeout)
 
@@ -178,6 +183,7 @@ class InstanceCore:
         force_refresh: bool = False,
         flush_update: bool = False,
         timeout: float | None = None,
+        request_id: str | None = None,
     ) -> StreamCall[RunStreamState]:
         """Run a flow whose serve op is a generator: an iterator over its items as they are produced.
 
@@ -185,7 +191,7 @@ class InstanceCore:
         A plain serve op gives one item. Stop early with `cancel()` (or a `with`
         block): the server closes the generator and enqueues nothing.
         """
-        request = self._run_request(flow, props, False, force_refresh, flush_update)
+        request = self._run_request(flow, props, False, force_refresh, flush_update, request_id)
         ran = None if flush_update else functools.partial(self._unflushed.ran, flow)
         return StreamCall(self._stub.RunStream, request, RunStreamState(self._use_pickle, ran), timeout)
 
@@ -244,6 +250,7 @@ class InstanceCore:
         ignore_cache: bool,
         force_refresh: bool,
         flush_update: bool,
+        request_id: str | None,
     ) -> pb.RunRequest:
         return m.run_request(
             self.ref,
@@ -254,6 +261,7 @@ class InstanceCore:
             flush_update=flush_update,
             init_state_params=self._init_state_params,
             use_pickle=self._use_pickle,
+            request_id=request_id,
         )
 
     def _outcome(self, flow: str, flushed: bool, reply: pb.RunResponse) -> m.RunOutcome:

@@ -14,6 +14,7 @@ import grpc
 
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.client._core import ClientCore, InstanceCore, StreamCall, arguments_of
+from motion_grpc.client._messages import channel_options
 
 P = ParamSpec("P")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,7 +81,7 @@ class ClientFace(Generic[ChannelT]):
         pickle: bool = False,
         options: Sequence[tuple[str, Any]] = (),
     ) -> None:
-        self._channel: ChannelT = self._channels.open(target, credentials, options)
+        self._channel: ChannelT = self._channels.open(target, credentials, channel_options(options))
         self._core = ClientCore(target, self._channel, pickle)
 
     @property

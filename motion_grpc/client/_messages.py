@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from types import TracebackType
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.errors import ERROR_TYPE_METADATA_KEY, InvalidArgumentError, MotionError, error_for
+from motion_grpc.errors import (
+    ERROR_DOMAIN,
+    ERROR_TYPE_INFO_KEY,
+    ERROR_TYPE_METADATA_KEY,
+    InvalidArgumentError,
+    MotionError,
+    error_for,
+)
+
+#: The trailer that carries a status's google.rpc.Status (and so its ErrorInfo).
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 @dataclass(frozen=True)
@@ -34,15 +49,52 @@ class FlushOutcome:
 
 
 def to_error(error: grpc.RpcError) -> MotionError:
-    """The motion_grpc.errors exception for a failed call (the same table the server uses)."""
+    """The motion_grpc.errors exception for a failed call (the same table the server uses), with
+    the ErrorInfo reason the server sent as `.reason` ("" when it sent none)."""
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = (error.details() if hasattr(error, "details") else None) or str(code)
-    error_type = None
     trailing = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
-    for item in trailing or ():
-        if item[0] == ERROR_TYPE_METADATA_KEY:  # type: ignore[index]
-            error_type = str(item[1])  # type: ignore[index]
-    return error_for(code, details, error_type)
+    trailers = {str(item[0]): item[1] for item in trailing or ()}  # type: ignore[index]
+    reason, info = _error_info(trailers.get(STATUS_DETAILS_KEY))
+    error_type = info.get(ERROR_TYPE_INFO_KEY) or trailers.get(ERROR_TYPE_METADATA_KEY)
+    return error_for(code, details, None if error_type is None else str(error_type), reason)
+
+
+def _error_info(details: object) -> tuple[str, dict[str, str]]:
+    """Reason and metadata of the motion-grpc ErrorInfo in a serialized google.rpc.Status."""
+    if not isinstance(details, bytes):
+        return "", {}
+    status = status_pb2.Status()
+    try:
+        status.ParseFromString(details)
+    except Exception:  # a proxy's garbage must not hide the status code itself
+        return "", {}
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info) and info.domain == ERROR_DOMAIN:
+            return info.reason, dict(info.metadata)
+    return "", {}
+
+
+def new_request_id() -> str:
+    """A Run's request id: new per logical call, resent unchanged by the channel's retries."""
+    return str(uuid.uuid4())
+
+
+@functools.cache
+def service_config() -> str:
+    """The published retry policy (proto/motion/v1/service_config.json, copied beside the stubs by
+    `make stubs`), as the value of the grpc.service_config channel option."""
+    text = resources.files(pb.__package__).joinpath("service_config.json").read_text()
+    return json.dumps(json.loads(text))
+
+
+def channel_options(options: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The caller's channel options, with the published service config unless they give their own."""
+    given = list(options)
+    if any(name == "grpc.service_config" for name, _ in given):
+        return given
+    return [("grpc.service_config", service_config()), *given]
 
 
 class _RpcErrors:
@@ -91,10 +143,12 @@ def run_request(
     flush_update: bool,
     init_state_params: Mapping[str, Any] | None,
     use_pickle: bool,
+    request_id: str | None = None,
 ) -> pb.RunRequest:
     request = pb.RunRequest(
         instance=ref,
         flow=flow,
+        request_id=new_request_id() if request_id is None else request_id,
         ignore_cache=ignore_cache,
         force_refresh=force_refresh,
         flush_update=flush_update,

@@ -87,7 +87,7 @@ class AsyncEngine:
         )
         wake = self._wake_override or (self._scheduler.notify if s.process_updates else _no_wake)
         self._serving = Serving(self.store, self._runtimes, self._instances, self._serve_runner, wake,
-                                s.fast_op_seconds, s.serve_timeout)  # fmt: skip
+                                s.fast_op_seconds, s.serve_timeout, s.request_id_ttl)  # fmt: skip
         self._admin = Administration(self.store, self._runtimes, self._instances, wake)
         self._serves = Limiter(s.max_concurrent_serves, s.serve_queue, "--max-concurrent-serves")
         self._leases.start()

@@ -23,6 +23,9 @@ class RunOptions:
     init_state_params: Mapping[str, Any] = field(default_factory=dict)
     #: time.monotonic() by which the caller gives up; None: no limit.
     deadline: float | None = None
+    #: The caller's id of this run (RunRequest.request_id): its updates are enqueued at most once
+    #: per id within EngineSettings.request_id_ttl. "": no deduplication (in-process runs).
+    request_id: str = ""
 
     def check_deadline(self) -> None:
         """Past the deadline, the caller has given up: enqueue nothing for it."""
@@ -58,6 +61,8 @@ class EngineSettings:
     fast_op_seconds: float = 0.001
     #: Events kept per instance (None: MOTION_EVENTS_RETENTION, else the default).
     events_retention: int | None = None
+    #: Seconds a run's request id is remembered, so a retry of it enqueues nothing (--request-id-ttl).
+    request_id_ttl: float = 24 * 3600.0
 
 
 #: A run with Motion's defaults.

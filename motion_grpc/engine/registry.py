@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from motion_grpc.definition import ComponentDefinition, Definable, definition_of
-from motion_grpc.errors import NotFoundError
+from motion_grpc.errors import ComponentNotFoundError
 from motion_grpc.logs import excerpt
 from motion_grpc.names import validate_name
 from motion_grpc.store.keys import InstanceKeys
@@ -57,7 +57,9 @@ class Registry:
         definition = self.get(name)
         if definition is None:
             known = ", ".join(sorted(self._hosted)) or "none"
-            raise NotFoundError(f"no component named {excerpt(name)} is hosted here (components: {known})")
+            raise ComponentNotFoundError(
+                f"no component named {excerpt(name)} is hosted here (components: {known})"
+            )
         return definition
 
     def resolve(self, component_name: str, instance_id: str) -> tuple[ComponentDefinition, InstanceKeys]:

@@ -16,6 +16,9 @@ class RunResult:
     update_ids: list[str] = field(default_factory=list)
     #: With flush_update: how each of the run's updates ended.
     outcomes: list[Event] = field(default_factory=list)
+    #: The run's request id was seen before: nothing was enqueued; version and update_ids are the
+    #: first call's.
+    deduplicated: bool = False
 
 
 @dataclass(frozen=True)

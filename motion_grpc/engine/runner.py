@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from motion_grpc.engine.ops import guarded, op_error, op_failed
-from motion_grpc.errors import DeadlineExceededError, OpError
+from motion_grpc.errors import DeadlineExceededError, OpError, Reason
 
 T = TypeVar("T")
 
@@ -23,6 +23,7 @@ class OpTimeoutError(DeadlineExceededError):
     """An op ran past its timeout (a sync op's thread finishes on its own; nothing waits for it)."""
 
     error_type = "Timeout"
+    reason = Reason.OP_TIMEOUT
 
 
 class OpRunner:

@@ -30,7 +30,7 @@ from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import Wait, wait_for_updates
-from motion_grpc.errors import MotionError, NotFoundError, OpError, ResourceExhaustedError
+from motion_grpc.errors import MotionError, NotFoundError, OpError, QueueFullError
 from motion_grpc.observability import serve_op, tracing
 from motion_grpc.props import Props
 from motion_grpc.state import State
@@ -56,6 +56,15 @@ class Served:
     cached: bool
     ids: list[str]
     events_before: str
+    #: The run's request id was seen before: `version` and `ids` are the first call's.
+    deduplicated: bool = False
+
+    @classmethod
+    def of(cls, result: Any, version: int, cached: bool, enqueued: EnqueueResult) -> Served:
+        """What was served, with what its enqueue did (or, for a repeated request id, once did)."""
+        if enqueued.code == protocol.DUPLICATE_REQUEST:
+            return cls(result, enqueued.version, cached, enqueued.ids, enqueued.events_before, True)
+        return cls(result, version, cached, enqueued.ids, enqueued.events_before)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class Serving:
         wake: Callable[[InstanceKeys], None],
         fast_op_seconds: float,
         timeout: float | None,
+        request_id_ttl: float = 24 * 3600.0,
     ) -> None:
         self._store = store
         self._runtimes = runtimes
@@ -94,6 +104,7 @@ class Serving:
         self._runner = runner
         self._wake = wake
         self._timeout = timeout
+        self._request_id_ttl_ms = max(1, int(request_id_ttl * 1000))
         self.serve_times = OpTimes(fast_op_seconds)
 
     async def run(self, call: ServeCall) -> RunResult:
@@ -132,19 +143,20 @@ class Serving:
     async def _finish_stream(self, call: ServeCall, version: int, items: list[Any]) -> RunResult:
         """After the last item: enqueue the update ops with the items as serve_result."""
         call.options.check_deadline()
-        enqueued = await self.enqueue(call.keys, call.flow, call.props, items, None)
-        served = Served(items, version, False, enqueued.ids, enqueued.events_before)
-        return await self.complete(call.keys, served, call.options)
+        enqueued = await self.enqueue(call.keys, call.flow, call.props, items, None, call.options.request_id)
+        return await self.complete(call.keys, Served.of(items, version, False, enqueued), call.options)
 
     async def complete(self, keys: InstanceKeys, served: Served, options: RunOptions) -> RunResult:
         """The run's result; with flush_update, once its updates have ended."""
         if not (options.flush_update and served.ids):
-            return RunResult(served.result, served.version, served.cached, served.ids)
+            return RunResult(
+                served.result, served.version, served.cached, served.ids, [], served.deduplicated
+            )
         wait = Wait(served.ids[-1], served.events_before, options.deadline, wanted=set(served.ids))
         waited = await wait_for_updates(self._store, keys, wait)
         outcomes = [waited.outcomes[i] for i in served.ids if i in waited.outcomes]
         version = max([served.version] + [event.version for event in outcomes])
-        return RunResult(served.result, version, served.cached, served.ids, outcomes)
+        return RunResult(served.result, version, served.cached, served.ids, outcomes, served.deduplicated)
 
     async def _serve_fast(self, call: ServeCall) -> Served | None:
         """A cheap op on the local snapshot, its enqueue fenced on the snapshot's version.
@@ -166,7 +178,12 @@ class Serving:
         cache = self._cache_entry(call, snapshot.version, result)
         entries = self._entries(call.flow, served_props, result)
         request = self._store.enqueue_request(
-            call.keys, entries, cache, snapshot.version, call.lookup is not None
+            call.keys,
+            entries,
+            cache,
+            snapshot.version,
+            call.lookup is not None,
+            self._request_of(call.options.request_id),
         )
         enqueued = await self._store.enqueue(request)
         if enqueued.code == protocol.CACHED:
@@ -175,7 +192,7 @@ class Serving:
         if enqueued.code in (protocol.STALE, protocol.NO_INSTANCE):
             return None
         self._settle(call.keys, enqueued)
-        return Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
+        return Served.of(result, snapshot.version, False, enqueued)
 
     async def _serve_checked(self, call: ServeCall) -> Served:
         """Read the version (and the cache) first, then serve and enqueue."""
@@ -191,15 +208,15 @@ class Serving:
         options.check_deadline()
         call.check(result)
         cache = self._cache_entry(call, snapshot.version, result)
-        enqueued = await self.enqueue(call.keys, call.flow, call.props, result, cache)
-        return Served(result, snapshot.version, False, enqueued.ids, enqueued.events_before)
+        enqueued = await self.enqueue(call.keys, call.flow, call.props, result, cache, options.request_id)
+        return Served.of(result, snapshot.version, False, enqueued)
 
     async def _serve_cached(self, call: ServeCall, hit: tuple[int, Any]) -> Served:
         """A cache hit: its result is the answer, and what the flow's update ops are given."""
         version, result = hit
         call.check(result)  # cached for a caller that could take what this one cannot (a pickle)
-        enqueued = await self.enqueue(call.keys, call.flow, call.props, result, None)
-        return Served(result, version, True, enqueued.ids, enqueued.events_before)
+        enqueued = await self.enqueue(call.keys, call.flow, call.props, result, None, call.options.request_id)
+        return Served.of(result, version, True, enqueued)
 
     async def call_serve(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
         """The serve op's whole result (a generator's items as a list)."""
@@ -231,11 +248,17 @@ class Serving:
         props: dict[str, Any],
         result: Any,
         cache: tuple[str, bytes, float] | None,
+        request_id: str = "",
     ) -> EnqueueResult:
-        request = self._store.enqueue_request(keys, self._entries(flow, props, result), cache)
+        entries = self._entries(flow, props, result)
+        request = self._store.enqueue_request(keys, entries, cache, request=self._request_of(request_id))
         enqueued = await self._store.enqueue(request)
         self._settle(keys, enqueued)
         return enqueued
+
+    def _request_of(self, request_id: str) -> tuple[str, int] | None:
+        """The (request id, ttl) an enqueue deduplicates on; None for a run without a request id."""
+        return (request_id, self._request_id_ttl_ms) if request_id else None
 
     def _settle(self, keys: InstanceKeys, enqueued: EnqueueResult) -> None:
         check_enqueue(keys, enqueued.code, self._store.max_queue)
@@ -288,7 +311,7 @@ def cache_hit(cached: bytes | None, version: int | None) -> tuple[int, Any] | No
 
 def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:
     if code == protocol.QUEUE_FULL:
-        raise ResourceExhaustedError(
+        raise QueueFullError(
             f"the update queue of {keys.component}/{keys.instance_id} holds its maximum of "
             f"{max_queue} entries; retry after FlushUpdates"
         )

@@ -5,6 +5,11 @@ parser error would escape as UNKNOWN with an ERROR traceback per call. So
 every method's deserializer is wrapped here: a request that does not parse
 becomes a `_Malformed` marker, which the wrapped handler answers with
 INVALID_ARGUMENT and a rate-limited warning, without running the method.
+
+Every status sent here carries a google.rpc.Status in the
+`grpc-status-details-bin` trailer, with one google.rpc.ErrorInfo (reason,
+domain, metadata; see motion_grpc.errors.error_info), so clients in any
+language match on a reason rather than on a message.
 """
 
 from __future__ import annotations
@@ -16,10 +21,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
+from grpc_status import rpc_status
 
-from motion_grpc.errors import ERROR_TYPE_METADATA_KEY, InvalidArgumentError, MotionError, OpError, status_for
+from motion_grpc.errors import (
+    ERROR_DOMAIN,
+    ERROR_TYPE_METADATA_KEY,
+    InvalidArgumentError,
+    MotionError,
+    OpError,
+    error_info,
+    status_for,
+)
 from motion_grpc.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -127,16 +143,29 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
     async def _abort(self, context: aio.ServicerContext[Any, Any], exc: Exception, method: str) -> None:
         if isinstance(exc, aio.AbortError):
             raise exc
-        code, message = status_for(exc)
         if not isinstance(exc, (MotionError, NotImplementedError)):
             kind = f"unexpected:{method}"
             _flood_safe_log.log(logging.ERROR, kind, "unexpected error in %s: %s", method, _Traceback(exc))
-        metadata: list[tuple[str, str]] = []
-        if isinstance(exc, OpError):
-            metadata.append((ERROR_TYPE_METADATA_KEY, exc.error_type))
+        code, message = status_for(exc)
         if self._debug:
             message = f"{message}\n{_Traceback(exc.__cause__ or exc)}"
-        await context.abort(code, message, trailing_metadata=tuple(metadata))
+        await context.abort(code, message, trailing_metadata=status_trailers(exc, code, message))
+
+
+def status_trailers(
+    error: BaseException, code: grpc.StatusCode, message: str
+) -> tuple[tuple[str, str | bytes], ...]:
+    """The trailing metadata of an error status: its google.rpc.Status (with an ErrorInfo), and,
+    for a failed user op, the `motion-error-type` trailer that older clients read."""
+    reason, info_metadata = error_info(error)
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=info_metadata)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    rich = rpc_status.to_status(status_pb2.Status(code=code.value[0], message=message, details=[detail]))
+    trailers: tuple[tuple[str, str | bytes], ...] = tuple(rich.trailing_metadata)
+    if isinstance(error, OpError):
+        trailers += ((ERROR_TYPE_METADATA_KEY, error.error_type),)
+    return trailers
 
 
 class _Traceback:

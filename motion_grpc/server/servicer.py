@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -14,7 +15,14 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.definition import ComponentDefinition, DiscardPolicy
 from motion_grpc.engine import AsyncEngine
-from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, UnimplementedError
+from motion_grpc.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    InvalidPropsError,
+    InvalidRequestIdError,
+    Reason,
+    UnimplementedError,
+)
 from motion_grpc.logs import excerpt
 from motion_grpc.server.results import ResultCheck
 from motion_grpc.server.streaming import outcome, run_options, run_stream
@@ -25,6 +33,9 @@ _POLICY = {
     DiscardPolicy.NUM_NEW_UPDATES: pb.DISCARD_POLICY_NUM_NEW_UPDATES,
     DiscardPolicy.SECONDS: pb.DISCARD_POLICY_SECONDS,
 }
+
+#: What a RunRequest.request_id may be: it becomes part of a Redis key name (see keys.request).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[misc]
@@ -37,7 +48,8 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
 
     async def Run(self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]) -> pb.RunResponse:
         ref = request.instance
-        props = self._decode(request.props, request.pickled_props, "props")
+        check_request_id(request.request_id)
+        props = self._decode_props(request)
         check = ResultCheck(request.flow, request.accept_pickle)
         options = run_options(request, _deadline(context))
         result = await self._engine.run(ref.component, ref.instance_id, request.flow, props, options, check)
@@ -46,6 +58,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
             cached=result.cached,
             update_ids=result.update_ids,
             update_outcomes=[outcome(event) for event in result.outcomes],
+            deduplicated=result.deduplicated,
         )
         encoded = check.encoded(result.result)
         if isinstance(encoded, bytes):
@@ -57,7 +70,8 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
     async def RunStream(
         self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.RunStreamResponse]:
-        props = self._decode(request.props, request.pickled_props, "props")
+        check_request_id(request.request_id)
+        props = self._decode_props(request)
         async for message in run_stream(self._engine, request, props, _deadline(context)):
             yield message
 
@@ -128,18 +142,35 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         deleted = await self._engine.delete_instance(ref.component, ref.instance_id)
         return pb.DeleteInstanceResponse(deleted=deleted)
 
+    def _decode_props(self, request: pb.RunRequest) -> dict[str, Any]:
+        """A run's props; INVALID_PROPS when they cannot be decoded."""
+        try:
+            return self._decode(request.props, request.pickled_props, "props")
+        except InvalidArgumentError as exc:
+            raise InvalidPropsError(exc.message) from exc
+
     def _decode(self, struct: Any, pickled: bytes, what: str) -> dict[str, Any]:
         if not pickled:
             return codec.from_struct(struct, what)
         if not self._allow_pickle:
             raise FailedPreconditionError(
                 f"this server does not accept pickled {what}; "
-                "send a Struct, or start the server with --allow-pickle"
+                "send a Struct, or start the server with --allow-pickle",
+                reason=Reason.PICKLE_NOT_ALLOWED,
             )
         value = codec.loads_client_pickle(pickled, f"pickled_{what}")
         if not isinstance(value, Mapping):
             raise InvalidArgumentError(f"pickled_{what} must hold a dict, not {type(value).__name__}")
         return dict(value)
+
+
+def check_request_id(request_id: str) -> None:
+    """INVALID_ARGUMENT for a request id a client cannot have meant ("" is none at all)."""
+    if request_id and not _REQUEST_ID.fullmatch(request_id):
+        raise InvalidRequestIdError(
+            f"request_id {excerpt(request_id)} must be 1 to 128 characters among A-Z a-z 0-9 - _ . : "
+            f"(a UUID fits); it is {len(request_id)} characters long"
+        )
 
 
 def describe(component: ComponentDefinition) -> pb.ComponentInfo:

@@ -35,6 +35,7 @@ def run_options(request: pb.RunRequest, deadline: float | None) -> RunOptions:
         flush_update=request.flush_update,
         init_state_params=codec.from_struct(request.init_state_params, "init_state_params"),
         deadline=deadline,
+        request_id=request.request_id,
     )
 
 
@@ -84,6 +85,7 @@ def _final(result: RunResult) -> pb.RunStreamResponse:
         update_ids=result.update_ids,
         done=True,
         update_outcomes=[outcome(event) for event in result.outcomes],
+        deduplicated=result.deduplicated,
     )
 
 

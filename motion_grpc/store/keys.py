@@ -82,6 +82,16 @@ class InstanceKeys:
         """
         return self._key("gone")
 
+    def request(self, request_id: str) -> str:
+        """String, expiring after --request-id-ttl: what the run with this request id enqueued.
+
+        One key per request id rather than a hash, so Redis expires each on its
+        own. Request ids are validated to [A-Za-z0-9._:-]{1,128} before they get
+        here. DeleteInstance leaves them to expire: a retry of a run made before
+        the delete still enqueues nothing.
+        """
+        return self._key(f"rq:{request_id}")
+
     def all(self) -> tuple[str, ...]:
         return (
             self.state,

@@ -91,7 +91,7 @@ def last_queued_field(flow: str) -> str:
 #: Yes/no arguments (may_acquire, groupable, lookup, changed) travel as '1' / '0'.
 YES: Final = "1"
 NO: Final = "0"
-#: An optional argument left out (expect_version, cache_field, after).
+#: An optional argument left out (expect_version, cache_field, after, request_ttl_ms).
 UNSET: Final = ""
 
 
@@ -135,13 +135,15 @@ ENTRY_GONE: Final = -5
 STALE: Final = -6
 CACHED: Final = -7
 NOT_COMMITTED: Final = -8
+#: ENQUEUE: the run's request id was seen before; the reply carries what that first call enqueued.
+DUPLICATE_REQUEST: Final = -9
 
 #: The reply codes of each script (besides data: versions, entry ids, counts).
 REPLY_CODES: Final[Mapping[str, frozenset[int]]] = {
     "INIT_BEGIN": frozenset({INIT_EXISTS, INIT_GRANTED, INIT_BUSY}),
     "INIT_COMMIT": frozenset({INIT_EXISTED, NOT_LEASE_HOLDER}),
     "DELETE": frozenset({DELETED, NOTHING_DELETED}),
-    "ENQUEUE": frozenset({NO_INSTANCE, STALE, CACHED, QUEUE_FULL}),
+    "ENQUEUE": frozenset({NO_INSTANCE, DUPLICATE_REQUEST, STALE, CACHED, QUEUE_FULL}),
     "TAKE": frozenset({NOT_COMMITTED, NOT_LEASE_HOLDER, NO_INSTANCE, TAKEN, IDLE, TAKE_AGAIN}),
     "COMMIT": frozenset({NOT_LEASE_HOLDER, VERSION_MISMATCH, ENTRY_GONE}),
     "RENEW": frozenset({NOT_RENEWED}),

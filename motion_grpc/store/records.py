@@ -115,7 +115,8 @@ class Taken:
 @dataclass(frozen=True)
 class EnqueueResult:
     """What an enqueue did: code 0, or protocol.NO_INSTANCE / QUEUE_FULL / STALE / CACHED (nothing
-    written; with CACHED, `cached` holds the cache entry that answered)."""
+    written; with CACHED, `cached` holds the cache entry that answered), or DUPLICATE_REQUEST
+    (nothing written: the run's request id was seen, and the rest is what its first call enqueued)."""
 
     code: int
     events_before: str
@@ -141,7 +142,14 @@ def enqueue_result(reply: Any) -> EnqueueResult:
         return EnqueueResult(reply, "0-0", 0, [])
     if reply[0] == protocol.CACHED:
         return EnqueueResult(protocol.CACHED, "0-0", 0, [], cached=reply[1])
-    return EnqueueResult(0, text(reply[0]), int(reply[1]), [text(item) for item in reply[2:]])
+    if reply[0] == protocol.DUPLICATE_REQUEST:
+        return _enqueued(protocol.DUPLICATE_REQUEST, reply[1:])
+    return _enqueued(0, reply)
+
+
+def _enqueued(code: int, reply: Any) -> EnqueueResult:
+    """{events_before, version, entry id, ...} as an EnqueueResult."""
+    return EnqueueResult(code, text(reply[0]), int(reply[1]), [text(item) for item in reply[2:]])
 
 
 def cache_value(version: int, expires_ms: int, result: bytes) -> bytes:

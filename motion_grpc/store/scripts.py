@@ -62,12 +62,16 @@ redis.call('SET', KEYS[9], version)
 return 1
 """
 
-# KEYS: meta, updates, events, cache[, pending].
+# KEYS: meta, updates, events, cache[, request][, pending].
 # ARGV: now_ms, events_maxlen, max_queue, expect_version ('' = any), engine_id, cache_field ('' = none),
 #       cache_value, cache_ttl_ms, count, (flow, op, payload)*count, lookup ('1': look the field up first),
-#       instance_id.
+#       instance_id, request_ttl_ms ('' = the run has no request id, and `request` is not among the keys).
 # With the pending set among the keys (not on Redis Cluster, where it lives in another slot), an
 # instance given entries joins it here.
+# With a request id, the reply is also kept in `request` for request_ttl_ms; a later call with the
+# same request id (a client's retry) enqueues nothing and gets {-9, <the first call's reply>...}.
+# The check and the write are in this one script, so two replicas receiving the same retry at
+# once still enqueue once.
 # Appends a run's update entries and caches its serve result, atomically, and only if the
 # version the serve read (expect_version) was still the newest when the serve began: either
 # it is the current version, or every commit since was made by the calling engine (which
@@ -80,12 +84,19 @@ ENQUEUE = (
     + """
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return -3 end
+local count = tonumber(ARGV[9])
+local tail = 10 + 3 * count
+local request, pending = nil, KEYS[5]
+if ARGV[tail + 2] ~= '' then
+  request, pending = KEYS[5], KEYS[6]
+  local first = redis.call('GET', request)
+  if first then return {-9, unpack(cjson.decode(first))} end
+end
 if ARGV[4] ~= '' and ARGV[4] ~= version then
   local own = redis.call('HMGET', KEYS[1], 'committer', 'run_start')
   if own[1] ~= ARGV[5] or tonumber(own[2]) > tonumber(ARGV[4]) + 1 then return -6 end
 end
-local count = tonumber(ARGV[9])
-if ARGV[6] ~= '' and ARGV[10 + 3 * count] == '1' then
+if ARGV[6] ~= '' and ARGV[tail] == '1' then
   local cached = redis.call('HGET', KEYS[4], ARGV[6])
   if cached then
     local made, expires = string.match(cached, '^(%d+):(%d+):')
@@ -112,7 +123,8 @@ for i = 0, count - 1 do
   add_event(KEYS[3], ARGV[2], id, flow, op, 1, version, ARGV[1], ARGV[1], 0, '', '')
   reply[#reply + 1] = id
 end
-if KEYS[5] and count > 0 then redis.call('ZADD', KEYS[5], 'NX', ARGV[1], ARGV[11 + 3 * count]) end
+if pending and count > 0 then redis.call('ZADD', pending, 'NX', ARGV[1], ARGV[tail + 1]) end
+if request then redis.call('SET', request, cjson.encode(reply), 'PX', ARGV[tail + 2]) end
 return reply
 """
 )

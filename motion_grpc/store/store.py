@@ -196,6 +196,7 @@ class Store:
         cache: tuple[str, bytes, float] | None = None,
         expect_version: int | None = None,
         lookup: bool = False,
+        request: tuple[str, int] | None = None,
     ) -> EnqueueRequest:
         """Append a run's entries and cache its result, if the version the serve read is still
         the newest (`expect_version`; protocol.STALE otherwise); see scripts.ENQUEUE."""
@@ -206,8 +207,11 @@ class Store:
                            cache_field, cached, max(1, int(cache_ttl * 1000)), len(entries)]  # fmt: skip
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
-        args += [protocol.flag(lookup and cache is not None), keys.instance_id]
+        request_id, request_ttl_ms = request if request is not None else (protocol.UNSET, protocol.UNSET)
+        args += [protocol.flag(lookup and cache is not None), keys.instance_id, request_ttl_ms]
         script_keys = [keys.meta, keys.updates, keys.events, keys.cache]
+        if request_id:
+            script_keys.append(keys.request(request_id))
         if not self.cluster:
             script_keys.append(pending_key(keys.component))
         idle = not entries and cache is None and expect_version is None

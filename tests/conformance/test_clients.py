@@ -1,9 +1,10 @@
 """The Node, Go and Java clients pass their own test suites against a live server.
 
 Each suite lives in clients/<language>/ and reads the server's address from
-MOTION_TARGET. A language whose toolchain is missing, or whose dependencies
-clients/install.sh has not fetched, is skipped; the suites themselves run
-offline.
+MOTION_TARGET; each includes a runner of conformance/scenarios.json. A
+language whose toolchain is missing, or whose dependencies clients/install.sh
+has not fetched, is skipped (conftest.py says so at the end of the run); the
+suites themselves run offline.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ INSTALL_HINT = "run clients/install.sh"
 
 @pytest.fixture(scope="module")
 def motion_target() -> Iterator[str]:
-    """host:port of a `motion-grpc serve examples/counter.py` on its own Redis."""
+    """host:port of a `motion-grpc serve examples/counter.py conformance/app.py` on its own Redis:
+    the clients' own tests use the counter, their conformance runners the scenarios' app."""
+    apps = [str(ROOT / "examples" / "counter.py"), str(ROOT / "conformance" / "app.py")]
     with (
         RedisServer(appendonly=False) as redis,
-        ServerProcess(apps=[str(ROOT / "examples" / "counter.py")], redis_url=redis.url) as server,
+        ServerProcess(apps=apps, redis_url=redis.url) as server,
     ):
         yield server.target
 

@@ -1,0 +1,107 @@
+"""Retry-safe Run: a request id enqueues a run's updates at most once, across replicas, and the
+Python client sends one by default and keeps it across the retries of the published service config."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import redis
+
+from motion_grpc import MotionClient
+from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+from motion_grpc._proto.motion.v1 import motion_pb2_grpc
+from motion_grpc.store import RedisServer
+from motion_grpc.store.keys import InstanceKeys
+from tests.helpers import ServerProcess, fake_motion_server, unique
+
+APP = str(Path(__file__).resolve().parents[2] / "conformance" / "app.py")
+TTL_SECONDS = 3600
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with RedisServer(appendonly=False) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def replicas(redis_url: str) -> Iterator[list[str]]:
+    """Two servers on one Redis, as two replicas behind a load balancer."""
+    args = ["--request-id-ttl", str(TTL_SECONDS)]
+    with (
+        ServerProcess(apps=[APP], redis_url=redis_url, args=args) as first,
+        ServerProcess(apps=[APP], redis_url=redis_url, args=args) as second,
+    ):
+        yield [first.target, second.target]
+
+
+def _run(stub: Any, instance_id: str, request_id: str) -> pb.RunResponse:
+    ref = pb.InstanceRef(component="Conformance", instance_id=instance_id)
+    props = {"n": 1}
+    request = pb.RunRequest(instance=ref, flow="add", request_id=request_id)
+    request.props.update(props)
+    response: pb.RunResponse = stub.Run(request, timeout=30)
+    return response
+
+
+def test_the_same_retry_sent_to_two_replicas_at_once_is_enqueued_once(replicas: list[str]) -> None:
+    instance_id, request_id = unique("retry"), unique("request")
+    channels = [grpc.insecure_channel(target) for target in replicas * 4]
+    stubs = [motion_pb2_grpc.MotionServiceStub(channel) for channel in channels]
+    _run(stubs[0], instance_id, unique("create"))  # the instance exists: the retries race on the enqueue only
+    start = threading.Barrier(len(stubs))
+
+    def send(stub: Any) -> pb.RunResponse:
+        start.wait()
+        return _run(stub, instance_id, request_id)
+
+    with ThreadPoolExecutor(len(stubs)) as pool:
+        responses = list(pool.map(send, stubs))
+    for channel in channels:
+        channel.close()
+    assert len({tuple(response.update_ids) for response in responses}) == 1
+    assert sorted(response.deduplicated for response in responses) == [False] + [True] * (len(stubs) - 1)
+    assert len({response.version for response in responses}) == 1  # the first call's, for every repeat
+    with MotionClient(replicas[0]) as client:
+        client.instance("Conformance", instance_id).flush()
+        assert client.instance("Conformance", instance_id).get_state(["history"]) == {"history": [1, 1]}
+
+
+def test_a_request_id_is_remembered_for_the_request_id_ttl(redis_url: str, replicas: list[str]) -> None:
+    instance_id, request_id = unique("ttl"), unique("request")
+    with grpc.insecure_channel(replicas[1]) as channel:
+        _run(motion_pb2_grpc.MotionServiceStub(channel), instance_id, request_id)
+    key = InstanceKeys.of("Conformance", instance_id).request(request_id)
+    remaining_ms = redis.Redis.from_url(redis_url).pttl(key)
+    assert 0 < remaining_ms <= TTL_SECONDS * 1000
+
+
+class _UnavailableOnce(motion_pb2_grpc.MotionServiceServicer):
+    """Fails every other Run with UNAVAILABLE (a replica going away); records the request ids."""
+
+    def __init__(self) -> None:
+        self.request_ids: list[str] = []
+
+    def Run(self, request: pb.RunRequest, context: grpc.ServicerContext) -> pb.RunResponse:
+        self.request_ids.append(request.request_id)
+        if len(self.request_ids) % 2 == 1:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "going away")
+        return pb.RunResponse(version=1, update_ids=["1-0"])
+
+
+def test_the_python_client_retries_a_run_with_the_same_request_id() -> None:
+    """Retries come from the published service config, on by default; the id is new per call."""
+    service = _UnavailableOnce()
+    with fake_motion_server(service) as target, MotionClient(target) as client:
+        handle = client.instance("Conformance", unique())
+        assert handle.run_outcome("add").update_ids == ["1-0"]
+        assert handle.run_outcome("add", request_id="mine-1").update_ids == ["1-0"]
+    first, retried, second, second_retried = service.request_ids
+    assert first and first == retried
+    assert second == second_retried == "mine-1"
