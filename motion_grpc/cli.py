@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,13 @@ from typing import Any
 from motion_grpc import logs, observability
 from motion_grpc.config import parse_args
 from motion_grpc.engine import EngineSettings
+from motion_grpc.security_cli import (
+    SECURITY_ERRORS,
+    add_security_options,
+    add_token_parser,
+    run_token,
+    security_options,
+)
 from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
 from motion_grpc.server.app import ListenError
 from motion_grpc.server.limits import add_limit_options, limits_from_args
@@ -74,10 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
     _add_watch_options(serve)
+    add_security_options(serve)
     add_limit_options(serve)
     add_trust_options(serve)
     observability.add_arguments(serve)
     _add_migrate_parser(commands)
+    add_token_parser(commands)
     _add_watch_parser(commands)
     return parser
 
@@ -230,6 +240,8 @@ def _redis_settings(args: argparse.Namespace) -> RedisSettings:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(build_parser(), argv)  # flags, else MOTION_* variables, else --config
     logs.configure(args.log_level, getattr(args, "log_format", "text"))
+    if args.command == "token":
+        return run_token(args)
     if args.command == "migrate":
         from motion_grpc.migrate_cli import run_migrate
 
@@ -264,10 +276,15 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"motion-grpc: {exc}", file=sys.stderr)
         return 2
     try:
+        options = dataclasses.replace(options, security=security_options(args))
+        options.security.check(options.address, options.allow_pickle)  # refuse before Redis starts
         asyncio.run(serve_forever(components, _redis_settings(args), options, _engine_settings(args)))
     except ListenError as exc:
         print(f"motion-grpc: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except SECURITY_ERRORS as exc:
+        print(f"motion-grpc: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

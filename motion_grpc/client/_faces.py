@@ -6,6 +6,7 @@ or awaited) and in its channel; sync.py and aio.py hold just that.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar
@@ -14,6 +15,7 @@ import grpc
 
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.client._core import ClientCore, InstanceCore, StreamCall, arguments_of
+from motion_grpc.client._credentials import Metadata, Pem, bearer_metadata, channel_credentials
 from motion_grpc.client._messages import channel_options
 
 P = ParamSpec("P")
@@ -59,13 +61,22 @@ class Channels(Generic[ChannelT]):
 
     insecure: Callable[..., ChannelT]
     secure: Callable[..., ChannelT]
+    #: A channel factory whose channels send the given metadata (API key or token) with every call.
+    sending: Callable[[Callable[..., ChannelT], Metadata], Callable[..., ChannelT]]
 
     def open(
-        self, target: str, credentials: grpc.ChannelCredentials | None, options: Sequence[tuple[str, Any]]
+        self,
+        target: str,
+        credentials: grpc.ChannelCredentials | None,
+        options: Sequence[tuple[str, Any]],
+        metadata: Metadata = (),
     ) -> ChannelT:
-        if credentials is None:
-            return self.insecure(target, options=list(options))
-        return self.secure(target, credentials, options=list(options))
+        make = self.insecure
+        if credentials is not None:
+            make = functools.partial(self.secure, credentials=credentials)
+        if metadata:
+            make = self.sending(make, metadata)
+        return make(target, options=list(options))
 
 
 class ClientFace(Generic[ChannelT]):
@@ -80,8 +91,16 @@ class ClientFace(Generic[ChannelT]):
         credentials: grpc.ChannelCredentials | None = None,
         pickle: bool = False,
         options: Sequence[tuple[str, Any]] = (),
+        tls: bool = False,
+        root_certificates: Pem | None = None,
+        client_cert: Pem | None = None,
+        client_key: Pem | None = None,
+        api_key: str | None = None,
+        token: str | None = None,
     ) -> None:
-        self._channel: ChannelT = self._channels.open(target, credentials, channel_options(options))
+        credentials = channel_credentials(credentials, tls, root_certificates, client_cert, client_key)
+        metadata = bearer_metadata(api_key, token)
+        self._channel: ChannelT = self._channels.open(target, credentials, channel_options(options), metadata)
         self._core = ClientCore(target, self._channel, pickle)
 
     @property

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 from grpc import aio
 
 from motion_grpc.client._core import Call, ClientCore, InstanceCore, StreamCall
+from motion_grpc.client._credentials import async_sending
 from motion_grpc.client._faces import Channels, ClientFace, Face, HandleFace, face_method, opening
 from motion_grpc.client._messages import rpc_errors
 from motion_grpc.client._streams import AsyncRunStream, AsyncWatch
@@ -53,7 +54,9 @@ def _awaited_opening(
 class AsyncMotionClient(ClientFace[aio.Channel]):
     """A connection to a motion-grpc server, for asyncio code; see MotionClient."""
 
-    _channels: ClassVar[Channels[aio.Channel]] = Channels(aio.insecure_channel, aio.secure_channel)
+    _channels: ClassVar[Channels[aio.Channel]] = Channels(
+        aio.insecure_channel, aio.secure_channel, async_sending
+    )
 
     describe = _awaited(ClientCore.describe)
 

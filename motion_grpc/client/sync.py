@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 import grpc
 
 from motion_grpc.client._core import Call, ClientCore, InstanceCore
+from motion_grpc.client._credentials import sync_sending
 from motion_grpc.client._faces import Channels, ClientFace, Face, HandleFace, face_method, opening
 from motion_grpc.client._messages import rpc_errors
 from motion_grpc.client._streams import RunStream, Watch
@@ -39,13 +40,23 @@ class MotionClient(ClientFace[grpc.Channel]):
 
     Args:
         target: "host:port" of the server.
-        credentials: Channel credentials for TLS; plaintext when None.
+        credentials: Channel credentials for TLS; plaintext when None (or use the TLS options below).
         pickle: Send props and receive results as cloudpickle, for Python
             objects that are not JSON-like (the server needs --allow-pickle).
         options: Extra grpc channel options.
+        tls: Connect over TLS, trusting the system's root certificates.
+        root_certificates: The CA that signed the server's certificate (PEM bytes or a file path);
+            implies TLS.
+        client_cert: This client's certificate chain, for a server that requires client
+            certificates (--tls-client-ca); with client_key.
+        client_key: This client's private key.
+        api_key: Sent as `authorization: Bearer KEY` on every call (--api-key-file).
+        token: An instance token (`motion-grpc token issue`), sent the same way; give one of the two.
     """
 
-    _channels: ClassVar[Channels[grpc.Channel]] = Channels(grpc.insecure_channel, grpc.secure_channel)
+    _channels: ClassVar[Channels[grpc.Channel]] = Channels(
+        grpc.insecure_channel, grpc.secure_channel, sync_sending
+    )
 
     describe = _blocking(ClientCore.describe)
     _list_page = _blocking(ClientCore.list_page)

@@ -12,6 +12,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -23,8 +24,10 @@ from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
 from motion_grpc.observability.rpc import ObservingInterceptor
 from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
+from motion_grpc.server.auth import AuthInterceptor
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from motion_grpc.server.limits import Limits, LimitsInterceptor
+from motion_grpc.server.security import SecurityOptions
 from motion_grpc.server.servicer import MotionServicer
 from motion_grpc.server.watch import WatchService
 from motion_grpc.server.workers import UpdateProcesses
@@ -54,6 +57,8 @@ class ServerOptions:
     watch_buffer: int = 10_000
     #: Share the port with other servers that also ask for it (SO_REUSEPORT); off, a busy port fails.
     reuse_port: bool = False
+    #: TLS, API keys and tokens, and the --insecure opt-out; see security.py.
+    security: SecurityOptions = field(default_factory=SecurityOptions)
     #: Message and props sizes, streams per peer, stream duration; see server/limits.py.
     limits: Limits = field(default_factory=Limits)
     #: Reflection, the metrics endpoint, tracing; see observability/serving.py.
@@ -77,6 +82,7 @@ class MotionServer:
         self._health_task: asyncio.Task[None] | None = None
         self.update_processes: UpdateProcesses | None = None
         self.watch_hub: WatchHub | None = None
+        self.auth: AuthInterceptor | None = None
         self.observability: Observability | None = None
 
     async def start(self) -> MotionServer:
@@ -98,6 +104,11 @@ class MotionServer:
             self.observability.close()
         if self.update_processes is not None:
             await asyncio.to_thread(self.update_processes.stop)
+
+    def reload_credentials(self) -> None:
+        """Read the API key and token secret files again (SIGHUP); a bad file keeps the old ones."""
+        if self.auth is not None:
+            self.auth.reload()
 
     async def wait_for_termination(self) -> None:
         await self.server.wait_for_termination()
@@ -125,13 +136,20 @@ async def create_server(
 ) -> MotionServer:
     """Build and start a server; `options.address` may end in :0 for a free port (see `.port`).
 
-    Raises ListenError when the address cannot be had, before any engine or worker process starts.
+    Raises ListenError when the address cannot be had, and UnsafeExposureError, CredentialsFileError
+    or TlsFileError for security settings it refuses, before any engine or worker process starts.
     """
     options = options or ServerOptions()
+    security = options.security
+    warning = security.check(options.address, options.allow_pickle)
+    if warning:
+        log.warning("%s", warning)
+    auth = AuthInterceptor(security.auth) if security.auth.configured else None
     server = aio.server(
         interceptors=[
             ObservingInterceptor(),
             ErrorMappingInterceptor(options.debug),
+            *([auth] if auth else []),  # after error mapping: it parses only the calls auth lets in
             LimitsInterceptor(options.limits),
         ],
         options=[
@@ -139,7 +157,7 @@ async def create_server(
             *options.limits.grpc_options(),
         ],
     )
-    port = _listen(server, options.address)
+    port = _listen(server, options.address, security.tls.server_credentials() if security.tls else None)
     engine, processes = await _start_engine(components, redis, options, engine_settings or EngineSettings())
     hub = _watch_hub(redis, options)
     servicer = MotionServicer(engine, options.allow_pickle, watches=WatchService(engine, hub))
@@ -149,14 +167,18 @@ async def create_server(
     motion = MotionServer(server, port, engine, health_servicer, options)
     motion.update_processes = processes
     motion.watch_hub = hub
+    motion.auth = auth
     motion.observability = attach(server, options.observability, [c.name for c in components], redis.client)
     return await motion.start()
 
 
-def _listen(server: aio.Server, address: str) -> int:
-    """Bind `address`; the port bound (a free one for :0)."""
+def _listen(server: aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+    """Bind `address` (with TLS when given `credentials`); the port bound (a free one for :0)."""
     try:
-        port = server.add_insecure_port(address)
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
     except RuntimeError:  # grpc says only "Failed to bind"; find out why below
         port = 0
     if port == 0:
@@ -220,6 +242,8 @@ async def serve_forever(
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, motion.reload_credentials)
     await stop.wait()
     log.info("shutting down")
     await motion.stop()

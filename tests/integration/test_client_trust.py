@@ -101,15 +101,21 @@ def test_a_client_that_opted_in_loads_the_fake_servers_pickle(fake_server: str, 
     assert marker.is_dir()
 
 
+PICKLE_KEY = "pickle-client-key-0123456789"
+
+
 @pytest.fixture(scope="module")
-def pickle_server(redis_url: str) -> Iterator[ServerProcess]:
-    with ServerProcess(apps=[TEST_APP, STREAM_APP], redis_url=redis_url, args=["--allow-pickle"]) as process:
+def pickle_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    keys = tmp_path_factory.mktemp("keys") / "keys"
+    keys.write_text(f"client {PICKLE_KEY}\n")  # --allow-pickle needs authenticated callers
+    args = ["--allow-pickle", "--api-key-file", str(keys)]
+    with ServerProcess(apps=[TEST_APP, STREAM_APP], redis_url=redis_url, args=args) as process:
         yield process
 
 
 def test_pickle_true_carries_python_values_with_the_real_server(pickle_server: ServerProcess) -> None:
     big = 2**70  # beyond a protobuf double: exact only through the pickle path
-    with MotionClient(pickle_server.target, pickle=True) as client:
+    with MotionClient(pickle_server.target, pickle=True, api_key=PICKLE_KEY) as client:
         ledger = client.instance("Ledger", unique())
         assert ledger.run("append", {"i": big}, flush_update=True) == 0
         assert ledger.get_state() == {"items": [big]}
@@ -120,7 +126,7 @@ def test_pickle_true_carries_python_values_with_the_real_server(pickle_server: S
 
 def test_pickle_true_with_the_asyncio_client(pickle_server: ServerProcess) -> None:
     async def main() -> None:
-        async with AsyncMotionClient(pickle_server.target, pickle=True) as client:
+        async with AsyncMotionClient(pickle_server.target, pickle=True, api_key=PICKLE_KEY) as client:
             ledger = client.instance("Ledger", unique())
             assert await ledger.run("append", {"i": {1, 2}}, flush_update=True) == 0
             assert await ledger.get_state(["items"]) == {"items": [{1, 2}]}
