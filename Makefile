@@ -7,7 +7,7 @@ APP ?= examples/counter.py
 PORT ?= 50051
 PYTEST_ARGS ?=
 
-.PHONY: install stubs check-stubs buf serve test test-fault fuzz soak lint typecheck check bench bench-full clean
+.PHONY: install stubs check-stubs buf serve test test-fault fuzz soak lint typecheck check bench bench-full clean ecommerce docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,26 @@ buf: $(BUF)
 	$(BUF) lint
 	$(BUF) breaking --against tools/buf/released-v1
 
+# The server's own log stays at WARNING unless LOG_LEVEL says otherwise, so its start line shows once.
+LOG_LEVEL ?= WARNING
+SERVE_ARGS ?=
+ifeq ($(APP),examples/counter.py)
+export CALL_GRPCURL := grpcurl -plaintext -import-path proto -proto motion/v1/motion.proto \
+	-d '{"instance": {"component": "Counter", "instance_id": "me"}, "flow": "add", "props": {"n": 2}}' \
+	localhost:$(PORT) motion.v1.MotionService/Run
+export CALL_PYTHON := $(BIN)/python -c "from motion_grpc import MotionClient; \
+	print(MotionClient('localhost:$(PORT)').instance('Counter', 'me').run('add', {'n': 2}))"
+else
+export CALL_GRPCURL := grpcurl -plaintext -import-path proto -proto motion/v1/motion.proto \
+	localhost:$(PORT) motion.v1.MotionService/DescribeComponents
+export CALL_PYTHON := $(BIN)/python -c "from motion_grpc import MotionClient; \
+	print(MotionClient('localhost:$(PORT)').describe())"
+endif
+
 serve: $(STAMP)
-	$(BIN)/motion-grpc serve $(APP) --port $(PORT)
+	@echo "Call it from another shell (Ctrl-C stops the server):"
+	@printf '  %s\n' "$$CALL_GRPCURL" "$$CALL_PYTHON" "$(BIN)/motion-grpc describe --target localhost:$(PORT)"
+	@$(BIN)/motion-grpc serve $(APP) --port $(PORT) --log-level $(LOG_LEVEL) $(SERVE_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests --ignore=tests/fault/test_soak.py $(PYTEST_ARGS)
@@ -65,6 +83,15 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --profile quick
+
+# The seed's four-step e-commerce interaction on its own server, printing each prompt (MOTION_LLM_* picks the model).
+ECOMMERCE_ARGS ?=
+ecommerce: $(STAMP)
+	$(BIN)/python examples/ecommerce/play.py $(ECOMMERCE_ARGS)
+
+# The documentation site (docs/, mkdocs.yml) into site/, warnings as errors; `$(BIN)/mkdocs serve` previews it.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 bench-full: $(STAMP)
 	$(BIN)/python -m bench --profile full
