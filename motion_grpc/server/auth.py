@@ -33,6 +33,7 @@ from grpc import aio
 from motion_grpc.errors import MotionError, PermissionDeniedError, UnauthenticatedError, status_for
 from motion_grpc.logs import RateLimitedLog, excerpt
 from motion_grpc.server import tokens
+from motion_grpc.server.interceptors import status_trailers
 
 log = logging.getLogger(__name__)
 _flood_safe_log = RateLimitedLog(log)
@@ -274,12 +275,13 @@ def _ignored(data: bytes) -> None:
 def _refusing(handler: Handler, error: MotionError) -> Handler:
     """A handler of `handler`'s kind that answers `error`'s status without running anything."""
     code, message = status_for(error)
+    trailers = status_trailers(error, code, message)  # the ErrorInfo reason, as on every error
 
     async def refuse(request: Any, context: Context) -> Any:
-        await context.abort(code, message)
+        await context.abort(code, message, trailing_metadata=trailers)
 
     async def refuse_stream(request: Any, context: Context) -> AsyncIterator[Any]:
-        await context.abort(code, message)
+        await context.abort(code, message, trailing_metadata=trailers)
         yield  # pragma: no cover - abort raises; this line makes an async generator
 
     return _same_kind(handler, refuse, refuse_stream, _ignored)
@@ -294,7 +296,8 @@ def _scoped(handler: Handler, scope: tokens.TokenScope) -> Handler:
         try:
             check_scope(scope, request)
         except MotionError as exc:
-            await context.abort(*status_for(exc))
+            code, message = status_for(exc)
+            await context.abort(code, message, trailing_metadata=status_trailers(exc, code, message))
 
     async def unary(request: Any, context: Context) -> Any:
         await check(request, context)

@@ -39,8 +39,6 @@ def semantics_server(redis_url: str, state_secret: pathlib.Path) -> Iterator[Ser
         yield process
 
 
-
-
 @pytest.fixture(scope="session")
 def semantics_client(semantics_server: ServerProcess) -> Iterator[MotionClient]:
     with MotionClient(semantics_server.target) as motion_client:
