@@ -13,6 +13,7 @@ from typing import Any
 from motion_grpc import logs, observability
 from motion_grpc.config import parse_args
 from motion_grpc.engine import EngineSettings
+from motion_grpc.operator_cli import add_operator_parsers, run_operator
 from motion_grpc.security_cli import (
     SECURITY_ERRORS,
     add_security_options,
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     observability.add_arguments(serve)
     _add_migrate_parser(commands)
     add_token_parser(commands)
-    _add_watch_parser(commands)
+    add_operator_parsers(commands)
     return parser
 
 
@@ -194,21 +195,6 @@ def _watch_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _add_watch_parser(commands: Any) -> None:
-    watch = commands.add_parser("watch", help="print an instance's update events as JSON lines")
-    watch.add_argument("component", metavar="COMPONENT")
-    watch.add_argument("instance", metavar="INSTANCE")
-    watch.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
-    watch.add_argument("--after", default=None, metavar="EVENT_ID", help="resume after this event id")
-    watch.add_argument(
-        "--flow", action="append", dest="flows", metavar="FLOW", help="only this flow (repeatable)"
-    )
-    watch.add_argument("--include-state", action="store_true", help="add the state to APPLIED events")
-    watch.add_argument("--create", action="store_true", help="create the instance if it does not exist")
-    watch.add_argument("--progress", action="store_true", help="print heartbeats too")
-    watch.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "WARNING"))
-
-
 def _add_migrate_parser(commands: Any) -> None:
     migrate = commands.add_parser(
         "migrate", help="apply a function (state -> dict of keys to set) to a component's instances"
@@ -246,10 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from motion_grpc.migrate_cli import run_migrate
 
         return run_migrate(args, _redis_settings(args))
-    if args.command == "watch":
-        from motion_grpc.watch_cli import run_watch
-
-        return run_watch(args)
+    if hasattr(args, "operator"):
+        return run_operator(args)
     return _serve(args)
 
 

@@ -37,6 +37,9 @@ from motion_grpc.store.events import AsyncEventLog
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "motion.v1.MotionService"
+#: Health name SERVING while the process answers at all, Redis or not: for liveness probes,
+#: so a Redis outage (NOT_SERVING on "" and SERVICE_NAME) does not restart every replica.
+LIVENESS_SERVICE = "liveness"
 WATCH_CONNECTIONS = 10_000
 
 
@@ -87,6 +90,7 @@ class MotionServer:
 
     async def start(self) -> MotionServer:
         await self.server.start()
+        await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         self._health_task = asyncio.create_task(self._watch_health())
         return self
 

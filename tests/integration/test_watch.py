@@ -219,7 +219,7 @@ def test_cli_watch_prints_json_lines(watch_server: ServerProcess, motion: Motion
     handle = motion.instance("Ledger", unique("cli"))
     handle.run("append", {"i": 0}, flush_update=True)
     command = [MOTION_GRPC, "watch", "Ledger", handle.instance_id, "--target", watch_server.target,
-               "--after", "0-0"]  # fmt: skip
+               "--after", "0-0", "--json"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
