@@ -39,6 +39,8 @@ from motion_grpc.store.store import Store
 
 #: Blocking reads (flush waits) in flight at once, each on a connection of its own.
 WAIT_CONNECTIONS = 10_000
+#: The wake listener's pub/sub connection, and one to spare while it reconnects.
+WAKE_CONNECTIONS = 2
 
 
 class AsyncEngine:
@@ -67,8 +69,8 @@ class AsyncEngine:
             return self
         self._started = True
         s = self.settings
-        blocking = self._redis.async_client(max_connections=WAIT_CONNECTIONS, socket_timeout=30.0)
-        self.store = Store(self._redis.async_client(), s.events_retention, blocking_client=blocking)
+        client, blocking = self._redis.store_clients(max_blocking=WAIT_CONNECTIONS)
+        self.store = Store(client, s.events_retention, blocking_client=blocking)
         self._runtimes = Runtimes(s.max_cached_instances)
         self._serve_runner = OpRunner(s.serve_threads, "motion-serve")
         self._update_runner = OpRunner(s.update_threads, "motion-update")
@@ -83,7 +85,9 @@ class AsyncEngine:
             self.store, self._drainer.drain, s.max_concurrent_updates, s.sweep_interval
         )
         self._wakeups = WakeListener(
-            self.store.client, lambda: self._scheduler.hosted, self._scheduler.notify
+            self._redis.async_client(max_connections=WAKE_CONNECTIONS),
+            lambda: self._scheduler.hosted,
+            self._scheduler.notify,
         )
         wake = self._wake_override or (self._scheduler.notify if s.process_updates else _no_wake)
         self._serving = Serving(self.store, self._runtimes, self._instances, self._serve_runner, wake,

@@ -46,6 +46,7 @@ class WakeListener:
         self._stopping = True
         if self._task is not None:
             await stop_task(self._task)
+        await self._client.aclose()
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -16,7 +16,11 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from motion_grpc.store.pipelined import PipelinedRedis
+
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+#: Socket timeout of a cluster client for blocking reads: above any block time the engine asks for.
+BLOCKING_SOCKET_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,18 @@ class RedisSettings:
         if self.is_cluster:
             return RedisCluster.from_url(self._cluster_url(), **options)
         return redis.Redis.from_url(self.url, max_connections=self.max_connections, **options)
+
+    def store_clients(self, max_blocking: int) -> tuple[Any, Any]:
+        """The store's clients, for commands and for blocking reads (up to `max_blocking` at once).
+
+        One auto-pipelined client does both (see store.pipelined); on a cluster,
+        two redis.asyncio cluster clients, the blocking one with a long socket timeout.
+        """
+        if self.is_cluster:
+            blocking = self.async_client(max_connections=max_blocking, socket_timeout=BLOCKING_SOCKET_TIMEOUT)
+            return self.async_client(), blocking
+        client = PipelinedRedis(self.url, self.connect_timeout, self.socket_timeout, max_blocking)
+        return client, client
 
     def async_client(self, max_connections: int | None = None, socket_timeout: float | None = None) -> Any:
         """A new redis.asyncio client (or redis.asyncio.cluster.RedisCluster) with the same settings.
