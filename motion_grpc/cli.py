@@ -24,6 +24,7 @@ from motion_grpc.security_cli import (
 from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
 from motion_grpc.server.app import ListenError
 from motion_grpc.server.limits import add_limit_options, limits_from_args
+from motion_grpc.server.processes import ChildSpec, serve_processes
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.embedded import DEFAULT_DATA_DIR, embedded_settings
 from motion_grpc.store.records import DEFAULT_EVENTS_MAXLEN, events_retention_from_env
@@ -57,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="run update ops in this many worker processes, off the serving one (default 0: threads here)",
+    )
+    serve.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=1,
+        help="serving processes sharing the port (SO_REUSEPORT), one per core; the first supervises "
+        "and exits non-zero when one dies (default 1)",
     )
     serve.add_argument("--lease-ttl", type=float, default=5.0, help="update lease TTL in seconds")
     serve.add_argument(
@@ -262,6 +270,11 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         options = dataclasses.replace(options, security=security_options(args))
         options.security.check(options.address, options.allow_pickle)  # refuse before Redis starts
+        if args.processes > 1:
+            log_format = getattr(args, "log_format", "text")
+            redis, engine_settings = _redis_settings(args), _engine_settings(args)
+            spec = ChildSpec(redis, options, engine_settings, args.log_level, log_format)
+            return serve_processes(spec, args.processes)
         asyncio.run(serve_forever(components, _redis_settings(args), options, _engine_settings(args)))
     except ListenError as exc:
         print(f"motion-grpc: {exc.strerror or exc}", file=sys.stderr)
