@@ -25,11 +25,13 @@ from tests.helpers import MOTION_GRPC, ROOT, TEST_APP, ServerProcess, unique
 
 STREAM_APP = str(ROOT / "tests" / "apps" / "streamapp.py")
 HEARTBEAT = ["--watch-heartbeat", "0.3"]
+#: Room for the fan-out test's 200 watchers from one peer (the default cap is 100).
+WATCH_ARGS = [*HEARTBEAT, "--max-watches-per-peer", "300"]
 
 
 @pytest.fixture(scope="module")
 def watch_server(redis_url: str) -> Iterator[ServerProcess]:
-    with ServerProcess(apps=[TEST_APP, STREAM_APP], redis_url=redis_url, args=HEARTBEAT) as process:
+    with ServerProcess(apps=[TEST_APP, STREAM_APP], redis_url=redis_url, args=WATCH_ARGS) as process:
         yield process
 
 

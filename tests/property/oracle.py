@@ -30,8 +30,11 @@ FLOWS_OF = {"Echo": ("echo", "tokens")}
 #: Props keys that make the app's ops raise or exit (their errors are the op's, UNKNOWN).
 SERVE_MISCHIEF = ("serve_raise", "serve_exit")
 MAX_NAME = 256
-#: gRPC's default receive limit: a larger request answers RESOURCE_EXHAUSTED before any handler.
-MAX_MESSAGE = 4 * 1024 * 1024
+#: The server's receive limit (--max-message-bytes): a larger request answers RESOURCE_EXHAUSTED
+#: before any handler.
+MAX_MESSAGE = 8 * 1024 * 1024
+#: The server's --max-props-bytes: larger props (encoded) answer INVALID_ARGUMENT.
+MAX_PROPS = 4 * 1024 * 1024
 #: Past these, a server may refuse props with a limit of its own (any limit below them is a finding).
 SOFT_DEPTH = 20
 SOFT_SIZE = 1024 * 1024
@@ -124,7 +127,7 @@ def check_values(expected: Expected, struct: struct_pb2.Struct, what: str) -> No
 
 def check_size(expected: Expected, request: message.Message) -> None:
     if request.ByteSize() > MAX_MESSAGE:
-        expected.problem(Code.RESOURCE_EXHAUSTED, "message over gRPC's 4 MiB receive limit")
+        expected.problem(Code.RESOURCE_EXHAUSTED, "message over the server's 8 MiB receive limit")
 
 
 def depth(value: Any) -> int:
@@ -166,6 +169,8 @@ def run_verdict(request: pb.RunRequest) -> Expected:
     expected, component = instance_scoped(request)
     known_flow = check_flow(expected, component, request.flow)
     check_values(expected, request.props, "props")
+    if request.props.ByteSize() + len(request.pickled_props) > MAX_PROPS:
+        expected.problem(INVALID, "props over --max-props-bytes")
     if request.pickled_props:
         expected.problem(Code.FAILED_PRECONDITION, "pickled props to a server without --allow-pickle")
     if request.HasField("init_state_params"):
@@ -285,7 +290,7 @@ def verdict_on_bytes(method: Method, data: bytes) -> Expected:
     """The verdict on raw bytes: INVALID_ARGUMENT unless they parse, then the parsed request's."""
     expected = Expected()
     if len(data) > MAX_MESSAGE:
-        expected.problem(Code.RESOURCE_EXHAUSTED, "message over gRPC's 4 MiB receive limit")
+        expected.problem(Code.RESOURCE_EXHAUSTED, "message over the server's 8 MiB receive limit")
         return expected
     try:
         request = method.request_type.FromString(data)
