@@ -1,11 +1,21 @@
-"""The limit: a bare grpc.aio server answering Run with a canned reply of a real reply's size.
+"""The limits: bare gRPC servers answering Run with a canned reply of a real reply's size.
 
-It is called exactly like motion-grpc (same method path, same client code, the
-same request), its handler hops onto a thread pool of the same size as
-motion-grpc's serve pool, and it does nothing else: no protobuf parsing
-(identity bytes serializers), no Redis.
+They are called exactly like motion-grpc (same method path, same client code,
+the same request) and do nothing else: no thread hop of their own, no
+protobuf parsing of the reply (identity bytes serializers). Two servers,
+because which is faster depends on the machine and the load:
 
-    python -m bench.echo_server --port 50100 --threads 16
+- `--server sync`: grpcio's thread-pool server; the handler runs on grpc's
+  own pool thread and answers there.
+- `--server aio`: grpc.aio; the handler answers on the event loop.
+
+With `--redis URL` each call also makes the one round trip any design that
+durably enqueues before answering must pay: it reads the instance out of
+the request and runs one Lua script that appends to the instance's stream
+(XADD) and bumps its sequence (HINCRBY), like a real enqueue. The sync
+server uses redis-py; the aio server motion-grpc's own auto-pipelined client.
+
+    python -m bench.echo_server --port 50100 --server aio [--redis redis://127.0.0.1:6379/7]
 """
 
 from __future__ import annotations
@@ -13,53 +23,114 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import redis
 from google.protobuf import struct_pb2
 
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+from motion_grpc.store.pipelined import PipelinedRedis
 
 SERVICE = "motion.v1.MotionService"
+SERVERS = ("sync", "aio")
+#: Entries kept per instance stream: the bench's Redis must not grow with the calls.
+STREAM_MAXLEN = 1000
 
 # As motion-grpc answers Run on the trivial component: a number, a version, one update id.
 REPLY = pb.RunResponse(
     result=struct_pb2.Value(number_value=12345.0), version=1234, update_ids=["1795533376874-0"]
 ).SerializeToString()
 
+ENQUEUE = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'props', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'seq', 1)
+return id
+"""
 
-def _answer(_request: bytes) -> bytes:
-    return REPLY
+
+def enqueue_keys(request: bytes) -> tuple[str, str]:
+    """The stream and the hash of the request's instance (one hash tag, as motion-grpc's keys)."""
+    ref = pb.RunRequest.FromString(request).instance
+    tag = f"{{echo:{ref.component}:{ref.instance_id}}}"
+    return f"{tag}:queue", f"{tag}:meta"
 
 
-def handler(pool: ThreadPoolExecutor) -> grpc.GenericRpcHandler[bytes, bytes]:
-    async def run(request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(pool, _answer, request)
-
+def _generic(run: Callable[..., object]) -> grpc.GenericRpcHandler[bytes, bytes]:
     # No serializers: request and reply stay bytes.
     return grpc.method_handlers_generic_handler(SERVICE, {"Run": grpc.unary_unary_rpc_method_handler(run)})
 
 
-async def serve(port: int, threads: int) -> None:
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="echo")
+def sync_handler(redis_url: str | None) -> grpc.GenericRpcHandler[bytes, bytes]:
+    if redis_url is None:
+        return _generic(lambda _request, _context: REPLY)
+    script = redis.Redis.from_url(redis_url).register_script(ENQUEUE)
+
+    def run(request: bytes, _context: grpc.ServicerContext) -> bytes:
+        script(keys=enqueue_keys(request), args=[STREAM_MAXLEN, request])
+        return REPLY
+
+    return _generic(run)
+
+
+async def aio_handler(redis_url: str | None) -> grpc.GenericRpcHandler[bytes, bytes]:
+    if redis_url is None:
+
+        async def answer(_request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+            return REPLY
+
+        return _generic(answer)
+    client = PipelinedRedis(redis_url)
+    sha = await client.script_load(ENQUEUE)
+
+    async def run(request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        await client.evalsha(sha, 2, *enqueue_keys(request), STREAM_MAXLEN, request)
+        return REPLY
+
+    return _generic(run)
+
+
+def serve_sync(port: int, threads: int, redis_url: str | None) -> None:
+    server = grpc.server(ThreadPoolExecutor(threads, thread_name_prefix="echo"))
+    server.add_generic_rpc_handlers((sync_handler(redis_url),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    server.stop(1.0).wait()
+
+
+async def serve_aio(port: int, redis_url: str | None) -> None:
     server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler(pool),))
+    server.add_generic_rpc_handlers((await aio_handler(redis_url),))
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
+    await _until_signalled()
+    await server.stop(1.0)
+
+
+def _until_signalled() -> Awaitable[None]:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop(1.0)
-    pool.shutdown(wait=False)
+    return stop.wait()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--server", choices=SERVERS, default="aio")
+    parser.add_argument("--threads", type=int, default=16, help="the sync server's thread pool")
+    parser.add_argument("--redis", default=None, help="also run the enqueue script on this Redis per call")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.threads))
+    if args.server == "sync":
+        serve_sync(args.port, args.threads, args.redis)
+    else:
+        asyncio.run(serve_aio(args.port, args.redis))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import redis
 from bench import baselines
 from bench.baselines import BENCH_DIR, ROOT, UnavailableError
 from bench.profiles import Profile
-from bench.services import Service, bin_path, free_port, grpc_ready, tcp_ready
+from bench.services import LOG_DIR, Service, all_serving, bin_path, free_port, grpc_ready, tcp_ready
 from motion_grpc.store.embedded import RedisServer
 
 T = TypeVar("T")
@@ -27,6 +27,7 @@ T = TypeVar("T")
 TRIVIAL_APP = str(BENCH_DIR / "apps" / "trivial.py")
 MOTION_API_KEY = "bench-api-key"
 MOTION_REDIS_DB = "1"  # Motion's keys apart from ours, on the same Redis server
+ECHO_REDIS_DB = 7  # what the durable-enqueue echo servers write (streams capped per instance)
 
 
 class Env:
@@ -103,17 +104,23 @@ class Env:
             *extra,
         ]
 
-    def motion_grpc(self, replica: int = 0, extra: tuple[str, ...] = ()) -> str:
-        """Address of motion-grpc replica `replica` (all replicas share one Redis); `extra` serve options."""
+    def motion_grpc(self, replica: int = 0, extra: tuple[str, ...] = (), processes: int = 1) -> str:
+        """Address of motion-grpc replica `replica` (all replicas share one Redis); `extra` serve options.
+
+        `processes` > 1: `serve --processes`, ready once every serving process said it serves.
+        """
 
         def start() -> str:
             port = free_port()
             address = f"127.0.0.1:{port}"
-            command = self._motion_grpc_command(port, self.redis_url(), extra)
-            self._service(name, command, grpc_ready(address), _without_motion_redis())
+            options = (*extra, "--processes", str(processes)) if processes > 1 else extra
+            command = self._motion_grpc_command(port, self.redis_url(), options)
+            ready = all_serving(grpc_ready(address), LOG_DIR / f"{name}.log", processes)
+            self._service(name, command, ready, _without_motion_redis())
             return address
 
         name = f"motion-grpc-{replica}" + "".join(extra).replace("--", "-")
+        name += f"-processes{processes}" if processes > 1 else ""
         return self._once(name, start)
 
     def own_motion_grpc(self, name: str, db: int = 0, extra: tuple[str, ...] = ()) -> tuple[Service, str]:
@@ -139,25 +146,24 @@ class Env:
         finally:
             client.close()
 
-    def echo(self) -> str:
-        """Address of the bare grpc.aio server (the limit)."""
+    def echo(self, server: str, durable: bool = False) -> str:
+        """Address of a bare echo server (`sync` or `aio`; see bench/echo_server.py).
+
+        `durable`: each call also runs one enqueue script on Redis (database ECHO_REDIS_DB).
+        """
 
         def start() -> str:
             port = free_port()
-            command = [
-                bin_path("python"),
-                "-m",
-                "bench.echo_server",
-                "--port",
-                str(port),
-                "--threads",
-                str(self.profile.serve_threads),
-            ]
+            command = [bin_path("python"), "-m", "bench.echo_server", "--port", str(port), "--server", server]
+            command += ["--threads", str(self.profile.serve_threads)]
+            if durable:
+                command += ["--redis", self.redis_url_db(ECHO_REDIS_DB)]
             address = f"127.0.0.1:{port}"
-            self._service("echo", command, grpc_ready(address))
+            self._service(name, command, grpc_ready(address))
             return address
 
-        return self._once("echo", start)
+        name = f"echo-{server}" + ("-enqueue" if durable else "")
+        return self._once(name, start)
 
     def motion_python(self) -> str:
         """Interpreter of the Motion 0.1.132 venv (installed on first use)."""

@@ -41,6 +41,9 @@ class Target:
     #: (prefix, n): every call runs a random one of n existing instances `<prefix><k>` (gRPC only),
     #: instead of the client's own instance.
     pool: tuple[str, int] | None = None
+    #: One connection per client instead of one per client process: the kernel spreads connections,
+    #: not calls, over processes sharing a port (`serve --processes N`).
+    connection_per_client: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,15 +187,18 @@ def _call_factory(target: Target, clients: int) -> contextlib.AbstractAsyncConte
 
 @contextlib.asynccontextmanager
 async def _grpc_calls(target: Target) -> AsyncIterator[CallFactory]:
-    import grpc
 
     from bench.rpc import aio_run_call, run_request
 
-    async with grpc.aio.insecure_channel(target.address) as channel:
-        await asyncio.wait_for(channel.channel_ready(), 30)
-        run = aio_run_call(channel)
+    async with contextlib.AsyncExitStack() as stack:
+        shared = await stack.enter_async_context(_ready_channel(target.address))
 
         async def make_call(instance_id: str) -> Call:
+            channel = shared
+            if target.connection_per_client:
+                channel = await stack.enter_async_context(_ready_channel(target.address, own=True))
+            run = aio_run_call(channel)
+
             def pick() -> str:
                 if target.pool is None:
                     return instance_id
@@ -206,6 +212,17 @@ async def _grpc_calls(target: Target) -> AsyncIterator[CallFactory]:
             return call
 
         yield make_call
+
+
+@contextlib.asynccontextmanager
+async def _ready_channel(address: str, own: bool = False) -> AsyncIterator[Any]:
+    """A ready channel; `own`: a connection of its own (channels to one target share one otherwise)."""
+    import grpc
+
+    options = [("grpc.use_local_subchannel_pool", 1)] if own else []
+    async with grpc.aio.insecure_channel(address, options=options) as channel:
+        await asyncio.wait_for(channel.channel_ready(), 30)
+        yield channel
 
 
 @contextlib.asynccontextmanager

@@ -130,6 +130,18 @@ def grpc_ready(address: str) -> Callable[[], None]:
     return lambda: wait_ready(address, timeout=1.0)
 
 
+def all_serving(ready: Callable[[], None], log: pathlib.Path, processes: int) -> Callable[[], None]:
+    """`ready`, and `processes` "motion-grpc serving" lines in the log: every serving process listens."""
+
+    def check() -> None:
+        ready()
+        serving = log.read_text(errors="replace").count("motion-grpc serving")
+        if serving < processes:
+            raise OSError(f"{serving} of {processes} serving processes listen")
+
+    return check
+
+
 def tcp_ready(port: int) -> Callable[[], None]:
     def check() -> None:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0):

@@ -10,6 +10,7 @@ from bench.scenarios import (
     latency,
     llm,
     pickup,
+    processes,
     scale,
     shutdown,
     throughput,
@@ -22,6 +23,7 @@ SCENARIOS: dict[str, Scenario] = {
     for module in (
         latency,
         throughput,
+        processes,
         drain,
         pickup,
         freshness,

@@ -1,29 +1,43 @@
-"""Closed-loop Run at 8 and 32 concurrent clients (client processes), beside the bare server
-and, at 8 clients, beside Motion's FastAPI Application under uvicorn."""
+"""Closed-loop Run at 8 and 32 concurrent clients (client processes), beside the bare and the
+durable-enqueue limits and, at 8 clients, beside Motion's FastAPI Application under uvicorn."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from bench.env import Env
 from bench.report import Figure
 from bench.scenarios._common import (
+    BARE,
+    DURABLE,
     OURS,
     FigureSpec,
     Scenario,
     Side,
+    echo_sides,
     figures,
     grpc_load,
     http_load,
-    interleave,
+    limits,
+    per_concurrency,
 )
 
 NAME = "throughput"
 MOTION_CLIENTS = 8
+THROUGHPUT_TARGET = ">= 0.6x"
 
 
 def _specs(clients: int) -> list[FigureSpec]:
     specs = [
-        FigureSpec(f"Run throughput, {clients} clients", "req/s", "throughput", "echo", target=">= 0.8x"),
-        FigureSpec(f"Run p99, {clients} clients", "ms", "p99_ms", "echo"),
+        FigureSpec(f"Run throughput, {clients} clients, vs bare limit", "req/s", "throughput", BARE),
+        FigureSpec(
+            f"Run throughput, {clients} clients, vs durable-enqueue limit",
+            "req/s",
+            "throughput",
+            DURABLE,
+            target=THROUGHPUT_TARGET,
+        ),
+        FigureSpec(f"Run p99, {clients} clients, vs durable-enqueue limit", "ms", "p99_ms", DURABLE),
     ]
     if clients == MOTION_CLIENTS:
         specs += [
@@ -42,24 +56,19 @@ def _specs(clients: int) -> list[FigureSpec]:
 
 
 def _sides(env: Env, clients: int) -> dict[str, Side]:
-    sides = {
-        OURS: Side("motion-grpc", grpc_load(env, env.motion_grpc, clients)),
-        "echo": Side("bare grpc.aio", grpc_load(env, env.echo, clients)),
-    }
+    sides = {OURS: Side("motion-grpc", grpc_load(env, env.motion_grpc, clients)), **echo_sides(env, clients)}
     if clients == MOTION_CLIENTS:
         sides["motion"] = Side("Motion 0.1.132 FastAPI+uvicorn", http_load(env, clients))
     return sides
 
 
+def clients_figures(clients: int, sides: Mapping[str, Side]) -> list[Figure]:
+    """The rows of one concurrency: each limit is the server with the higher throughput in each round."""
+    return figures(NAME, _specs(clients), {**sides, **limits(sides, "throughput", True)})
+
+
 def run(env: Env) -> list[Figure]:
-    by_clients = {clients: _sides(env, clients) for clients in env.profile.concurrency}
-    every_side = {
-        f"{clients}/{key}": side for clients, sides in by_clients.items() for key, side in sides.items()
-    }
-    interleave(env.profile.rounds, every_side)
-    return [
-        figure for clients, sides in by_clients.items() for figure in figures(NAME, _specs(clients), sides)
-    ]
+    return per_concurrency(env, _sides, clients_figures)
 
 
 SCENARIO = Scenario(NAME, "Run throughput and tail latency under concurrent clients", run)
