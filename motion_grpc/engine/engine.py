@@ -132,7 +132,7 @@ class AsyncEngine:
     @contextlib.asynccontextmanager
     async def serve_slot(self) -> AsyncIterator[None]:
         """One of the serves in flight (RESOURCE_EXHAUSTED past --max-concurrent-serves and its queue)."""
-        async with self._serves.slot():
+        async with self._serves:
             yield
 
     # -- flows ---------------------------------------------------------------------
@@ -152,7 +152,7 @@ class AsyncEngine:
             check_result: Called with the serve op's result before anything is enqueued;
                 a MotionError it raises fails the run with nothing enqueued.
         """
-        async with self._serves.slot():
+        async with self._serves:
             call = await self._serve_call(component_name, instance_id, flow_key, props, options, check_result)
             return await self._serving.run(call)
 
