@@ -24,6 +24,7 @@ from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
 from motion_grpc.observability.rpc import ObservingInterceptor
 from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
+from motion_grpc.server import grpc_batches
 from motion_grpc.server.auth import AuthInterceptor
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from motion_grpc.server.limits import Limits, LimitsInterceptor
@@ -144,6 +145,7 @@ async def create_server(
     or TlsFileError for security settings it refuses, before any engine or worker process starts.
     """
     options = options or ServerOptions()
+    grpc_batches.install()  # grpc/grpc#43360: a cancelled stream must not leak its write
     security = options.security
     warning = security.check(options.address, options.allow_pickle)
     if warning:
