@@ -24,6 +24,11 @@ from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, Reso
 
 SERVICE_PREFIX = "/motion.v1.MotionService/"
 _MIB = 1024 * 1024
+#: Calls gRPC Core holds before the server's loop has picked them up. Its defaults (1,000,
+#: hard 3,000) answer CANCELLED, with no reason, to thousands of calls arriving at once;
+#: the server's own bounds (--max-concurrent-serves, --serve-queue, the per-peer caps)
+#: decide instead, with a RESOURCE_EXHAUSTED that names them.
+PENDING_CALLS = 100_000
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,12 @@ class Limits:
     max_stream_seconds: float = 3600.0
 
     def grpc_options(self) -> list[tuple[str, int]]:
-        """Channel arguments bounding every message received and sent."""
+        """Channel arguments: messages received and sent, calls waiting to be picked up."""
         return [
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.max_send_message_length", self.max_message_bytes),
+            ("grpc.server.max_pending_requests", PENDING_CALLS),
+            ("grpc.server.max_pending_requests_hard_limit", PENDING_CALLS),
         ]
 
 

@@ -30,7 +30,7 @@ from redis.connection import parse_url
 Parser = Callable[[Any], Any]
 
 #: Idle blocking-read connections kept for reuse; more are closed when their read ends.
-MAX_IDLE = 256
+MAX_IDLE = 1024
 
 #: Reply-error prefixes that have a redis-py exception of their own.
 _ERRORS: Mapping[str, type[redis.exceptions.RedisError]] = {

@@ -75,3 +75,17 @@ def limited_sync_serve(state, props):
 def limited_sync_update(state, props):
     time.sleep(props.get("update", 0))
     return {"done": [*state["done"], props["i"]]}
+
+
+Crowd = Component("Crowd", cache_ttl=0)
+
+
+@Crowd.init_state
+def crowd_setup():
+    return {}
+
+
+@Crowd.serve("wait")
+async def crowd_wait(state, props):
+    await asyncio.sleep(props["seconds"])
+    return props["n"]

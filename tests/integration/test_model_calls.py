@@ -109,6 +109,21 @@ def test_an_update_op_past_its_timeout_fails_and_the_queue_goes_on(model_client:
         assert handle.get_state(["done"]) == {"done": [1]}
 
 
+def test_thousands_of_calls_arriving_at_once_are_all_answered(model_server: ServerProcess) -> None:
+    """gRPC Core's own queue of calls not yet picked up must not cancel any (its default did, past
+    about 3,000, with a bare CANCELLED): only the server's named bounds may refuse a call."""
+    instance_id = unique("crowd")
+
+    async def main() -> list[object]:
+        async with AsyncMotionClient(model_server.target) as client:
+            handle = client.instance("Crowd", instance_id)
+            await handle.run("wait", {"seconds": 0, "n": -1})
+            calls = [handle.run("wait", {"seconds": 1.0, "n": n}) for n in range(4000)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    assert asyncio.run(main()) == list(range(4000))
+
+
 def test_serves_past_the_bound_answer_resource_exhausted(redis_url: str) -> None:
     args = ["--max-concurrent-serves", "2", "--serve-queue", "1"]
     with ServerProcess(apps=[MODEL_APP], redis_url=redis_url, args=args) as server:
