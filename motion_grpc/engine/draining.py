@@ -156,6 +156,7 @@ class Drainer:
                 taken = await self._store.take(
                     keys, drain.token, self._leases.ttl_ms, drain.policies, not drain.held, GROUP_MAX
                 )
+            observed.discarded(keys.component, taken.discarded)  # by this take, or the one after a commit
             if taken.code in (protocol.TAKEN, protocol.TAKE_AGAIN) and not drain.held:
                 drain.held = True
                 self._leases.hold(keys.lease, drain.token)

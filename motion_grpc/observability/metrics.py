@@ -67,6 +67,12 @@ UPDATES_FAILED = Counter(
     ["component", "flow", "op", "error_type"],
     registry=REGISTRY,
 )
+UPDATES_DISCARDED = Counter(
+    "motion_updates_discarded_total",
+    "Update entries dropped by their op's discard policy, by reason (superseded or expired)",
+    ["component", "flow", "op", "reason"],
+    registry=REGISTRY,
+)
 UPDATE_LAG = Histogram(
     "motion_update_lag_seconds",
     "From an update's enqueue to its commit (applied or failed)",
@@ -105,6 +111,7 @@ _op_duration: _Children[Any] = _Children(OP_DURATION)
 _ops_in_flight: _Children[Any] = _Children(OPS_IN_FLIGHT)
 _applied: _Children[Any] = _Children(UPDATES_APPLIED)
 _failed: _Children[Any] = _Children(UPDATES_FAILED)
+_discarded: _Children[Any] = _Children(UPDATES_DISCARDED)
 _lag: _Children[Any] = _Children(UPDATE_LAG)
 _takeovers: _Children[Any] = _Children(LEASE_TAKEOVERS)
 
@@ -154,6 +161,10 @@ def update_ended(component: str, flow: str, op: str, error_type: str, enqueued_m
     _lag(component, flow, op).observe(max(0.0, time.time() - enqueued_ms / 1000))
 
 
+def updates_discarded(component: str, flow: str, op: str, reason: str, count: int) -> None:
+    _discarded(component, flow, op, reason).inc(count)
+
+
 def lease_taken_over(component: str) -> None:
     _takeovers(component).inc()
 
@@ -179,4 +190,5 @@ __all__ = [
     "serve",
     "timed_op",
     "update_ended",
+    "updates_discarded",
 ]

@@ -1,4 +1,4 @@
-"""What the drainer reports: entries committed, and instances taken over from another worker."""
+"""What the drainer reports: entries committed or discarded, and instances taken over from another worker."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from motion_grpc.logs import RateLimitedLog
 from motion_grpc.observability import metrics
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.records import CommitRecord, Taken
+from motion_grpc.store.records import CommitRecord, Discarded, Taken
 
 log = logging.getLogger("motion_grpc.leases")
 _limited = RateLimitedLog(log)
@@ -22,6 +22,12 @@ def committed(component: str, records: Sequence[CommitRecord]) -> None:
         failed = (record.error_type or "Unknown") if record.status == protocol.FAILED else ""
         flow = "(admin)" if entry.flow.startswith("\0") else entry.flow  # WriteState, migrations
         metrics.update_ended(component, flow, entry.op, failed, entry.enqueued_ms)
+
+
+def discarded(component: str, tally: Sequence[Discarded]) -> None:
+    """Count the entries a TAKE dropped by discard policy (its reply says which, so no extra trip)."""
+    for group in tally:
+        metrics.updates_discarded(component, group.flow, group.op, group.reason, group.count)
 
 
 def lease_taken(keys: InstanceKeys, taken: Taken) -> None:
@@ -44,4 +50,4 @@ def lease_taken(keys: InstanceKeys, taken: Taken) -> None:
     )
 
 
-__all__ = ["committed", "lease_taken"]
+__all__ = ["committed", "discarded", "lease_taken"]

@@ -102,14 +102,25 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Discarded:
+    """How many entries of one op a TAKE discarded, and why (protocol.SUPERSEDED or EXPIRED)."""
+
+    flow: str
+    op: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
 class Taken:
     """What TAKE answered: protocol.TAKEN with the entries started, or another of TAKE's codes
-    (IDLE, TAKE_AGAIN, NOT_LEASE_HOLDER, NO_INSTANCE)."""
+    (IDLE, TAKE_AGAIN, NOT_LEASE_HOLDER, NO_INSTANCE); with what it discarded on the way."""
 
     code: int
     version: int = 0
     entries: list[Entry] = field(default_factory=list)
     attempts: list[int] = field(default_factory=list)
+    discarded: list[Discarded] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -184,17 +195,32 @@ class CommitRecord:
     changed: bool = False
 
 
+#: The TAKE replies that end with a discard tally (see scripts.TAKE).
+_TALLIED = frozenset({protocol.TAKEN, protocol.IDLE, protocol.TAKE_AGAIN})
+
+
 def taken_reply(reply: Any) -> Taken:
-    """A TAKE reply: {code} or {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*}."""
+    """A TAKE reply: {code}, {0 or 2, tally...}, or {1, version, (id, flow, op, payload, enqueued_ms,
+    seq, attempt)*, tally...}, where the tally is (flow, op, reason, count)* and the number of those."""
     code = int(reply[0])
-    if code != protocol.TAKEN:
+    if code not in _TALLIED:
         return Taken(code)
+    tally_start = len(reply) - 1 - 4 * int(reply[-1])
+    discarded = [
+        Discarded(text(flow), text(op), text(reason), int(count))
+        for flow, op, reason, count in _rows(reply[tally_start:-1], 4)
+    ]
+    if code != protocol.TAKEN:
+        return Taken(code, discarded=discarded)
     entries, attempts = [], []
-    for at in range(2, len(reply), 7):
-        raw_id, flow, op, payload, enqueued, seq, attempt = reply[at : at + 7]
+    for raw_id, flow, op, payload, enqueued, seq, attempt in _rows(reply[2:tally_start], 7):
         entries.append(Entry(text(raw_id), text(flow), text(op), payload, int(enqueued), int(seq)))
         attempts.append(int(attempt))
-    return Taken(code, int(reply[1]), entries, attempts)
+    return Taken(code, int(reply[1]), entries, attempts, discarded)
+
+
+def _rows(flat: Sequence[Any], width: int) -> Iterator[Sequence[Any]]:
+    return (flat[at : at + width] for at in range(0, len(flat), width))
 
 
 def text(value: Any) -> str:

@@ -140,9 +140,11 @@ return reply
 # size; or, when the next entry is of a groupable op (cheap, no discard policy) and was never
 # started, the run of such never-started entries up to group_max, which the worker applies one
 # after the other and commits together. Discard kinds: 1 = NUM_NEW_UPDATES, 2 = SECONDS.
-# Returns {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*}; {0} when the queue
-# is empty (the lease is released); {2} to be called again; {-1} when another worker holds the
-# lease; {-3} when the instance is gone.
+# Returns {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*, tally}; {0, tally} when
+# the queue is empty (the lease is released); {2, tally} to be called again; {-1} when another
+# worker holds the lease; {-3} when the instance is gone. The tally says what this call discarded,
+# so the caller counts discards without another round trip: (flow, op, reason, count)* then the
+# number of those groups (0 when nothing was discarded).
 TAKE = (
     _EVENT
     + """
@@ -164,6 +166,12 @@ for i = 9, 8 + 5 * tonumber(ARGV[7]), 5 do
 end
 local now = tonumber(ARGV[3])
 local taken = {1, version}
+local tally, tally_at = {}, {}
+local function answer(reply)
+  for _, value in ipairs(tally) do reply[#reply + 1] = value end
+  reply[#reply + 1] = #tally / 4
+  return reply
+end
 local head, batch, limit, count, scanned, cursor = nil, false, 1, 0, 0, '-'
 while scanned < 500 do
   local batch = redis.call('XRANGE', KEYS[2], cursor, '+', 'COUNT', 16)
@@ -190,11 +198,17 @@ while scanned < 500 do
       redis.call('HDEL', KEYS[3], id)
       redis.call('HSET', KEYS[5], 'last_applied', id)
       add_event(KEYS[4], ARGV[4], id, flow, op, 5, version, enqueued, ARGV[3], 0, reason, message)
+      local group = key .. '\\0' .. reason
+      if not tally_at[group] then
+        tally_at[group] = #tally + 4
+        for _, value in ipairs({flow, op, reason, 0}) do tally[#tally + 1] = value end
+      end
+      tally[tally_at[group]] = tally[tally_at[group]] + 1
     else
       if head then
-        if batch and key ~= head then return taken end
+        if batch and key ~= head then return answer(taken) end
         if not batch and not (policy and policy[4] and redis.call('HEXISTS', KEYS[3], id) == 0) then
-          return taken
+          return answer(taken)
         end
       end
       local attempt = redis.call('HINCRBY', KEYS[3], id, 1)
@@ -209,15 +223,15 @@ while scanned < 500 do
           limit = tonumber(ARGV[6])
         end
       end
-      if count >= limit then return taken end
+      if count >= limit then return answer(taken) end
     end
     cursor = '(' .. id
   end
 end
-if count > 0 then return taken end
-if scanned >= 500 then return {2} end
+if count > 0 then return answer(taken) end
+if scanned >= 500 then return answer({2}) end
 redis.call('DEL', KEYS[1])
-return {0}
+return answer({0})
 """
 )
 

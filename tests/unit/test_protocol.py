@@ -57,9 +57,9 @@ def literal(arg: str) -> str | None:
 
 def reply_codes(source: str) -> set[int]:
     """The numbers a script returns: `return -3`, `return {-8}`, or a table it builds and returns."""
-    codes = {int(code) for code in re.findall(r"\breturn\s+\{?\s*(-?\d+)\b", source)}
+    codes = {int(code) for code in re.findall(r"\breturn\s+(?:answer\()?\{?\s*(-?\d+)\b", source)}
     for name, code in re.findall(r"\blocal (\w+) = \{(-?\d+)\s*,", source):
-        if re.search(rf"\breturn {name}\b", source):
+        if re.search(rf"\breturn (?:answer\()?{name}\b", source):
             codes.add(int(code))
     return codes
 
