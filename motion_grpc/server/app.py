@@ -22,6 +22,7 @@ from motion_grpc.definition import Definable
 from motion_grpc.engine import AsyncEngine, EngineSettings
 from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
+from motion_grpc.observability.redaction import redacted_url
 from motion_grpc.observability.rpc import ObservingInterceptor
 from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
 from motion_grpc.server import grpc_batches
@@ -241,7 +242,7 @@ async def serve_forever(
     motion = await create_server(components, redis, options, engine_settings)
     host = options.address.rsplit(":", 1)[0]
     names = ", ".join(c.name for c in components)
-    log.info("motion-grpc serving %s on %s:%d (Redis %s)", names, host, motion.port, redis.url)
+    log.info("motion-grpc serving %s on %s:%d (Redis %s)", names, host, motion.port, redacted_url(redis.url))
     print(f"motion-grpc serving {names} on {host}:{motion.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
