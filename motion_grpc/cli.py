@@ -149,6 +149,13 @@ def _add_engine_options(serve: argparse.ArgumentParser) -> None:
         default=None,
         help="seconds an update op may take unless it sets its own (default: no limit)",
     )
+    serve.add_argument(
+        "--max-state-bytes",
+        type=_positive_int,
+        default=defaults.max_state_bytes,
+        help="largest encoded state of one instance; an update past it fails with StateTooLarge "
+        f"(default {defaults.max_state_bytes})",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -170,6 +177,7 @@ def _engine_settings(args: argparse.Namespace) -> EngineSettings:
         lease_ttl=args.lease_ttl,
         sweep_interval=args.sweep_interval,
         request_id_ttl=args.request_id_ttl,
+        max_state_bytes=args.max_state_bytes,
         events_retention=args.events_retention or events_retention_from_env(),
     )
 

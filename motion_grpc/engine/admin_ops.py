@@ -13,14 +13,14 @@ from typing import Any
 from motion_grpc import codec
 from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine import admin
-from motion_grpc.engine.applying import ADMIN_FLOW, MIGRATE_OP, WRITE_STATE_OP
+from motion_grpc.engine.applying import ADMIN_FLOW, MIGRATE_OP, STATE_TOO_LARGE, WRITE_STATE_OP
 from motion_grpc.engine.instances import Instances
 from motion_grpc.engine.ops import describe_error
 from motion_grpc.engine.results import StateView
 from motion_grpc.engine.serving import check_enqueue
 from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.waiting import Wait, WaitResult, events_from, wait_for_updates
-from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError
+from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError, ResourceExhaustedError
 from motion_grpc.logs import excerpt
 from motion_grpc.store import protocol
 from motion_grpc.store.events import parse_event_id
@@ -101,9 +101,11 @@ class Administration:
         except Exception as exc:
             raise InvalidArgumentError(f"the state patch cannot be stored: {describe_error(exc)}") from exc
         outcome = await self._queue_admin(component, keys, WRITE_STATE_OP, payload, deadline)
-        if outcome.status != protocol.APPLIED:
-            raise InvalidArgumentError(outcome.message or "the state write failed")
-        return outcome.version
+        if outcome.status == protocol.APPLIED:
+            return outcome.version
+        if outcome.error_type == STATE_TOO_LARGE:
+            raise ResourceExhaustedError(outcome.message)
+        raise InvalidArgumentError(outcome.message or "the state write failed")
 
     async def migrate(
         self,

@@ -34,6 +34,8 @@ from motion_grpc.store.records import CommitRecord, Entry, Taken
 ADMIN_FLOW = "\x00admin"
 WRITE_STATE_OP = "write_state"
 MIGRATE_OP = "migrate"
+#: The error type of an update failed by --max-state-bytes.
+STATE_TOO_LARGE = "StateTooLarge"
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Applied:
             return state
         self.patch.update(encoded)
         self.changes.update(changes)
-        return Snapshot(state.version + 1, {**state.data, **changes})
+        return state.patched(state.version + 1, changes, encoded)
 
     def fail(self, entry: Entry, attempt: int, error: OpError | OpTimeoutError) -> None:
         self.records.append(failed(entry, *failure_of(error), attempt))
@@ -61,6 +63,18 @@ class Applied:
 
 def failed(entry: Entry, error_type: str, message: str, attempt: int = 0) -> CommitRecord:
     return CommitRecord(entry, protocol.FAILED, attempt, error_type, message)
+
+
+def check_state_size(state: Snapshot, patch: Mapping[str, bytes], limit: int) -> None:
+    """Fail an update whose commit would grow the stored state past `limit` (one that shrinks an
+    oversized state still passes, so a lowered limit never wedges an instance)."""
+    size = state.stored_bytes_after(patch)
+    if size > limit and size > state.stored_bytes:
+        raise OpError(
+            f"the update would make the state {size} bytes encoded, over the limit of {limit} bytes "
+            "(--max-state-bytes, MOTION_MAX_STATE_BYTES); keep less in the state or raise the limit",
+            STATE_TOO_LARGE,
+        )
 
 
 def find_op(component: ComponentDefinition, entry: Entry) -> UpdateOp | None:
@@ -74,12 +88,18 @@ class Applier:
     """Runs update ops (and admin entries) for the drainer, timing them to pick the cheap ones."""
 
     def __init__(
-        self, runner: OpRunner, instances: Instances, timeout: float | None, op_times: OpTimes
+        self,
+        runner: OpRunner,
+        instances: Instances,
+        timeout: float | None,
+        op_times: OpTimes,
+        max_state_bytes: int,
     ) -> None:
         self._runner = runner
         self._instances = instances
         self._timeout = timeout
         self.op_times = op_times
+        self._max_state_bytes = max_state_bytes
 
     async def apply(
         self, keys: InstanceKeys, component: ComponentDefinition, snapshot: Snapshot, taken: Taken
@@ -104,6 +124,7 @@ class Applier:
             state = State(keys.instance_id, snapshot.data, snapshot.version)
             changes = await self._run_op(component, op, state, taken.entries)
             patch = await self._instances.encode(component, snapshot.data, changes)
+            check_state_size(snapshot, patch, self._max_state_bytes)
         except (OpError, OpTimeoutError) as exc:
             error_type, message = failure_of(exc)
             return Applied([failed(entry, error_type, message, attempt) for entry, attempt in pairs])
@@ -129,6 +150,7 @@ class Applier:
                     component, keys.instance_id, entry, state.data, state.version
                 )
                 encoded = await self._instances.encode(component, state.data, changes)
+                check_state_size(state, encoded, self._max_state_bytes)
             except (OpError, OpTimeoutError) as exc:
                 applied.fail(entry, attempt, exc)
                 continue
@@ -159,6 +181,7 @@ class Applier:
                 )
                 changes = _changes_dict(what, changes)
                 encoded = encode_patch(component, state.data, changes)
+                check_state_size(state, encoded, self._max_state_bytes)
             except OpError as exc:
                 applied.fail(entry, attempt, exc)
                 continue

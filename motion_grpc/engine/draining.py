@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -264,7 +264,7 @@ class Drainer:
                 runtime.snapshot = None
                 return taken
             if applied.changes:
-                _fold(drain.component, runtime, base, version, applied.changes)
+                _fold(drain.component, runtime, base, version, applied)
         _log_failures(keys, applied)
         observed.committed(keys.component, applied.records)
         return taken
@@ -275,13 +275,13 @@ def _fold(
     runtime: InstanceRuntime,
     base: int,
     version: int,
-    changes: Mapping[str, Any],
+    applied: Applied,
 ) -> None:
     """Bring the snapshot to the committed version without reading Redis, when that is exact."""
     if has_hooks(component):
         runtime.snapshot = None  # ops see state through load_state: the next reader loads it
     else:
-        runtime.advance(base, version, changes)
+        runtime.advance(base, version, applied.changes, applied.patch)
 
 
 def _log_failures(keys: InstanceKeys, applied: Applied) -> None:

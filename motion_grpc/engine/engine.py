@@ -78,7 +78,8 @@ class AsyncEngine:
         self._instances = Instances(
             self.store, self._runtimes, self._update_runner, self._leases, s.init_timeout
         )
-        applier = Applier(self._update_runner, self._instances, s.update_timeout, OpTimes(FAST_OP_SECONDS))
+        applier = Applier(self._update_runner, self._instances, s.update_timeout, OpTimes(FAST_OP_SECONDS),
+                          s.max_state_bytes)  # fmt: skip
         self._drainer = Drainer(self.store, self.registry.get, self._runtimes, self._instances, applier,
                                 self._leases, DrainSettings(max_attempts=s.max_attempts))  # fmt: skip
         self._scheduler = UpdateScheduler(

@@ -74,7 +74,7 @@ class Instances:
             fields = await self.encode(component, {}, state)
             version = await self._store.init_commit(keys, token, fields)
             if version > 0 and not has_hooks(component):  # else ops see it through load_state
-                self._runtimes.get(keys).offer(Snapshot(version, dict(state)))
+                self._runtimes.get(keys).offer(Snapshot.stored(version, dict(state), fields))
         except BaseException:
             await asyncio.shield(self._store.release_init(keys, token))
             raise
@@ -101,7 +101,7 @@ class Instances:
             version, raw, cached = await self._store.load(runtime.keys, cache_field)
             if version is None:
                 return None, cached
-            runtime.offer(Snapshot(version, await self.decode(component, raw)))
+            runtime.offer(Snapshot.stored(version, await self.decode(component, raw), raw))
             return runtime.snapshot, cached
 
     async def load_snapshot(self, runtime: InstanceRuntime, component: ComponentDefinition) -> Snapshot:

@@ -63,6 +63,9 @@ class EngineSettings:
     events_retention: int | None = None
     #: Seconds a run's request id is remembered, so a retry of it enqueues nothing (--request-id-ttl).
     request_id_ttl: float = 24 * 3600.0
+    #: Largest encoded state of one instance (sum of its stored fields); an update that would
+    #: grow it past this fails with StateTooLarge (--max-state-bytes).
+    max_state_bytes: int = 16 * 1024 * 1024
 
 
 #: A run with Motion's defaults.

@@ -14,10 +14,36 @@ from motion_grpc.store.keys import InstanceKeys
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Decoded state at one version. Never mutated: a commit builds a new one."""
+    """Decoded state at one version. Never mutated: a commit builds a new one.
+
+    `sizes` holds the encoded size of each stored field, so the size of the state in Redis
+    after a patch (--max-state-bytes) is known without encoding or reading anything again.
+    """
 
     version: int
     data: Mapping[str, Any]
+    sizes: Mapping[str, int]
+
+    @classmethod
+    def stored(cls, version: int, data: Mapping[str, Any], fields: Mapping[str, bytes]) -> Snapshot:
+        """The snapshot of `data`, whose stored (encoded) fields are `fields`."""
+        return cls(version, data, field_sizes(fields))
+
+    @property
+    def stored_bytes(self) -> int:
+        return sum(self.sizes.values())
+
+    def stored_bytes_after(self, patch: Mapping[str, bytes]) -> int:
+        """The encoded size of the state once `patch` is written over it."""
+        return self.stored_bytes + sum(len(value) - self.sizes.get(name, 0) for name, value in patch.items())
+
+    def patched(self, version: int, changes: Mapping[str, Any], patch: Mapping[str, bytes]) -> Snapshot:
+        """The snapshot after `changes` were committed as the stored fields `patch`."""
+        return Snapshot(version, {**self.data, **changes}, {**self.sizes, **field_sizes(patch)})
+
+
+def field_sizes(fields: Mapping[str, bytes]) -> dict[str, int]:
+    return {name: len(value) for name, value in fields.items()}
 
 
 class InstanceRuntime:
@@ -65,11 +91,13 @@ class InstanceRuntime:
         if current is None or snapshot.version > current.version:
             self.snapshot = snapshot
 
-    def advance(self, expected: int, version: int, changes: Mapping[str, Any]) -> None:
-        """After a commit on top of `expected`, derive the next snapshot without reading Redis."""
+    def advance(
+        self, expected: int, version: int, changes: Mapping[str, Any], patch: Mapping[str, bytes]
+    ) -> None:
+        """After a commit of `patch` on top of `expected`, derive the next snapshot without reading Redis."""
         current = self.snapshot
         if current is not None and current.version == expected:
-            self.snapshot = Snapshot(version, {**current.data, **changes})
+            self.snapshot = current.patched(version, changes, patch)
         elif current is None or current.version < version:
             self.snapshot = None  # unknown base: the next reader loads from Redis
 
