@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import grpc
@@ -24,37 +23,16 @@ from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.client import MotionClient, RunOutcome
-from motion_grpc.client._credentials import channel_credentials as tls_credentials
+from motion_grpc.client import RunOutcome
 from motion_grpc.client._messages import rpc_errors, state_of
 from motion_grpc.errors import InvalidArgumentError, MotionError, error_for
 from motion_grpc.logs import excerpt
+from motion_grpc.operator_io import Output, channel_credentials, connect, read_file, tls_options
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 _STATUS_PREFIX = "UPDATE_STATUS_"
 
 Command = Callable[[argparse.Namespace, "Output"], int]
-
-
-@dataclass(frozen=True)
-class Output:
-    """Where a command's answer goes: human text, or one JSON document per answer."""
-
-    as_json: bool
-    out: TextIO = field(default_factory=lambda: sys.stdout)
-    err: TextIO = field(default_factory=lambda: sys.stderr)
-
-    def emit(self, human: str, data: Any) -> None:
-        text = json.dumps(data, sort_keys=True) if self.as_json else human
-        print(text, file=self.out, flush=True)
-
-    def failed(self, command: str, error: MotionError, hint: str = "") -> int:
-        code, message = error.code.name, error.message + hint
-        if self.as_json:
-            print(json.dumps({"error": {"code": code, "message": message}}), file=self.err)
-        else:
-            print(f"motion-grpc {command}: {code}: {message}", file=self.err)
-        return 1
 
 
 def run_operator(args: argparse.Namespace) -> int:
@@ -70,49 +48,6 @@ def run_operator(args: argparse.Namespace) -> int:
         return 130
 
 
-def connect(args: argparse.Namespace) -> MotionClient:
-    """A client for --target: TLS when any TLS option is given, the API key or token on every call."""
-    try:
-        return MotionClient(
-            args.target,
-            credentials=channel_credentials(args),
-            options=_tls_options(args),
-            api_key=args.api_key or None,
-            token=args.token or None,
-        )
-    except ValueError as exc:
-        raise InvalidArgumentError(f"{exc} (--api-key / MOTION_API_KEY, --token / MOTION_TOKEN)") from exc
-
-
-def channel_credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
-    """TLS credentials from --tls/--ca-cert/--client-cert/--client-key; None for plaintext."""
-    if bool(args.client_cert) != bool(args.client_key):
-        raise InvalidArgumentError("--client-cert and --client-key go together (mutual TLS needs both)")
-    return tls_credentials(
-        None,
-        args.tls,
-        _read_file(args.ca_cert, "--ca-cert"),
-        _read_file(args.client_cert, "--client-cert"),
-        _read_file(args.client_key, "--client-key"),
-    )
-
-
-def _tls_options(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    if args.server_name:
-        return [("grpc.ssl_target_name_override", args.server_name)]
-    return []
-
-
-def _read_file(path: str | None, option: str) -> bytes | None:
-    if not path:
-        return None
-    try:
-        with open(path, "rb") as file:
-            return file.read()
-    except OSError as exc:
-        raise InvalidArgumentError(f"{option}: cannot read {path}: {exc.strerror}") from exc
-
-
 def json_object(text: str | None, option: str) -> dict[str, Any]:
     """The JSON object given to `option`: inline, `@FILE`, or `-` for stdin."""
     if text is None:
@@ -120,7 +55,7 @@ def json_object(text: str | None, option: str) -> dict[str, Any]:
     if text == "-":
         text = sys.stdin.read()
     elif text.startswith("@"):
-        text = (_read_file(text[1:], option) or b"").decode("utf-8", "replace")
+        text = (read_file(text[1:], option) or b"").decode("utf-8", "replace")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -283,7 +218,7 @@ def _open_channel(args: argparse.Namespace) -> grpc.Channel:
     credentials = channel_credentials(args)
     if credentials is None:
         return grpc.insecure_channel(args.target)
-    return grpc.secure_channel(args.target, credentials, options=_tls_options(args))
+    return grpc.secure_channel(args.target, credentials, options=tls_options(args))
 
 
 class FlushProgress:

@@ -9,7 +9,7 @@ import argparse
 
 from motion_grpc.client import WatchEvent, WatchProgress
 from motion_grpc.errors import MotionError
-from motion_grpc.operator_cli import Output, connect
+from motion_grpc.operator_io import Output, connect
 
 
 def event_text(event: WatchEvent) -> str:
