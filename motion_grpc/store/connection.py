@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -31,7 +31,7 @@ class RedisSettings:
     about a second instead of hanging a call.
     """
 
-    url: str = "redis://127.0.0.1:6379/0"
+    url: str = field(default="redis://127.0.0.1:6379/0", repr=False)  # may hold a password
     connect_timeout: float = 1.0
     socket_timeout: float = 5.0
     max_connections: int = 128
