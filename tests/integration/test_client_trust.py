@@ -19,7 +19,7 @@ import pytest
 from motion_grpc import AsyncMotionClient, MotionClient
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
-from motion_grpc.codec import dumps
+from motion_grpc.codec import pickle_dumps
 from motion_grpc.errors import InvalidArgumentError
 from tests.helpers import ROOT, TEST_APP, ServerProcess, fake_motion_server, unique
 
@@ -40,7 +40,7 @@ class _PicklingService(motion_pb2_grpc.MotionServiceServicer):
     """A fake server that answers Run, RunStream and GetState with the payload, asked or not."""
 
     def __init__(self, marker: pathlib.Path) -> None:
-        self.payload = dumps(_Payload(marker))
+        self.payload = pickle_dumps(_Payload(marker))  # as a server sends pickles on the wire
 
     def Run(self, request: pb.RunRequest, context: Any) -> pb.RunResponse:
         return pb.RunResponse(pickled_result=self.payload, version=1)
