@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import os
 import sys
@@ -21,7 +20,7 @@ from motion_grpc.security_cli import (
     run_token,
     security_options,
 )
-from motion_grpc.server import AppLoadError, ServerOptions, load_components, serve_forever
+from motion_grpc.server import AppLoadError, ServerOptions, load_components, loops, serve_forever
 from motion_grpc.server.app import ListenError
 from motion_grpc.server.limits import add_limit_options, limits_from_args
 from motion_grpc.server.processes import ChildSpec, serve_processes
@@ -88,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="share the port with other servers started with --reuse-port (SO_REUSEPORT); "
         "without it a busy port fails with 'address in use'",
+    )
+    serve.add_argument(
+        "--event-loop",
+        choices=loops.CHOICES,
+        default="auto",
+        help="the server's event loop: uvloop (auto: when installed) or asyncio's own",
     )
     serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
     _add_watch_options(serve)
@@ -281,9 +286,10 @@ def _serve(args: argparse.Namespace) -> int:
         if args.processes > 1:
             log_format = getattr(args, "log_format", "text")
             redis, engine_settings = _redis_settings(args), _engine_settings(args)
-            spec = ChildSpec(redis, options, engine_settings, args.log_level, log_format)
+            spec = ChildSpec(redis, options, engine_settings, args.log_level, log_format, args.event_loop)
             return serve_processes(spec, args.processes)
-        asyncio.run(serve_forever(components, _redis_settings(args), options, _engine_settings(args)))
+        serving = serve_forever(components, _redis_settings(args), options, _engine_settings(args))
+        loops.run(serving, args.event_loop)
     except ListenError as exc:
         print(f"motion-grpc: {exc.strerror or exc}", file=sys.stderr)
         return 1

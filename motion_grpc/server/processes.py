@@ -26,7 +26,6 @@ must not fork.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import logging
@@ -44,6 +43,7 @@ from types import FrameType
 from motion_grpc import logs
 from motion_grpc.engine import EngineSettings
 from motion_grpc.security_cli import SECURITY_ERRORS
+from motion_grpc.server import loops
 from motion_grpc.server.app import ListenError, ServerOptions, serve_forever
 from motion_grpc.server.loader import load_components
 from motion_grpc.store import RedisSettings
@@ -71,6 +71,7 @@ class ChildSpec:
     engine_settings: EngineSettings
     log_level: str = "INFO"
     log_format: str = "text"
+    event_loop: str = "auto"
 
 
 @dataclass
@@ -214,7 +215,7 @@ def run_child(spec: ChildSpec, lifeline: Connection) -> None:
     configure_process(None, False, server=True)  # the parent's flags reached us as MOTION_* variables
     components = load_components(spec.options.apps)
     try:
-        asyncio.run(serve_forever(components, spec.redis, spec.options, spec.engine_settings))
+        loops.run(serve_forever(components, spec.redis, spec.options, spec.engine_settings), spec.event_loop)
     except ListenError as exc:
         log.error("%s", exc.strerror or exc)
         raise SystemExit(1) from exc

@@ -21,7 +21,7 @@ import collections
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 import redis.exceptions
@@ -82,8 +82,7 @@ class _Connection(asyncio.Protocol):
         return self.failure is None and self._transport is not None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
 
     def send(self, packed: bytes, expected: int, wait: float = 0.0) -> asyncio.Future[Any]:
         """Queue packed commands; the future gets their replies (one reply, or a list of them).
