@@ -20,7 +20,7 @@ from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.engine import EngineSettings
 from motion_grpc.observability import tracing
 from motion_grpc.server import ServerOptions, create_server, load_components
-from motion_grpc.store import RedisSettings
+from motion_grpc.store import RedisServer, RedisSettings
 from tests.helpers import TEST_APP, unique
 
 #: What a traced caller sends: its trace id and span id, sampled.
@@ -38,11 +38,11 @@ def exporter() -> InMemorySpanExporter:
     tracing.disable()
 
 
-def test_one_trace_from_a_run_to_its_update_on_another_replica(
-    exporter: InMemorySpanExporter, redis_url: str
-) -> None:
+def test_one_trace_from_a_run_to_its_update_on_another_replica(exporter: InMemorySpanExporter) -> None:
     instance_id = unique("traced")
-    asyncio.run(_run_on_a_applied_on_b(redis_url, instance_id))
+    # A Redis of its own: a session server hosting Ledger on the shared one could apply the update.
+    with RedisServer(appendonly=False) as redis:
+        asyncio.run(_run_on_a_applied_on_b(redis.url, instance_id))
     spans = {span.name: span for span in exporter.get_finished_spans()}
     run = spans["motion.v1.MotionService/Run"]
     serve = spans["serve Ledger/append/ledger_size"]

@@ -82,11 +82,11 @@ def test_a_streamed_run_counts_as_unflushed_once_its_updates_are_enqueued(channe
 
 
 def test_pickles_are_loaded_only_with_the_opt_in(channel: grpc.Channel) -> None:
-    reply = pb.RunResponse(pickled_result=codec.dumps({1, 2}))
+    reply = pb.RunResponse(pickled_result=codec.pickle_dumps({1, 2}))  # as a server sends it
     with pytest.raises(InvalidArgumentError, match="pickle=True"):
         _instance(channel).run("f").result(reply)
     with pytest.raises(InvalidArgumentError, match="pickle=True"):
-        _instance(channel).stream("f").state.take(pb.RunStreamResponse(pickled_item=codec.dumps(1)))
+        _instance(channel).stream("f").state.take(pb.RunStreamResponse(pickled_item=codec.pickle_dumps(1)))
     trusting = _instance(channel, use_pickle=True)
     assert trusting.run("f").result(reply) == {1, 2}
     assert trusting.run("f", {"s": {3}}).request.pickled_props
