@@ -90,6 +90,9 @@ class _Connection(asyncio.Protocol):
         `wait`: seconds Redis may hold the reply back on purpose (a blocking read's block time).
         """
         future = self._loop.create_future()
+        if self.failure is not None:  # closed meanwhile: fail at once rather than at the watchdog
+            future.set_exception(self.failure)
+            return future
         deadline = self._loop.time() + self._reply_timeout + wait
         self._waiters.append(_Waiter(future, expected, deadline))
         if not self._buffer:
@@ -333,7 +336,7 @@ class PipelinedRedis(_Commands):
     async def _blocking(self, packed: bytes, wait: float) -> Any:
         """One blocking command on a connection of its own."""
         async with self._blocking_slots:
-            connection = self._idle.pop() if self._idle else await self._dial()
+            connection = self._idle_connection() or await self._dial()
             try:
                 reply = await connection.send(packed, 1, wait)
             except BaseException:  # its reply can no longer be told from the next one's
@@ -346,6 +349,14 @@ class PipelinedRedis(_Commands):
         if isinstance(reply, hiredis.ReplyError):
             raise reply_error(reply)
         return reply
+
+    def _idle_connection(self) -> _Connection | None:
+        """An idle blocking-read connection still open (Redis may have closed some meanwhile)."""
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.usable:
+                return connection
+        return None
 
     async def _connect(self) -> _Connection:
         """The shared connection, opened if needed; concurrent callers share one attempt."""

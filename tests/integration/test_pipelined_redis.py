@@ -213,3 +213,25 @@ def test_blocking_reads_wait_on_connections_of_their_own() -> None:
             assert_eventually(lambda: len(admin.client_list()) == 1)
     finally:
         own.stop()
+
+
+def test_an_idle_blocking_connection_closed_by_redis_is_not_reused() -> None:
+    with RedisServer(appendonly=False) as own:
+
+        async def scenario() -> None:
+            client = PipelinedRedis(own.url, reply_timeout=0.5)
+            try:
+                assert await client.xread({unique("quiet"): "$"}, block=10) == []  # leaves one idle
+                with redis.Redis.from_url(own.url) as admin:
+                    admin.client_kill_filter(_type="normal", skipme=True)  # closes it, and the shared one
+                await asyncio.sleep(0.1)
+                stream = unique("events")
+                reader = asyncio.ensure_future(client.xread({stream: "$"}, block=5000))
+                await asyncio.sleep(0.1)
+                await client.execute_command("XADD", stream, "*", "n", "1")
+                [[name, entries]] = await asyncio.wait_for(reader, 2)
+                assert name == stream.encode() and entries[0][1] == {b"n": b"1"}
+            finally:
+                await client.aclose()
+
+        run(scenario())
