@@ -42,7 +42,9 @@ def _with_watches(env: Env, address: str, watched: list[str]) -> Mapping[str, fl
 
 def run(env: Env) -> list[Figure]:
     profile = env.profile
-    service, address = env.own_motion_grpc("motion-grpc-watchers", db=DB)
+    # Every watch comes from this one host: lift the per-peer cap (default 100) above them.
+    cap = ("--max-watches-per-peer", str(profile.watchers + 100))
+    service, address = env.own_motion_grpc("motion-grpc-watchers", db=DB, extra=cap)
     prefix = env.unique("watched")
     watched = [f"{prefix}-{i}" for i in range(profile.watchers)]
     sides = {
