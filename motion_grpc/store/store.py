@@ -17,13 +17,13 @@ import redis
 from redis.asyncio.cluster import RedisCluster
 
 from motion_grpc.store import protocol, scripts
+from motion_grpc.store.event_reads import EventReads
 from motion_grpc.store.keys import InstanceKeys, index_key, pending_key, wake_channel
 from motion_grpc.store.records import (
     DEFAULT_MAX_QUEUE,
     CommitRecord,
     EnqueueRequest,
     EnqueueResult,
-    Event,
     QueuedEntry,
     Taken,
     commit_args,
@@ -31,7 +31,6 @@ from motion_grpc.store.records import (
     events_retention_from_env,
     mapped_async,
     now_ms,
-    parse_event,
     take_args,
     taken_reply,
     text,
@@ -67,7 +66,7 @@ _RENEW = _Script(scripts.RENEW)
 _RELEASE = _Script(scripts.RELEASE)
 
 
-class Store:
+class Store(EventReads):
     """Typed operations on one instance's keys, on a redis.asyncio client (one event loop)."""
 
     def __init__(
@@ -333,44 +332,6 @@ class Store:
         for keys in keys_list:
             pipe.pttl(keys.lease)
         return [max(int(ttl), 0) if int(ttl) != -1 else -1 for ttl in await pipe.execute()]
-
-    # -- waiting and events ----------------------------------------------------------
-
-    @mapped_async
-    async def flush_probe(self, keys: InstanceKeys, target: str | None) -> tuple[bool, str, int | None]:
-        """(every entry up to target is gone, newest event id, version), consistently."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.xrange(keys.updates, "-", target or "+", count=1)
-        pipe.xrevrange(keys.events, "+", "-", count=1)
-        pipe.hget(keys.meta, protocol.META_VERSION)
-        head, newest, raw_version = await pipe.execute()
-        newest_id = text(newest[0][0]) if newest else "0-0"
-        return not head, newest_id, (None if raw_version is None else int(raw_version))
-
-    @mapped_async
-    async def flush_target(self, keys: InstanceKeys, flow: str | None) -> str | None:
-        """Id of the newest entry enqueued so far (by one flow, or any)."""
-        if flow:
-            raw = await self.client.hget(keys.meta, protocol.last_queued_field(flow))
-            return None if raw is None else text(raw)
-        newest = await self.client.xrevrange(keys.updates, "+", "-", count=1)
-        return text(newest[0][0]) if newest else None
-
-    @mapped_async
-    async def read_events(
-        self, keys: InstanceKeys, after: str, block_ms: int, count: int = protocol.EVENTS_PAGE
-    ) -> list[Event]:
-        """Events after an id, waiting up to block_ms for the first one (XREAD BLOCK)."""
-        reply = await self.blocking_client.xread({keys.events: after}, count=count, block=block_ms)
-        if not reply:
-            return []
-        _, raw_events = reply[0]
-        return [parse_event(raw_id, fields) for raw_id, fields in raw_events]
-
-    @mapped_async
-    async def events_range(self, keys: InstanceKeys, after: str, count: int) -> list[Event]:
-        raw = await self.client.xrange(keys.events, f"({after}", "+", count=count)
-        return [parse_event(raw_id, fields) for raw_id, fields in raw]
 
 
 def _take_keys(keys: InstanceKeys) -> list[str]:
