@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--event-loop",
         choices=loops.CHOICES,
-        default="auto",
-        help="the server's event loop: uvloop (auto: when installed) or asyncio's own",
+        default=loops.DEFAULT,
+        help="the server's event loop: asyncio's own, or uvloop (the [uvloop] extra; less CPU per call)",
     )
     serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
     _add_watch_options(serve)

@@ -71,7 +71,7 @@ class ChildSpec:
     engine_settings: EngineSettings
     log_level: str = "INFO"
     log_format: str = "text"
-    event_loop: str = "auto"
+    event_loop: str = loops.DEFAULT
 
 
 @dataclass
