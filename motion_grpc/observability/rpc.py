@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from motion_grpc.grpc_handlers import rewrapped
 from motion_grpc.observability import metrics, tracing
 
 _CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
@@ -49,19 +50,11 @@ class ObservingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return None
         method = _method_of(handler_call_details.method)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _observe_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _observe_stream(handler.unary_stream, method),  # type: ignore[arg-type]
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return rewrapped(
+            handler,
+            lambda behavior: _observe_unary(behavior, method),
+            lambda behavior: _observe_stream(behavior, method),
+        )
 
 
 def _observe_unary(behavior: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:

@@ -36,6 +36,7 @@ from motion_grpc.errors import (
     error_info,
     status_for,
 )
+from motion_grpc.grpc_handlers import rewrapped
 from motion_grpc.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -102,20 +103,12 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return None
         method = _method_name(handler_call_details.method)
-        deserializer = _tolerant(handler.request_deserializer, method)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method),
-                request_deserializer=deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method),  # type: ignore[arg-type]
-                request_deserializer=deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return rewrapped(
+            handler,
+            lambda behavior: self._wrap_unary(behavior, method),
+            lambda behavior: self._wrap_stream(behavior, method),
+            _tolerant(handler.request_deserializer, method),
+        )
 
     def _wrap_unary(
         self, behavior: Callable[..., Awaitable[Any]], method: str

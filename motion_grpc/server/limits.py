@@ -21,6 +21,7 @@ import grpc
 from grpc import aio
 
 from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError
+from motion_grpc.grpc_handlers import rewrapped
 
 SERVICE_PREFIX = "/motion.v1.MotionService/"
 _MIB = 1024 * 1024
@@ -149,17 +150,11 @@ class LimitsInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None or not full_method.startswith(SERVICE_PREFIX):
             return handler
         method = full_method[len(SERVICE_PREFIX) :]
-        if method == "Run" and handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._checked_unary(handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
+        if method == "Run":
+            return rewrapped(handler, self._checked_unary, None)
         if method in ("RunStream", "WatchUpdates"):
-            return grpc.unary_stream_rpc_method_handler(
-                self._capped_stream(handler.unary_stream, method == "RunStream"),  # type: ignore[arg-type]
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+            return rewrapped(
+                handler, None, lambda behavior: self._capped_stream(behavior, method == "RunStream")
             )
         return handler
 
