@@ -46,11 +46,17 @@ def test_ordering_suite_passes_on_cluster(replicas: list[ServerProcess]) -> None
 
 
 def _spread_instances(cluster: RedisClusterServers) -> list[str]:
-    """Instance ids of Ledger whose keys live on every master of the cluster."""
-    ids = [unique("spread") for _ in range(INSTANCES)]
-    slots = [key_slot(InstanceKeys.of("Ledger", i).meta.encode()) for i in ids]
-    assert len({cluster.node_of_slot(slot) for slot in slots}) == len(cluster.nodes)
-    return ids
+    """Instance ids of Ledger, an equal share on every master of the cluster."""
+    share = INSTANCES // len(cluster.nodes)
+    by_node: dict[int, list[str]] = {}
+    while sum(len(found) for found in by_node.values()) < INSTANCES:
+        instance_id = unique("spread")
+        slot = key_slot(InstanceKeys.of("Ledger", instance_id).meta.encode())
+        found = by_node.setdefault(cluster.node_of_slot(slot), [])
+        if len(found) < share:
+            found.append(instance_id)
+    assert len(by_node) == len(cluster.nodes)
+    return [instance_id for found in by_node.values() for instance_id in found]
 
 
 def test_fifo_and_nothing_lost_across_masters(
