@@ -32,8 +32,7 @@ class CallerUpdates:
 
     def cursor(self) -> str:
         """The instance's newest event id: the outcomes of what is enqueued next come after it."""
-        _, newest, _ = self._engine.call(self._engine.core.store.flush_probe(self._keys, None))
-        return newest
+        return self._engine.call(self._engine.core.store.flush_start(self._keys, None)).newest
 
     def catch_up(self, deadline: float | None) -> None:
         """Apply everything queued so far (a run with force_refresh reads after it)."""

@@ -137,3 +137,15 @@ class ServerProcess:
             self.stop(signal.SIGTERM, timeout=15)  # graceful, so an embedded Redis it started stops too
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+@contextmanager
+def servers_running(servers: Sequence[ServerProcess]) -> Iterator[list[ServerProcess]]:
+    """Start every server (each listening before the next starts); kill them all on the way out."""
+    try:
+        for server in servers:
+            server.start()
+        yield list(servers)
+    finally:
+        for server in servers:
+            server.kill()

@@ -19,7 +19,7 @@ from motion_grpc.engine.ops import describe_error
 from motion_grpc.engine.results import StateView
 from motion_grpc.engine.serving import check_enqueue
 from motion_grpc.engine.snapshots import Runtimes
-from motion_grpc.engine.waiting import Wait, WaitResult, events_from, wait_for_updates
+from motion_grpc.engine.waiting import LocalDrains, Wait, WaitResult, wait_for_flush, wait_for_updates
 from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError, ResourceExhaustedError
 from motion_grpc.logs import excerpt
 from motion_grpc.store import protocol
@@ -33,12 +33,18 @@ class Administration:
     """Everything about an instance besides running its flows."""
 
     def __init__(
-        self, store: Store, runtimes: Runtimes, instances: Instances, wake: Callable[[InstanceKeys], None]
+        self,
+        store: Store,
+        runtimes: Runtimes,
+        instances: Instances,
+        wake: Callable[[InstanceKeys], None],
+        local: LocalDrains | None = None,
     ) -> None:
         self._store = store
         self._runtimes = runtimes
         self._instances = instances
         self._wake = wake
+        self._local = local
 
     async def get_state(
         self, component: ComponentDefinition, keys: InstanceKeys, names: Sequence[str] | None
@@ -71,20 +77,7 @@ class Administration:
         and among every update from `since_id` on, however early it ended.
         """
         since = parse_event_id(since_id, "since_update_id") if since_id else None
-        target = await self._store.flush_target(keys, flow)
-        if target is None and since is None:
-            version = await self._store.version(keys)
-            if version is None:
-                raise NotFoundError(
-                    f"instance {excerpt(keys.instance_id)} of {component.name} does not exist"
-                )
-            return WaitResult(version)
-        _, newest, _ = await self._store.flush_probe(keys, target)
-        if since is None:
-            return await wait_for_updates(self._store, keys, Wait(target, newest, deadline))
-        return await wait_for_updates(
-            self._store, keys, Wait(target, events_from(since), deadline, since=since)
-        )
+        return await wait_for_flush(self._store, keys, flow, since, deadline, self._local)
 
     async def write_state(
         self,
@@ -142,7 +135,7 @@ class Administration:
         self._wake(keys)
         last = enqueued.ids[-1]
         waited = await wait_for_updates(
-            self._store, keys, Wait(last, enqueued.events_before, deadline, wanted={last})
+            self._store, keys, Wait(last, enqueued.events_before, deadline, wanted={last}), self._local
         )
         event = waited.outcomes.get(last)
         if event is None:  # its event was trimmed away: it ended, the flush says how far

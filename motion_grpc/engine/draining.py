@@ -109,6 +109,7 @@ class Drainer:
         applier: Applier,
         leases: LeaseKeeper,
         settings: DrainSettings,
+        progressed: Callable[[InstanceKeys], None] = lambda keys: None,
     ) -> None:
         self._store = store
         self._components = components
@@ -117,6 +118,8 @@ class Drainer:
         self._applier = applier
         self._leases = leases
         self._settings = settings
+        #: Called after each commit, and each take that discarded entries: waiters here look again.
+        self._progressed = progressed
         self.stopping = False
         self._load_errors: dict[InstanceKeys, str] = {}  # why an instance's state last failed to load
 
@@ -157,12 +160,15 @@ class Drainer:
                     keys, drain.token, self._leases.ttl_ms, drain.policies, not drain.held, GROUP_MAX
                 )
             observed.discarded(keys.component, taken.discarded)  # by this take, or the one after a commit
+            if taken.discarded:
+                self._progressed(keys)
             if taken.code in (protocol.TAKEN, protocol.TAKE_AGAIN) and not drain.held:
                 drain.held = True
                 self._leases.hold(keys.lease, drain.token)
                 observed.lease_taken(keys, taken)
             if taken.code == protocol.TAKEN:
                 taken = await self._apply(drain, taken)
+                self._progressed(keys)
                 applied = True
                 continue
             if taken.code != protocol.TAKE_AGAIN:

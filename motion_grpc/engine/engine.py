@@ -27,6 +27,7 @@ from motion_grpc.engine.results import RunResult, StateView
 from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.scheduling import UpdateScheduler
 from motion_grpc.engine.serving import ResultCheck, ServeCall, Serving, cache_digest
+from motion_grpc.engine.signals import Signals
 from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import WaitResult
@@ -80,10 +81,12 @@ class AsyncEngine:
         )
         applier = Applier(self._update_runner, self._instances, s.update_timeout, OpTimes(FAST_OP_SECONDS),
                           s.max_state_bytes)  # fmt: skip
+        signals = Signals()
+        drain_settings = DrainSettings(max_attempts=s.max_attempts)
         self._drainer = Drainer(self.store, self.registry.get, self._runtimes, self._instances, applier,
-                                self._leases, DrainSettings(max_attempts=s.max_attempts))  # fmt: skip
+                                self._leases, drain_settings, signals.fire)  # fmt: skip
         self._scheduler = UpdateScheduler(
-            self.store, self._drainer.drain, s.max_concurrent_updates, s.sweep_interval
+            self.store, self._drainer.drain, s.max_concurrent_updates, s.sweep_interval, signals
         )
         self._wakeups = WakeListener(
             self._redis.async_client(max_connections=WAKE_CONNECTIONS),
@@ -91,9 +94,10 @@ class AsyncEngine:
             self._scheduler.notify,
         )
         wake = self._wake_override or (self._scheduler.notify if s.process_updates else _no_wake)
+        local = self._scheduler if s.process_updates else None  # its drains wake waiters here
         self._serving = Serving(self.store, self._runtimes, self._instances, self._serve_runner, wake,
-                                s.fast_op_seconds, s.serve_timeout, s.request_id_ttl)  # fmt: skip
-        self._admin = Administration(self.store, self._runtimes, self._instances, wake)
+                                s.fast_op_seconds, s.serve_timeout, s.request_id_ttl, local)  # fmt: skip
+        self._admin = Administration(self.store, self._runtimes, self._instances, wake, local)
         self._serves = Limiter(s.max_concurrent_serves, s.serve_queue, "--max-concurrent-serves")
         self._leases.start()
         if s.process_updates:

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from motion_grpc.engine.draining import DrainBackoffError
 from motion_grpc.engine.ops import stop_task
+from motion_grpc.engine.signals import Signals
 from motion_grpc.errors import MotionError
 from motion_grpc.logs import RateLimitedLog
 from motion_grpc.store.keys import InstanceKeys
@@ -46,6 +47,7 @@ class UpdateScheduler:
         drain: Callable[[InstanceKeys], Awaitable[bool]],
         max_concurrent: int,
         sweep_interval: float,
+        signals: Signals | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max concurrent updates must be >= 1")
@@ -53,6 +55,8 @@ class UpdateScheduler:
         self._drain = drain
         self._max = max_concurrent
         self._sweep_interval = sweep_interval
+        #: Fired when a drain stops (its drainer fires them after each commit): see engine/waiting.py.
+        self.signals = signals or Signals()
         self._running: dict[InstanceKeys, asyncio.Task[None]] = {}
         self._again: set[InstanceKeys] = set()  # notified while draining: drain once more after
         self._waiting: collections.OrderedDict[InstanceKeys, None] = collections.OrderedDict()
@@ -73,6 +77,10 @@ class UpdateScheduler:
     def start(self) -> None:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop(), name="motion-sweep")
 
+    def draining(self, keys: InstanceKeys) -> bool:
+        """A drain of the instance runs here, or waits for a free slot (a waiter may sleep on it)."""
+        return self._sweeper is not None and (keys in self._running or keys in self._waiting)
+
     def notify(self, keys: InstanceKeys) -> None:
         """An instance may have queued updates: drain it (once, even if notified often)."""
         if self._stopping:
@@ -87,6 +95,7 @@ class UpdateScheduler:
         """Stop: drains finish the op in hand, commit it and hand their leases back."""
         self._stopping = True
         self._waiting.clear()
+        self.signals.fire_all()  # none of those drains will run: their waiters look elsewhere
         for timer in self._timers.values():
             timer.cancel()
         if self._sweeper is not None:
@@ -111,6 +120,7 @@ class UpdateScheduler:
         finally:
             del self._running[keys]
             self._again.discard(keys)
+            self.signals.fire(keys)
             if not self._stopping:
                 self._fill()
 

@@ -29,7 +29,7 @@ from motion_grpc.engine.results import RunResult
 from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
-from motion_grpc.engine.waiting import Wait, wait_for_updates
+from motion_grpc.engine.waiting import LocalDrains, Wait, wait_for_updates
 from motion_grpc.errors import MotionError, NotFoundError, OpError, QueueFullError
 from motion_grpc.observability import serve_op, tracing
 from motion_grpc.props import Props
@@ -97,8 +97,10 @@ class Serving:
         fast_op_seconds: float,
         timeout: float | None,
         request_id_ttl: float = 24 * 3600.0,
+        local: LocalDrains | None = None,
     ) -> None:
         self._store = store
+        self._local = local
         self._runtimes = runtimes
         self._instances = instances
         self._runner = runner
@@ -153,7 +155,7 @@ class Serving:
                 served.result, served.version, served.cached, served.ids, [], served.deduplicated
             )
         wait = Wait(served.ids[-1], served.events_before, options.deadline, wanted=set(served.ids))
-        waited = await wait_for_updates(self._store, keys, wait)
+        waited = await wait_for_updates(self._store, keys, wait, self._local)
         outcomes = [waited.outcomes[i] for i in served.ids if i in waited.outcomes]
         version = max([served.version] + [event.version for event in outcomes])
         return RunResult(served.result, version, served.cached, served.ids, outcomes, served.deduplicated)

@@ -1,18 +1,26 @@
-"""Waiting for queued updates to end, woken by the instance's event stream.
+"""Waiting for queued updates to end, woken by this process's drain or by the events stream.
 
-A blocking XREAD on the events stream wakes as soon as an update ends, in
-this process or any other, so no waiter polls; the block bound only lets it
-check its deadline. Waiters hold no thread: thousands can wait on one loop.
+When this process drains the instance, its drain wakes the waiters after
+each commit and when it stops, so a waiter holds no Redis connection while
+it sleeps. Otherwise a blocking XREAD on the events stream wakes it as soon
+as an update ends in any process. Either way no waiter polls: the block
+bound only lets it check its deadline, and it looks at the queue again only
+after an update ended. Waiters hold no thread: thousands can wait on one loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from motion_grpc.engine.signals import Signals
 from motion_grpc.errors import DeadlineExceededError, NotFoundError
+from motion_grpc.logs import excerpt
 from motion_grpc.store import protocol
+from motion_grpc.store.event_reads import FlushProbe
 from motion_grpc.store.events import parse_event_id
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Event
@@ -55,29 +63,132 @@ class Wait:
         return self.since, _NEWEST if self.target is None else parse_event_id(self.target)
 
 
-async def wait_for_updates(store: Store, keys: InstanceKeys, wait: Wait) -> WaitResult:
+class LocalDrains(Protocol):
+    """This process's drains, as a waiter sees them."""
+
+    signals: Signals
+
+    def draining(self, keys: InstanceKeys) -> bool:
+        """This process is draining the instance, or will as soon as a drain is free."""
+        ...
+
+
+async def wait_for_updates(
+    store: Store, keys: InstanceKeys, wait: Wait, local: LocalDrains | None = None
+) -> WaitResult:
     """Block until every entry up to the wait's target has ended; collect the outcomes it asks for."""
+    return await _wait(store, keys, wait, _Wakeup(local, keys), None)
+
+
+async def wait_for_flush(
+    store: Store,
+    keys: InstanceKeys,
+    flow: str | None,
+    since: tuple[int, int] | None,
+    deadline: float | None,
+    local: LocalDrains | None = None,
+) -> WaitResult:
+    """Wait for every entry queued now (of one flow, or all); outcomes of those that did not
+    apply, and of every update from `since` on."""
+    wakeup = _Wakeup(local, keys)
+    try:
+        probe = await store.flush_start(keys, flow)
+    except BaseException:
+        wakeup.close()
+        raise
+    if probe.version is None:
+        wakeup.close()
+        raise NotFoundError(f"instance {excerpt(keys.instance_id)} of {keys.component} does not exist")
+    if since is None:
+        wait = Wait(probe.target, probe.newest, deadline)
+    else:
+        wait = Wait(probe.target, events_from(since), deadline, since=since)
+    return await _wait(store, keys, wait, wakeup, probe)
+
+
+class _Wakeup:
+    """A waiter's wake-up from this process's drain of the instance, armed before every look."""
+
+    def __init__(self, local: LocalDrains | None, keys: InstanceKeys) -> None:
+        self._local, self._keys = local, keys
+        self._signal = None if local is None else local.signals.arm(keys)
+
+    @property
+    def local(self) -> bool:
+        """This process drains the instance: its drain will wake the waiter."""
+        return self._local is not None and self._local.draining(self._keys)
+
+    async def sleep(self, seconds: float) -> None:
+        if self._signal is not None:
+            await asyncio.wait((self._signal,), timeout=seconds)
+
+    def rearm(self) -> None:
+        if self._local is not None and self._signal is not None:
+            self._local.signals.disarm(self._keys, self._signal)
+            self._signal = self._local.signals.arm(self._keys)
+
+    def close(self) -> None:
+        if self._local is not None and self._signal is not None:
+            self._local.signals.disarm(self._keys, self._signal)
+            self._signal = None
+
+
+async def _wait(
+    store: Store, keys: InstanceKeys, wait: Wait, wakeup: _Wakeup, probe: FlushProbe | None
+) -> WaitResult:
+    """Look, and until done sleep on this process's drain (when it drains the instance) or on
+    the events stream (an update ending anywhere); look again only after an update ended."""
     result = WaitResult(version=0)
     cursor = wait.events_after
+    try:
+        while True:
+            if probe is None:
+                probe = await store.flush_probe(keys, wait.target, cursor)
+            for event in probe.events:
+                cursor = event.id
+                _keep(event, wait, result)
+            if probe.version is None:
+                raise NotFoundError(
+                    f"instance {excerpt(keys.instance_id)} of {keys.component} was deleted while waiting"
+                )
+            if probe.done:
+                await _collect(store, keys, cursor, probe.newest, wait, result)
+                result.version = probe.version
+                return result
+            seconds = _block_seconds(wait.deadline)
+            if wakeup.local:
+                await wakeup.sleep(seconds)
+            else:
+                cursor = await _until_one_ends(store, keys, cursor, seconds, wait, result)
+            wakeup.rearm()
+            probe = None
+    finally:
+        wakeup.close()
+
+
+def _block_seconds(deadline: float | None) -> float:
+    """How long one wait may block: until the deadline, at most MAX_BLOCK_MS."""
+    if deadline is None:
+        return MAX_BLOCK_MS / 1000
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise DeadlineExceededError("deadline passed before the queued updates were applied")
+    return min(MAX_BLOCK_MS / 1000, remaining)
+
+
+async def _until_one_ends(
+    store: Store, keys: InstanceKeys, cursor: str, seconds: float, wait: Wait, result: WaitResult
+) -> str:
+    """Read events (XREAD BLOCK) until one says an update ended, or `seconds` passed; the new cursor."""
+    until = time.monotonic() + seconds
     while True:
-        done, newest, version = await store.flush_probe(keys, wait.target)
-        if version is None:
-            raise NotFoundError(
-                f"instance {keys.instance_id!r} of {keys.component} was deleted while waiting"
-            )
-        if done:
-            await _collect(store, keys, cursor, newest, wait, result)
-            result.version = version
-            return result
-        block_ms = MAX_BLOCK_MS
-        if wait.deadline is not None:
-            remaining = wait.deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceededError("deadline passed before the queued updates were applied")
-            block_ms = max(1, min(MAX_BLOCK_MS, int(remaining * 1000)))
-        for event in await store.read_events(keys, cursor, block_ms):
+        block_ms = max(1, int((until - time.monotonic()) * 1000))
+        events = await store.read_events(keys, cursor, block_ms)
+        for event in events:
             cursor = event.id
             _keep(event, wait, result)
+        if not events or any(event.status in TERMINAL for event in events) or time.monotonic() >= until:
+            return cursor
 
 
 async def _collect(

@@ -11,7 +11,7 @@ from redis.crc import key_slot
 from motion_grpc import MotionClient
 from motion_grpc.store.keys import InstanceKeys
 from tests.cluster import RedisClusterServers
-from tests.helpers import ServerProcess, unique
+from tests.helpers import ServerProcess, servers_running, unique
 from tests.integration import test_ordering
 
 pytestmark = pytest.mark.fault
@@ -30,13 +30,8 @@ def cluster() -> Iterator[RedisClusterServers]:
 @pytest.fixture(scope="module")
 def replicas(cluster: RedisClusterServers) -> Iterator[list[ServerProcess]]:
     started = [ServerProcess(redis_url=cluster.url, args=["--lease-ttl", "2"]) for _ in range(2)]
-    try:
-        for server in started:
-            server.start()
-        yield started
-    finally:
-        for server in started:
-            server.kill()
+    with servers_running(started) as running:
+        yield running
 
 
 def test_ordering_suite_passes_on_cluster(replicas: list[ServerProcess]) -> None:
