@@ -28,16 +28,26 @@ def redis_cli_binary() -> str:
     return found
 
 
+#: Node ports are drawn below the kernel's ephemeral range (32768 up, by default), bus ports
+#: (port + 10000) included, so no connection's local port or free_port can take one meanwhile.
+_NODE_PORTS = range(20_000, 22_768)
+#: Ports picked in this process: nodes are all picked before any binds its ports.
+_PICKED: set[int] = set()
+
+
 def _cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    """A free port whose cluster bus port (port + 10000) is free and valid too, never picked before."""
     for _ in range(200):
-        port = random.randint(20_000, 50_000)
+        port = random.choice(_NODE_PORTS)
+        if port in _PICKED:
+            continue
         try:
             for candidate in (port, port + 10_000):
                 with socket.socket() as sock:
                     sock.bind(("127.0.0.1", candidate))
         except OSError:
             continue
+        _PICKED.add(port)
         return port
     raise RuntimeError("no free port pair for a cluster node")
 

@@ -17,13 +17,31 @@ from typing import Any, TypeVar
 import grpc
 
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
-from motion_grpc.store.embedded import free_port
+from motion_grpc.store import embedded
 
 T = TypeVar("T")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEST_APP = str(ROOT / "tests" / "apps" / "testapp.py")
 MOTION_GRPC = str(pathlib.Path(sys.executable).parent / "motion-grpc")
+
+
+#: Every port free_port handed out in this process.
+_HANDED_OUT: set[int] = set()
+
+
+def free_port() -> int:
+    """A free port never handed out before in this session.
+
+    A port is only probed free here and bound later by the process it is for,
+    so two ports picked before either is bound (two replicas, a server and its
+    metrics) could otherwise be the same one: the kernel hands out the port it
+    just closed again now and then.
+    """
+    while (port := embedded.free_port()) in _HANDED_OUT:
+        pass
+    _HANDED_OUT.add(port)
+    return port
 
 
 def unique(prefix: str = "i") -> str:

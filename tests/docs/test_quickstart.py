@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from motion_grpc.store.embedded import free_port
 from tests.docs.blocks import Block, blocks, make_dry_run, run_python, served
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port
 
 PAGE = ROOT / "docs" / "quickstart.md"
 PAGE_PORT = "localhost:50052"

@@ -17,9 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from motion_grpc.store.embedded import free_port
 from tests.docs.blocks import Block, blocks, make_dry_run, run_python, served
-from tests.helpers import MOTION_GRPC, ROOT, ServerProcess, clean_env, unique
+from tests.helpers import MOTION_GRPC, ROOT, ServerProcess, clean_env, free_port, unique
 
 README = ROOT / "README.md"
 #: How each block of the README starts, and the test below that runs it.

@@ -12,8 +12,7 @@ import pytest
 
 from motion_grpc import MotionClient
 from motion_grpc.cli import main
-from motion_grpc.store.embedded import free_port
-from tests.helpers import MOTION_GRPC, ServerProcess, clean_env, unique
+from tests.helpers import MOTION_GRPC, ServerProcess, clean_env, free_port, unique
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

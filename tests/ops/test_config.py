@@ -12,8 +12,7 @@ import pytest
 from motion_grpc import __version__
 from motion_grpc.cli import build_parser
 from motion_grpc.config import ConfigError, layered_defaults, parse_args
-from motion_grpc.store.embedded import free_port
-from tests.helpers import MOTION_GRPC, TEST_APP, ServerProcess, clean_env
+from tests.helpers import MOTION_GRPC, TEST_APP, ServerProcess, clean_env, free_port
 
 
 def _serve_parser() -> object:

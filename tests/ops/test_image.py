@@ -14,8 +14,7 @@ import subprocess
 
 import pytest
 
-from motion_grpc.store.embedded import free_port
-from tests.helpers import MOTION_GRPC, ROOT, ServerProcess, clean_env
+from tests.helpers import MOTION_GRPC, ROOT, ServerProcess, clean_env, free_port
 
 DOCKERFILE = ROOT / "Dockerfile"
 

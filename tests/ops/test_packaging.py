@@ -20,8 +20,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from motion_grpc.store.embedded import free_port
-from tests.helpers import ROOT, assert_eventually, clean_env, unique
+from tests.helpers import ROOT, assert_eventually, clean_env, free_port, unique
 
 
 def isolated_env() -> dict[str, str]:

@@ -19,7 +19,7 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.client import AsyncInstanceHandle, FlushOutcome, InstanceHandle, RunOutcome
 from motion_grpc.client._core import ClientCore, InstanceCore
 from motion_grpc.errors import InvalidArgumentError
-from motion_grpc.store.embedded import free_port
+from tests.helpers import free_port
 
 
 @pytest.fixture
