@@ -16,7 +16,8 @@ SECRET = "props-value-that-must-not-be-logged"
 
 
 def _records(log: pathlib.Path) -> list[dict[str, object]]:
-    lines = log.read_text().splitlines()
+    # Whole lines only: the server may be writing the last one while this reads.
+    lines = log.read_text().split("\n")[:-1]
     # The one line printed on stdout for people ("motion-grpc serving ... on ...") is not a log line.
     return [json.loads(line) for line in lines if line and not line.startswith("motion-grpc serving")]
 
