@@ -1,5 +1,6 @@
 """Components for the tests of Motion's semantics: discard policies, batches, cache, hooks, admin."""
 
+import pathlib
 import time
 import uuid
 
@@ -8,6 +9,8 @@ from motion_grpc import Component, DiscardPolicy
 SUPERSEDE_AFTER = 5
 EXPIRE_AFTER = 0.5
 BATCH_SIZE = 4
+#: Longest an update waits at its gate before failing (instead of holding its queue forever).
+GATE_TIMEOUT = 60.0
 
 Burst = Component("Burst", cache_ttl=0)
 
@@ -17,7 +20,23 @@ def burst_setup():
     return {"none": [], "num": [], "secs": []}
 
 
+def wait_at_gate(props):
+    """Block an update until the test opens its gate (props["gate"], a file the test creates).
+
+    A test holding the first update of a burst at its gate knows the whole burst is
+    queued behind it, however slowly the machine enqueues it.
+    """
+    gate = props.get("gate")
+    if gate is not None:
+        deadline = time.monotonic() + GATE_TIMEOUT
+        while not pathlib.Path(gate).exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gate {gate} not opened within {GATE_TIMEOUT} s")
+            time.sleep(0.01)
+
+
 def _record(state, props, key):
+    wait_at_gate(props)
     time.sleep(props.get("sleep", 0))
     return {key: [*state[key], props["i"]]}
 
@@ -52,6 +71,8 @@ def batched_serve(state, props):
 
 @Batched.update("add", batch_size=BATCH_SIZE)
 def batched_update(state, props_list):
+    for props in props_list:
+        wait_at_gate(props)
     time.sleep(max(props.get("sleep", 0) for props in props_list))
     return {
         "calls": [*state["calls"], len(props_list)],
@@ -80,6 +101,7 @@ def cached_bump_serve(state, props):
 
 @Cached.update("bump")
 def cached_bump(state, props):
+    wait_at_gate(props)
     time.sleep(props.get("sleep", 0))
     return {"n": state["n"] + 1}
 
@@ -153,6 +175,7 @@ def listed_serve(state, props):
 
 @Listed.update("bump")
 def listed_bump(state, props):
+    wait_at_gate(props)
     time.sleep(props.get("sleep", 0))
     return {"n": state["n"] + 1}
 

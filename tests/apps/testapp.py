@@ -1,6 +1,7 @@
 """Components the integration tests host."""
 
 import os
+import pathlib
 import time
 
 from motion_grpc import Component
@@ -36,8 +37,20 @@ def slow_read(state, props):
     return state["value"]
 
 
+#: Longest a Slow update waits at its gate before failing (instead of holding its queue forever).
+GATE_TIMEOUT = 60.0
+
+
 @Slow.update("bump")
 def slow_bump(state, props):
+    # props["gate"]: a file the test creates when this update may go on, so a test knows the
+    # update is still running for as long as it needs, however loaded the machine.
+    gate = props.get("gate")
+    deadline = time.monotonic() + GATE_TIMEOUT
+    while gate is not None and not pathlib.Path(gate).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {gate} not opened within {GATE_TIMEOUT} s")
+        time.sleep(0.01)
     time.sleep(props.get("sleep", 0))
     return {"value": state["value"] + 1}
 

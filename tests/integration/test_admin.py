@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pathlib
 import threading
 import time
 from collections.abc import Callable
@@ -124,9 +125,12 @@ def test_delete_during_a_running_update_does_not_resurrect(
     assert handle.run("bump", {}, flush_update=True) == 0  # fresh from init_state
 
 
-def test_a_flush_waiting_on_a_deleted_instance_ends(semantics_client: MotionClient) -> None:
+def test_a_flush_waiting_on_a_deleted_instance_ends(
+    semantics_client: MotionClient, tmp_path: pathlib.Path
+) -> None:
     handle = semantics_client.instance("Listed", unique("flushing"))
-    handle.run("bump", {"sleep": 1.0})
+    gate = tmp_path / "gate"  # holds the first update until after the delete: the flush cannot succeed
+    handle.run("bump", {"gate": str(gate)})
     handle.run("bump", {})
     errors: list[BaseException] = []
 
@@ -138,8 +142,9 @@ def test_a_flush_waiting_on_a_deleted_instance_ends(semantics_client: MotionClie
 
     waiter = threading.Thread(target=flush)
     waiter.start()
-    time.sleep(0.2)
+    time.sleep(0.2)  # the flush is waiting (one that comes after the delete is NotFound too)
     handle.delete()
+    gate.touch()
     waiter.join(10)
     assert not waiter.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], NotFoundError)

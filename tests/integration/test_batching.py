@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 from motion_grpc import MotionClient
 from motion_grpc.store import scripts
 from tests.apps.semantics import BATCH_SIZE
@@ -9,10 +11,13 @@ from tests.helpers import assert_eventually, unique
 from tests.integration.conftest import events_of
 
 
-def test_queued_updates_are_cut_into_batches(semantics_client: MotionClient, redis_url: str) -> None:
+def test_queued_updates_are_cut_into_batches(
+    semantics_client: MotionClient, redis_url: str, tmp_path: pathlib.Path
+) -> None:
     instance_id = unique("batch")
     handle = semantics_client.instance("Batched", instance_id)
-    first = handle.run_outcome("add", {"i": 0, "sleep": 1.0}).update_ids[0]
+    gate = tmp_path / "gate"  # holds the first update until the other 10 are queued
+    first = handle.run_outcome("add", {"i": 0, "gate": str(gate)}).update_ids[0]
 
     def first_running() -> bool:
         events = events_of(redis_url, "Batched", instance_id)
@@ -20,6 +25,7 @@ def test_queued_updates_are_cut_into_batches(semantics_client: MotionClient, red
 
     assert_eventually(first_running)
     ids = [handle.run_outcome("add", {"i": i}).update_ids[0] for i in range(1, 11)]
+    gate.touch()
     flushed = handle.flush(timeout=30)
     # The first ran alone (it was the only one queued); the 10 queued behind it went
     # in batches of at most BATCH_SIZE, in order.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import time
 
 import pytest
@@ -41,13 +42,17 @@ def test_ignore_cache_recomputes(semantics_client: MotionClient) -> None:
     assert fresh.version == first.version
 
 
-def test_force_refresh_waits_for_pending_updates(semantics_client: MotionClient) -> None:
+def test_force_refresh_waits_for_pending_updates(
+    semantics_client: MotionClient, tmp_path: pathlib.Path
+) -> None:
     handle = semantics_client.instance("Cached", unique("refresh"))
     cached = handle.run_outcome("read", {"q": 1})
-    handle.run("bump", {"sleep": 0.5})
+    gate = tmp_path / "gate"
+    handle.run("bump", {"gate": str(gate)})  # held until the gate opens
     handle.run("bump", {})
     stale = handle.run_outcome("read", {"q": 1})
     assert stale.result["n"] == 0  # served at once from the last committed state
+    gate.touch()
     refreshed = handle.run_outcome("read", {"q": 1}, force_refresh=True)
     assert refreshed.result["n"] == 2 and not refreshed.cached
     assert refreshed.version == cached.version + 2
@@ -88,7 +93,8 @@ def test_unhashable_props_are_served_uncached(engine: Engine) -> None:
 
 
 def test_cache_ttl_expires_and_zero_disables(engine: Engine) -> None:
-    short = Component(unique("ShortCache"), cache_ttl=0.3)
+    ttl = 1.0  # the second read below comes well within it, even on a loaded machine
+    short = Component(unique("ShortCache"), cache_ttl=ttl)
     never = Component(unique("NoCache"), cache_ttl=0)
     for component in (short, never):
 
@@ -100,7 +106,7 @@ def test_cache_ttl_expires_and_zero_disables(engine: Engine) -> None:
     instance = ComponentInstance(short, unique(), engine=engine)
     first = instance.run_result("read", {"q": 1})
     assert instance.run_result("read", {"q": 1}).cached
-    time.sleep(0.4)
+    time.sleep(ttl + 0.1)
     assert not instance.run_result("read", {"q": 1}).cached
     uncached = ComponentInstance(never, unique(), engine=engine)
     assert not any(uncached.run_result("read", {"q": 1}).cached for _ in range(3))

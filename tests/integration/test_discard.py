@@ -1,8 +1,9 @@
 """Discard policies under a burst: exact counts, derived from the rule of each policy.
 
-Each test first starts one slow update and waits until it is RUNNING, then
-enqueues 199 more of the same op while it runs, so the whole burst is queued
-before the first of it is considered:
+Each test first starts one update held at a gate and waits until it is RUNNING,
+then enqueues 199 more of the same op while it runs, and only then opens the
+gate, so the whole burst is queued before the first of it is considered, however
+slowly a loaded machine enqueues it:
 
 - NONE: all 200 are applied, in order.
 - NUM_NEW_UPDATES, N: an update is discarded when N or more newer updates of its
@@ -10,36 +11,42 @@ before the first of it is considered:
   already running, update k runs iff 200 - k < N: the last N run, so N + 1 are
   applied in all and 199 - N are superseded. The newest always runs.
 - SECONDS, S: an update still unstarted S seconds after its enqueue is dropped.
-  The burst is queued within a fraction of S after the first started, and the
-  first runs 3 S, so every one of the 199 is older than S when it comes up:
-  exactly 1 applied, 199 expired. An update enqueued on an idle queue runs.
+  The gate opens 2 S after the last of the burst was queued, so every one of
+  the 199 is older than S when it comes up: exactly 1 applied, 199 expired. An
+  update enqueued on an idle queue runs.
 """
 
 from __future__ import annotations
 
+import pathlib
 import time
 
 from motion_grpc import MotionClient
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+from motion_grpc.client import InstanceHandle
 from motion_grpc.store import scripts
 from tests.apps.semantics import EXPIRE_AFTER, SUPERSEDE_AFTER
 from tests.helpers import assert_eventually, unique
 from tests.integration.conftest import events_of
 
 BURST = 200
-SLOW = 3 * EXPIRE_AFTER
 
 
-def _burst(client: MotionClient, redis_url: str, flow: str) -> tuple[str, float]:
-    """Start a slow update, wait until it runs, then queue BURST - 1 more; the burst's duration."""
+def _burst(
+    client: MotionClient, redis_url: str, flow: str, gate: pathlib.Path, hold: float = 0.0
+) -> InstanceHandle:
+    """Start an update held at `gate`, wait until it runs, queue BURST - 1 more, then open the
+    gate `hold` seconds after the last was queued; the handle that ran them (its flush reports
+    every one of them that failed, however early it ended)."""
     instance_id = unique(flow)
     handle = client.instance("Burst", instance_id)
-    first = handle.run_outcome(flow, {"i": 0, "sleep": SLOW}).update_ids[0]
+    first = handle.run_outcome(flow, {"i": 0, "gate": str(gate)}).update_ids[0]
     assert_eventually(lambda: _running(redis_url, instance_id, first))
-    started = time.monotonic()
     for i in range(1, BURST):
         handle.run(flow, {"i": i})
-    return instance_id, time.monotonic() - started
+    time.sleep(hold)
+    gate.touch()
+    return handle
 
 
 def _running(redis_url: str, instance_id: str, update_id: str) -> bool:
@@ -56,9 +63,11 @@ def _outcomes(redis_url: str, instance_id: str) -> dict[int, list[str]]:
     return ended
 
 
-def test_none_applies_every_update_in_order(semantics_client: MotionClient, redis_url: str) -> None:
-    instance_id, _ = _burst(semantics_client, redis_url, "none")
-    handle = semantics_client.instance("Burst", instance_id)
+def test_none_applies_every_update_in_order(
+    semantics_client: MotionClient, redis_url: str, tmp_path: pathlib.Path
+) -> None:
+    handle = _burst(semantics_client, redis_url, "none", tmp_path / "gate")
+    instance_id = handle.instance_id
     flushed = handle.flush(timeout=60)
     assert flushed.failed == []
     assert handle.get_state(["none"])["none"] == list(range(BURST))
@@ -66,10 +75,11 @@ def test_none_applies_every_update_in_order(semantics_client: MotionClient, redi
     assert _outcomes(redis_url, instance_id) == {scripts.APPLIED: [""] * BURST}
 
 
-def test_num_new_updates_runs_the_newest_n(semantics_client: MotionClient, redis_url: str) -> None:
-    instance_id, took = _burst(semantics_client, redis_url, "num")
-    assert took < SLOW, "the burst must be queued while the first update runs"
-    handle = semantics_client.instance("Burst", instance_id)
+def test_num_new_updates_runs_the_newest_n(
+    semantics_client: MotionClient, redis_url: str, tmp_path: pathlib.Path
+) -> None:
+    handle = _burst(semantics_client, redis_url, "num", tmp_path / "gate")
+    instance_id = handle.instance_id
     flushed = handle.flush(timeout=60)
     newest = list(range(BURST - SUPERSEDE_AFTER, BURST))
     assert handle.get_state(["num"])["num"] == [0, *newest]
@@ -84,10 +94,12 @@ def test_num_new_updates_runs_the_newest_n(semantics_client: MotionClient, redis
     assert flushed.version == 1 + 1 + SUPERSEDE_AFTER
 
 
-def test_seconds_expires_what_waited_too_long(semantics_client: MotionClient, redis_url: str) -> None:
-    instance_id, took = _burst(semantics_client, redis_url, "secs")
-    assert took < SLOW - EXPIRE_AFTER, "every queued update must be older than the limit when it comes up"
-    handle = semantics_client.instance("Burst", instance_id)
+def test_seconds_expires_what_waited_too_long(
+    semantics_client: MotionClient, redis_url: str, tmp_path: pathlib.Path
+) -> None:
+    # Every queued update is older than the limit when it comes up.
+    handle = _burst(semantics_client, redis_url, "secs", tmp_path / "gate", hold=2 * EXPIRE_AFTER)
+    instance_id = handle.instance_id
     flushed = handle.flush(timeout=60)
     assert handle.get_state(["secs"])["secs"] == [0]
     assert _outcomes(redis_url, instance_id) == {
@@ -102,14 +114,18 @@ def test_seconds_expires_what_waited_too_long(semantics_client: MotionClient, re
     assert handle.get_state(["secs"])["secs"] == [0, BURST]
 
 
-def test_policies_count_only_updates_of_their_own_op(semantics_client: MotionClient, redis_url: str) -> None:
+def test_policies_count_only_updates_of_their_own_op(
+    semantics_client: MotionClient, redis_url: str, tmp_path: pathlib.Path
+) -> None:
     instance_id = unique("mixed")
     handle = semantics_client.instance("Burst", instance_id)
-    first = handle.run_outcome("num", {"i": 0, "sleep": 1.0}).update_ids[0]
+    gate = tmp_path / "gate"
+    first = handle.run_outcome("num", {"i": 0, "gate": str(gate)}).update_ids[0]
     assert_eventually(lambda: _running(redis_url, instance_id, first))
     for i in range(1, 9):
         handle.run("none", {"i": i})
         handle.run("num", {"i": i})
+    gate.touch()
     handle.flush(timeout=30)
     # num entries 2..9 queued (sequence numbers); the none entries in between do not count:
     # entry k runs iff 9 - k < 5, so i = 4..8 run.

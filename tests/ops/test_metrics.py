@@ -3,6 +3,7 @@ no instance id."""
 
 from __future__ import annotations
 
+import pathlib
 import urllib.request
 from collections.abc import Iterator
 
@@ -12,8 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from motion_grpc import MotionClient
 from motion_grpc.errors import MotionError
-from motion_grpc.store.embedded import free_port
-from tests.helpers import ServerProcess, assert_eventually, unique
+from tests.helpers import ServerProcess, assert_eventually, free_port, unique
 
 
 @pytest.fixture(scope="module")
@@ -86,17 +86,19 @@ def test_failed_updates_count_by_error_type_and_errors_by_status(
 
 
 def test_queue_depth_counts_updates_waiting(
-    motion: MotionClient, metrics_server: tuple[ServerProcess, int]
+    motion: MotionClient, metrics_server: tuple[ServerProcess, int], tmp_path: pathlib.Path
 ) -> None:
     port = metrics_server[1]
     instance_id = unique("metrics")
     handle = motion.instance("Slow", instance_id)
+    gate = tmp_path / "gate"  # holds the first update, so the other two wait behind it until it opens
     for _ in range(3):
-        handle.run("bump", props={"sleep": 0.5})
+        handle.run("bump", props={"gate": str(gate)})
     waiting = assert_eventually(
         lambda: sample(scrape(port), "motion_update_queue_depth", component="Slow") >= 2
     )
     assert waiting
+    gate.touch()
     handle.flush()
     assert_eventually(lambda: sample(scrape(port), "motion_update_queue_depth", component="Slow") == 0)
     assert instance_id not in scrape(port)
