@@ -45,6 +45,10 @@ def blocking_update(state, props):
     return {"n": state["n"] + 1}
 
 
+#: The Limited ops' timeout: far below the 5 s a test makes them wait, far above what an op that
+#: waits for nothing takes even on a loaded machine (its pool thread and the loop must get a turn).
+OP_TIMEOUT = 1.5
+
 Limited = Component("Limited", cache_ttl=0)
 
 
@@ -53,25 +57,25 @@ def limited_setup():
     return {"done": []}
 
 
-@Limited.serve("ask", timeout=0.3)
+@Limited.serve("ask", timeout=OP_TIMEOUT)
 async def limited_serve(state, props):
     await asyncio.sleep(props.get("sleep", 0))
     return "answer"
 
 
-@Limited.update("ask", timeout=0.3)
+@Limited.update("ask", timeout=OP_TIMEOUT)
 async def limited_update(state, props):
     await asyncio.sleep(props.get("update", 0))
     return {"done": [*state["done"], props["i"]]}
 
 
-@Limited.serve("sync_ask", timeout=0.3)
+@Limited.serve("sync_ask", timeout=OP_TIMEOUT)
 def limited_sync_serve(state, props):
     time.sleep(props.get("sleep", 0))
     return "answer"
 
 
-@Limited.update("sync_ask", timeout=0.3)
+@Limited.update("sync_ask", timeout=OP_TIMEOUT)
 def limited_sync_update(state, props):
     time.sleep(props.get("update", 0))
     return {"done": [*state["done"], props["i"]]}
