@@ -5,7 +5,6 @@ from __future__ import annotations
 import pathlib
 import signal
 import threading
-import time
 
 import pytest
 
@@ -13,7 +12,8 @@ from motion_grpc import MotionClient
 from motion_grpc.errors import StoreUnavailableError
 from motion_grpc.store import RedisServer
 from tests.fault.support import APPLIED, COMPONENT, RUNNING, events, kill, process_of, replica, wait_for_mark
-from tests.helpers import unique
+from tests.helpers import assert_eventually, free_port, unique
+from tests.ops.test_metrics import sample, scrape
 
 pytestmark = pytest.mark.fault
 
@@ -29,7 +29,8 @@ def test_sigterm_finishes_the_op_in_hand_and_hands_the_lease_over(tmp_path: path
     marks = tmp_path / "marks"
     instance_id = unique("graceful")
     with RedisServer(tmp_path / "redis", appendonly=False) as redis_server:
-        replicas = [replica(redis_server.url, marks) for _ in range(2)]
+        metrics_ports = [free_port() for _ in range(2)]
+        replicas = [replica(redis_server.url, marks, "--metrics-port", str(port)) for port in metrics_ports]
         try:
             for server in replicas:
                 server.start()
@@ -38,6 +39,7 @@ def test_sigterm_finishes_the_op_in_hand_and_hands_the_lease_over(tmp_path: path
                 for i in range(COUNT):
                     handle.run("append", {"i": i, "sleep": LONG_SLEEP if i == LONG_AT else 0.005})
             stopping = process_of(replicas, wait_for_mark(marks, LONG_AT))
+            stopping_metrics = metrics_ports[replicas.index(stopping)]
             survivor = next(r for r in replicas if r is not stopping)
 
             # A FlushUpdates call in flight on the stopping replica, started before SIGTERM.
@@ -53,7 +55,12 @@ def test_sigterm_finishes_the_op_in_hand_and_hands_the_lease_over(tmp_path: path
 
                 waiter = threading.Thread(target=flush)
                 waiter.start()
-                time.sleep(0.2)  # the call reaches the server; it then waits for the long op and more
+                # The call reaches the server (it then waits for the long op and more) before SIGTERM.
+                assert_eventually(
+                    lambda: (
+                        sample(scrape(stopping_metrics), "motion_rpcs_in_flight", method="FlushUpdates") == 1
+                    )
+                )
                 assert stopping.process is not None
                 kill(stopping.process.pid, signal.SIGTERM)
                 waiter.join(30)
