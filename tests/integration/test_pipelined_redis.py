@@ -24,6 +24,17 @@ def run(coroutine: object) -> object:
     return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
+def _blocked_clients(url: str) -> int:
+    with redis.Redis.from_url(url) as admin:
+        return int(admin.info("clients")["blocked_clients"])
+
+
+async def _until_blocked(url: str, count: int) -> None:
+    """Until Redis holds `count` clients blocked: each XREAD "$" is then in place, so it sees the
+    next XADD to its stream (one that reached Redis first would be before its "$")."""
+    await asyncio.to_thread(assert_eventually, lambda: _blocked_clients(url) >= count)
+
+
 def test_concurrent_callers_each_get_their_own_reply(redis_url: str) -> None:
     """Thousands of commands from concurrent tasks share one connection; none gets another's reply."""
     key = unique("counter")
@@ -192,7 +203,7 @@ def test_blocking_reads_wait_on_connections_of_their_own() -> None:
         client = PipelinedRedis(own.url)
         try:
             readers = [asyncio.ensure_future(client.xread({s: "$"}, count=5, block=5000)) for s in streams]
-            await asyncio.sleep(0.2)
+            await _until_blocked(own.url, len(streams))
             assert await client.ping() is True  # not stuck behind the blocked reads
             abandoned = asyncio.ensure_future(client.xread({unique("none"): "$"}, block=5000))
             await asyncio.sleep(0.1)
@@ -227,7 +238,7 @@ def test_an_idle_blocking_connection_closed_by_redis_is_not_reused() -> None:
                 await asyncio.sleep(0.1)
                 stream = unique("events")
                 reader = asyncio.ensure_future(client.xread({stream: "$"}, block=5000))
-                await asyncio.sleep(0.1)
+                await _until_blocked(own.url, 1)
                 await client.execute_command("XADD", stream, "*", "n", "1")
                 [[name, entries]] = await asyncio.wait_for(reader, 2)
                 assert name == stream.encode() and entries[0][1] == {b"n": b"1"}
