@@ -1,9 +1,11 @@
 """The property suite's server, bystanders, hypothesis profiles and end-of-session counts.
 
 Profiles: "bounded" (the default, inside `make test`: a few dozen examples
-per property, well under a minute in all) and "fuzz" (`make fuzz`:
-MOTION_FUZZ_EXAMPLES examples per property). With CI=true the run is
-derandomized, so CI is reproducible; no example database is kept either way.
+per property, well under a minute in all, always derandomized: the same
+examples every run, so `make test` passes or fails the same way each time) and
+"fuzz" (`make fuzz`: MOTION_FUZZ_EXAMPLES examples per property, random unless
+CI=true, where it is derandomized so CI is reproducible). No example database
+is kept either way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from tests.property.strategies import COMPONENT, LIVE_IDS
 _COMMON = {
     "deadline": None,
     "database": None,
-    "derandomize": os.environ.get("CI", "").lower() == "true",
     # Big and deep inputs are the point; the per-test fixture checks after all examples, on purpose.
     "suppress_health_check": [
         HealthCheck.too_slow,
@@ -37,8 +38,13 @@ _COMMON = {
     "print_blob": True,
 }
 _EXAMPLES = os.environ.get("MOTION_FUZZ_EXAMPLES")
-settings.register_profile("bounded", max_examples=int(_EXAMPLES or 25), **_COMMON)
-settings.register_profile("fuzz", max_examples=int(_EXAMPLES or 2000), **_COMMON)
+settings.register_profile("bounded", max_examples=int(_EXAMPLES or 25), derandomize=True, **_COMMON)
+settings.register_profile(
+    "fuzz",
+    max_examples=int(_EXAMPLES or 2000),
+    derandomize=os.environ.get("CI", "").lower() == "true",
+    **_COMMON,
+)
 settings.load_profile(os.environ.get("MOTION_FUZZ_PROFILE", "bounded"))
 
 
