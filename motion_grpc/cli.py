@@ -158,7 +158,8 @@ def _add_engine_options(serve: argparse.ArgumentParser) -> None:
         "--max-state-bytes",
         type=_positive_int,
         default=defaults.max_state_bytes,
-        help="largest encoded state of one instance; an update past it fails with StateTooLarge "
+        help="largest encoded state of one instance; an update past it fails with StateTooLarge, "
+        "a state write or init_state past it answers RESOURCE_EXHAUSTED "
         f"(default {defaults.max_state_bytes})",
     )
 

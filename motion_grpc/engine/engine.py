@@ -77,7 +77,7 @@ class AsyncEngine:
         self._update_runner = OpRunner(s.update_threads, "motion-update")
         self._leases = LeaseKeeper(self.store, s.lease_ttl)
         self._instances = Instances(
-            self.store, self._runtimes, self._update_runner, self._leases, s.init_timeout
+            self.store, self._runtimes, self._update_runner, self._leases, s.init_timeout, s.max_state_bytes
         )
         applier = Applier(self._update_runner, self._instances, s.update_timeout, OpTimes(FAST_OP_SECONDS),
                           s.max_state_bytes)  # fmt: skip

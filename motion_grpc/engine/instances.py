@@ -12,9 +12,9 @@ from typing import Any
 from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.runner import OpRunner
-from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
+from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot, field_sizes
 from motion_grpc.engine.state_codec import decode_state, encode_patch, has_hooks
-from motion_grpc.errors import DeadlineExceededError, NotFoundError, OpError
+from motion_grpc.errors import DeadlineExceededError, NotFoundError, OpError, ResourceExhaustedError
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Store
@@ -24,13 +24,20 @@ class Instances:
     """Instance creation and state loading; user hooks (init_state, save/load_state) run on threads."""
 
     def __init__(
-        self, store: Store, runtimes: Runtimes, runner: OpRunner, leases: LeaseKeeper, init_timeout: float
+        self,
+        store: Store,
+        runtimes: Runtimes,
+        runner: OpRunner,
+        leases: LeaseKeeper,
+        init_timeout: float,
+        max_state_bytes: int | None = None,
     ) -> None:
         self._store = store
         self._runtimes = runtimes
         self._runner = runner
         self._leases = leases
         self._init_timeout = init_timeout
+        self._max_state_bytes = max_state_bytes
 
     async def ensure(
         self,
@@ -72,6 +79,7 @@ class Instances:
                     f"init_state of {component.name} must return a dict with string keys", "TypeError"
                 )
             fields = await self.encode(component, {}, state)
+            self._check_size(component, fields)
             version = await self._store.init_commit(keys, token, fields)
             if version > 0 and not has_hooks(component):  # else ops see it through load_state
                 self._runtimes.get(keys).offer(Snapshot.stored(version, dict(state), fields))
@@ -80,6 +88,16 @@ class Instances:
             raise
         finally:
             self._leases.drop(keys.init_lock, token)
+
+    def _check_size(self, component: ComponentDefinition, fields: Mapping[str, bytes]) -> None:
+        """RESOURCE_EXHAUSTED (and no instance) when init_state's state is past --max-state-bytes."""
+        size = sum(field_sizes(fields).values())
+        if self._max_state_bytes is not None and size > self._max_state_bytes:
+            raise ResourceExhaustedError(
+                f"init_state of {component.name} made a state of {size} bytes encoded, over the limit "
+                f"of {self._max_state_bytes} bytes (--max-state-bytes, MOTION_MAX_STATE_BYTES); "
+                "keep less in the state or raise the limit"
+            )
 
     async def decode(self, component: ComponentDefinition, raw: dict[str, bytes]) -> dict[str, Any]:
         if has_hooks(component):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from motion_grpc import MotionClient
+from motion_grpc import Component, MotionClient
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.engine import AsyncEngine, EngineSettings, RunOptions
-from motion_grpc.errors import ResourceExhaustedError
+from motion_grpc.errors import NotFoundError, ResourceExhaustedError
 from motion_grpc.server import load_components
 from motion_grpc.store import RedisSettings
 from tests.helpers import TEST_APP, ServerProcess, unique
@@ -70,6 +71,37 @@ def test_in_process_engines_have_the_same_limit(redis_url: str) -> None:
             with pytest.raises(ResourceExhaustedError, match="--max-state-bytes"):
                 await engine.write_state("Ledger", instance_id, {"big": "y" * 4000})
             assert (await engine.get_state("Ledger", instance_id)).state == {"items": [1]}
+        finally:
+            await engine.close()
+
+    asyncio.run(scenario())
+
+
+Sized = Component("SizedInit")
+
+
+@Sized.init_state
+def sized_setup(size: int = 0) -> dict[str, str]:
+    return {"blob": "b" * size}
+
+
+@Sized.serve("read")
+def sized_read(state: Any, props: Any) -> int:
+    return len(state["blob"])
+
+
+def test_an_init_state_past_the_limit_creates_no_instance(redis_url: str) -> None:
+    async def scenario() -> None:
+        settings = EngineSettings(max_state_bytes=LIMIT)
+        engine = await AsyncEngine(RedisSettings(url=redis_url), [Sized], settings).start()
+        try:
+            big, small = unique(), unique()
+            with pytest.raises(ResourceExhaustedError, match=r"init_state of SizedInit .*--max-state-bytes"):
+                await engine.run("SizedInit", big, "read", {}, RunOptions(init_state_params={"size": 4000}))
+            with pytest.raises(NotFoundError):
+                await engine.get_state("SizedInit", big)
+            options = RunOptions(init_state_params={"size": 2000})
+            assert (await engine.run("SizedInit", small, "read", {}, options)).result == 2000
         finally:
             await engine.close()
 
