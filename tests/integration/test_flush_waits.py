@@ -37,6 +37,15 @@ def replicas(own_redis: RedisServer) -> Iterator[list[ServerProcess]]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def lone() -> Iterator[tuple[RedisServer, ServerProcess]]:
+    """A server alone on a Redis of its own: it drains every instance its calls enqueue for (no
+    other replica's sweep can take one before its drain does), and the Redis's blocked clients are
+    its waiters only."""
+    with RedisServer() as redis_server, ServerProcess(apps=[MODEL_APP], redis_url=redis_server.url) as server:
+        yield redis_server, server
+
+
 class BlockedClients:
     """The most clients Redis had blocked (in XREAD BLOCK) at once, sampled until stopped."""
 
@@ -77,11 +86,12 @@ def _run_then_flush(target: str, ids: list[str], flush_target: str) -> list[list
 
 
 def test_flushes_of_instances_this_replica_drains_hold_no_redis_connection(
-    own_redis: RedisServer, replicas: list[ServerProcess]
+    lone: tuple[RedisServer, ServerProcess],
 ) -> None:
+    redis_server, server = lone
     ids = [unique("local") for _ in range(FLUSHES)]
-    with BlockedClients(own_redis.url) as blocked:
-        turns = _run_then_flush(replicas[0].target, ids, replicas[0].target)
+    with BlockedClients(redis_server.url) as blocked:
+        turns = _run_then_flush(server.target, ids, server.target)
     assert turns == [[7]] * FLUSHES  # every flush returned after its update was applied
     assert blocked.samples > 10
     assert blocked.most < 10, f"{blocked.most} clients blocked in Redis while flushes waited"
