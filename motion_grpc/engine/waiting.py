@@ -93,12 +93,11 @@ async def wait_for_flush(
     wakeup = _Wakeup(local, keys)
     try:
         probe = await store.flush_start(keys, flow)
+        if probe.version is None:
+            raise NotFoundError(f"instance {excerpt(keys.instance_id)} of {keys.component} does not exist")
     except BaseException:
         wakeup.close()
         raise
-    if probe.version is None:
-        wakeup.close()
-        raise NotFoundError(f"instance {excerpt(keys.instance_id)} of {keys.component} does not exist")
     if since is None:
         wait = Wait(probe.target, probe.newest, deadline)
     else:
@@ -123,8 +122,8 @@ class _Wakeup:
             await asyncio.wait((self._signal,), timeout=seconds)
 
     def rearm(self) -> None:
-        if self._local is not None and self._signal is not None:
-            self._local.signals.disarm(self._keys, self._signal)
+        self.close()
+        if self._local is not None:
             self._signal = self._local.signals.arm(self._keys)
 
     def close(self) -> None:
