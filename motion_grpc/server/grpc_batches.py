@@ -112,8 +112,13 @@ async def _execute_batch(call: Any, operations: tuple[Any, ...], loop: asyncio.A
 
 
 def _can_shadow(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether `create_future` can be shadowed on this loop for a moment (asyncio's own loops)."""
-    return isinstance(loop, asyncio.BaseEventLoop) and "create_future" not in vars(loop)
+    """Whether `create_future` can be shadowed on this loop for a moment.
+
+    asyncio's own loops can; so can uvloop's through the subclass `loops` runs (a bare
+    uvloop.Loop, a Cython class, has no instance attributes, so its batches go unguarded).
+    """
+    attributes = getattr(loop, "__dict__", None)
+    return attributes is not None and "create_future" not in attributes
 
 
 def install() -> bool:

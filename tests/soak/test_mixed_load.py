@@ -8,7 +8,8 @@ MOTION_SOAK_SECONDS), rest (counted again), load (the second half), settle
 (every instance flushed and every update accounted for, then counted a third
 time). See resources.py for what "stopped growing" means. The curve is
 printed and written to MOTION_SOAK_REPORT (default: soak-curve.txt in the
-test's temporary directory).
+test's temporary directory). The server runs on the loop MOTION_SOAK_EVENT_LOOP
+names (--event-loop; default: the server's own default).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import pytest
 
 from motion_grpc import MotionClient
+from motion_grpc.server import loops
 from tests.helpers import ROOT, ServerProcess, assert_eventually
 from tests.soak import resources
 from tests.soak.driver import COMPONENT, Enqueued, Tally, drive, instance_ids
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.soak
 
 SECONDS = float(os.environ.get("MOTION_SOAK_SECONDS", "600"))
 CLIENTS = int(os.environ.get("MOTION_SOAK_CLIENTS", "3"))
+EVENT_LOOP = os.environ.get("MOTION_SOAK_EVENT_LOOP", loops.DEFAULT)
 INSTANCES = 1000
 WARMUP = max(10.0, SECONDS * 0.1)
 SOAK_APP = str(ROOT / "tests" / "apps" / "soakapp.py")
@@ -50,7 +53,7 @@ class Soak:
 
 @pytest.fixture
 def soak_server(redis_url: str, tmp_path: pathlib.Path) -> Iterator[ServerProcess]:
-    args = ["--update-workers", "4", "--events-retention", "1000000"]
+    args = ["--update-workers", "4", "--events-retention", "1000000", "--event-loop", EVENT_LOOP]
     with ServerProcess(
         apps=[SOAK_APP], redis_url=redis_url, args=args, log=tmp_path / "server.log"
     ) as server:

@@ -10,7 +10,8 @@ from motion_grpc.server import loops
 
 
 async def _loop_kind() -> str:
-    return type(asyncio.get_running_loop()).__module__.split(".")[0]
+    loop = asyncio.get_running_loop()
+    return "uvloop" if any(kind.__module__ == "uvloop" for kind in type(loop).__mro__) else "asyncio"
 
 
 def test_asyncio_by_default_and_uvloop_when_asked() -> None:
