@@ -175,11 +175,13 @@ class Drainer:
                 if taken.code == protocol.NOT_LEASE_HOLDER and drain.held:
                     raise LeaseLostError
                 drain.held = False  # idle or gone: the script released the lease
-                # An instance stays in the pending set while it is busy; a drain that finds
-                # nothing (a sweep's) takes it out, so a busy instance costs no extra trip.
                 if taken.code == protocol.NOT_LEASE_HOLDER:
                     return True
-                if applied or not await self._store.settle_pending(keys):
+                # The take settled the pending set itself, where it can (one slot). On a cluster
+                # an instance stays in it while busy; a drain that finds nothing (a sweep's)
+                # takes it out, so a busy instance costs no extra trip.
+                settled = self._store.take_settles_pending or applied
+                if settled or not await self._store.settle_pending(keys):
                     return False
             taken = None
         return False

@@ -129,9 +129,10 @@ return reply
 """
 )
 
-# KEYS: lease, updates, attempts, events, meta.
+# KEYS: lease, updates, attempts, events, meta[, pending].
 # ARGV: token, ttl_ms, now_ms, events_maxlen, may_acquire ('1'/'0'), group_max, policy_count, after,
-#       (flow\0op, discard kind, discard_after, batch_size, groupable '1'/'0')*policy_count.
+#       (flow\0op, discard kind, discard_after, batch_size, groupable '1'/'0')*policy_count,
+#       then, with the pending key, the instance id.
 # `after` ('' = none) names the entry the caller's commit just before ended with: unless that
 # commit went through, nothing is done and the reply is {-8}.
 # The one step of a worker before it runs ops: take (or renew) the lease, drop head entries
@@ -144,7 +145,10 @@ return reply
 # the queue is empty (the lease is released); {2, tally} to be called again; {-1} when another
 # worker holds the lease; {-3} when the instance is gone. The tally says what this call discarded,
 # so the caller counts discards without another round trip: (flow, op, reason, count)* then the
-# number of those groups (0 when nothing was discarded).
+# number of those groups (0 when nothing was discarded). Given the component's pending set (one
+# slot: not on a cluster), a take that finds the queue empty, or the instance gone, also takes the
+# instance out of it: atomically, so an enqueue (which adds it back) is never missed, and no sweep
+# has to look at an instance whose drain ended idle.
 TAKE = (
     _EVENT
     + """
@@ -154,9 +158,13 @@ if holder ~= ARGV[1] then
   if holder or ARGV[5] ~= '1' then return {-1} end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local function settle()
+  if KEYS[6] then redis.call('ZREM', KEYS[6], ARGV[9 + 5 * tonumber(ARGV[7])]) end
+end
 local version = redis.call('HGET', KEYS[5], 'version')
 if not version then
   redis.call('DEL', KEYS[1])
+  settle()
   return {-3}
 end
 local policies = {}
@@ -231,6 +239,7 @@ end
 if count > 0 then return answer(taken) end
 if scanned >= 500 then return answer({2}) end
 redis.call('DEL', KEYS[1])
+settle()
 return answer({0})
 """
 )

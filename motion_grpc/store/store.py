@@ -234,7 +234,19 @@ class Store(EventReads):
     ) -> Taken:  # fmt: skip
         """Take (or keep) the lease and start the next entry, batch or group: see scripts.TAKE."""
         args = take_args(token, ttl_ms, self.events_maxlen, policies, may_acquire, group_max)
-        return taken_reply(await _TAKE(self.client, _take_keys(keys), args))
+        return taken_reply(await _TAKE(self.client, *self._take_input(keys, args)))
+
+    @property
+    def take_settles_pending(self) -> bool:
+        """Whether a take that finds the queue empty takes the instance out of the pending set
+        itself (see scripts.TAKE); on a cluster, where that set is in another slot, it does not."""
+        return not self.cluster
+
+    def _take_input(self, keys: InstanceKeys, args: list[Any]) -> tuple[list[str], list[Any]]:
+        """TAKE's keys and arguments: with the pending set to settle, when the take may settle it."""
+        if not self.take_settles_pending:
+            return _take_keys(keys), args
+        return [*_take_keys(keys), pending_key(keys.component)], [*args, keys.instance_id]
 
     @mapped_async
     async def settle_pending(self, keys: InstanceKeys) -> bool:
@@ -284,7 +296,7 @@ class Store(EventReads):
         take = take_args(token, ttl_ms, self.events_maxlen, policies, False, group_max, records[-1].entry.id)
         pipe = self.client.pipeline(transaction=False)
         _COMMIT.queue(pipe, _commit_keys(keys), commit)
-        _TAKE.queue(pipe, _take_keys(keys), take)
+        _TAKE.queue(pipe, *self._take_input(keys, take))
         committed, taken = await pipe.execute(raise_on_error=False)
         if isinstance(committed, redis.exceptions.NoScriptError):  # so the take found no commit
             return int(await _COMMIT(self.client, _commit_keys(keys), commit)), None

@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
+import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from motion_grpc import AsyncMotionClient, MotionClient
 from motion_grpc.errors import DeadlineExceededError, ResourceExhaustedError
 from motion_grpc.server.loader import load_components
 from motion_grpc.store import scripts
+from motion_grpc.store.keys import pending_key
 from tests.apps.modelcalls import OP_TIMEOUT
 from tests.helpers import ROOT, ServerProcess, assert_eventually, unique
 from tests.integration.conftest import events_of
@@ -56,6 +58,24 @@ def test_a_thousand_instances_drain_slow_async_updates_in_order_exactly_once(
     for instance_id in ids[:50]:
         applied = [e for e in events_of(redis_url, "Chat", instance_id) if e.status == scripts.APPLIED]
         assert [e.version for e in applied] == [2, 3, 4]
+
+
+def test_a_drain_that_ends_idle_leaves_its_instance_to_no_sweep(redis_url: str) -> None:
+    """The take that finds a queue empty takes the instance out of the pending set in the same
+    script, so a thousand instances drained once cost the next sweep nothing (no take, no settle)."""
+    pending = pending_key("Chat")
+    server = ServerProcess(apps=[MODEL_APP], redis_url=redis_url, args=["--sweep-interval", "3600"])
+    with server, MotionClient(server.target) as client, redis.Redis.from_url(redis_url) as store:
+        idle, busy = client.instance("Chat", unique("idle")), client.instance("Chat", unique("busy"))
+        idle.run("say", {"i": 0, "update": 0.05}, flush_update=True)
+        assert store.zscore(pending, idle.instance_id) is None
+        busy.run("say", {"i": 0, "update": 2})
+        assert_eventually(
+            lambda: any(e.status == scripts.RUNNING for e in events_of(redis_url, "Chat", busy.instance_id))
+        )
+        assert store.zscore(pending, busy.instance_id) is not None  # still at work
+        busy.flush()
+        assert store.zscore(pending, busy.instance_id) is None
 
 
 def test_a_slow_update_of_one_instance_holds_up_no_other(model_client: MotionClient, redis_url: str) -> None:
