@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from motion_grpc.definition import ComponentDefinition, Definable, definition_of
+from motion_grpc.engine.caller_runs import CallerRuns
 from motion_grpc.engine.engine import AsyncEngine
 from motion_grpc.engine.ops import LoopThread
 from motion_grpc.engine.options import DEFAULT_OPTIONS, EngineSettings, RunOptions
@@ -38,6 +39,7 @@ class Engine:
         self._loop = LoopThread()
         self.core = AsyncEngine(redis, components, settings, wake)
         self.settings = self.core.settings
+        self._here = CallerRuns(self.core, redis, self._loop)
 
     def start(self) -> Engine:
         self.call(self.core.start())
@@ -48,6 +50,7 @@ class Engine:
         try:
             self.call(self.core.close())
         finally:
+            self._here.close()
             self._loop.close()
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -89,7 +92,9 @@ class Engine:
         options: RunOptions = DEFAULT_OPTIONS,
         check_result: ResultCheck | None = None,
     ) -> RunResult:
-        return self.call(self.core.run(component_name, instance_id, flow_key, props, options, check_result))
+        call = self.core.serve_call(component_name, instance_id, flow_key, props, options, check_result)
+        served = self._here.run(call)
+        return served if served is not None else self.call(self.core.run_call(call))
 
     def open_stream(
         self, component_name: str, instance_id: str, flow_key: str, props: Mapping[str, Any] | None = None,

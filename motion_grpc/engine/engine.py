@@ -157,8 +157,13 @@ class AsyncEngine:
             check_result: Called with the serve op's result before anything is enqueued;
                 a MotionError it raises fails the run with nothing enqueued.
         """
+        call = self.serve_call(component_name, instance_id, flow_key, props, options, check_result)
+        return await self.run_call(call)
+
+    async def run_call(self, call: ServeCall) -> RunResult:
+        """`run`, its names and props already checked (see `serve_call`)."""
         async with self._serves:
-            call = await self._serve_call(component_name, instance_id, flow_key, props, options, check_result)
+            await self._refresh(call)
             return await self._serving.run(call)
 
     async def open_stream(
@@ -170,10 +175,18 @@ class AsyncEngine:
         options: RunOptions = DEFAULT_OPTIONS,
     ) -> ServeStream:
         """Start a streaming run (hold a `serve_slot` around it); see engine.streams."""
-        call = await self._serve_call(component_name, instance_id, flow_key, props, options, None)
+        call = self.serve_call(component_name, instance_id, flow_key, props, options, None)
+        await self._refresh(call)
         return await self._serving.open_stream(call)
 
-    async def _serve_call(
+    async def _refresh(self, call: ServeCall) -> None:
+        """force_refresh: every update queued before the run ends before it is served."""
+        options = call.options
+        if options.force_refresh:
+            await self.ensure_instance(call.component, call.keys, options.init_state_params, options.deadline)
+            await self._admin.flush(call.component, call.keys, None, options.deadline, "")
+
+    def serve_call(
         self,
         component_name: str,
         instance_id: str,
@@ -182,17 +195,19 @@ class AsyncEngine:
         options: RunOptions,
         check_result: ResultCheck | None,
     ) -> ServeCall:
+        """A run's checked names and props, ready to serve (`run_call`)."""
         component, keys = self.resolve(component_name, instance_id)
         flow = component.flow(validate_name(flow_key, "flow key"))
         if props is None:
             props = {}
         if not isinstance(props, Mapping):
             raise InvalidArgumentError(f"props must be a dict, not {type(props).__name__}")
-        if options.force_refresh:
-            await self.ensure_instance(component, keys, options.init_state_params, options.deadline)
-            await self._admin.flush(component, keys, None, options.deadline, "")
         digest = cache_digest(component, flow, props)
         return ServeCall(component, keys, flow, dict(props), options, check_result or _accept, digest)
+
+    @property
+    def serving(self) -> Serving:
+        return self._serving
 
     # -- state, waiting and administration ---------------------------------------------
 

@@ -34,9 +34,13 @@ class LoopThread:
                 self._thread.start()
                 self._started = True
 
+    def is_current(self) -> bool:
+        """Whether the caller runs on this loop's own thread."""
+        return threading.current_thread() is self._thread
+
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run a coroutine on the loop and wait for its result."""
-        if threading.current_thread() is self._thread:
+        if self.is_current():
             coroutine.close()
             raise RuntimeError(
                 "a blocking motion-grpc call was made on the engine's own event loop; "

@@ -11,12 +11,13 @@ the state it was computed from.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from motion_grpc import codec
 from motion_grpc.definition import ComponentDefinition, Flow
@@ -26,7 +27,7 @@ from motion_grpc.engine.op_times import OpTimes
 from motion_grpc.engine.ops import describe_error, guarded
 from motion_grpc.engine.options import RunOptions
 from motion_grpc.engine.results import RunResult
-from motion_grpc.engine.runner import OpRunner
+from motion_grpc.engine.runner import OpRunner, call_sync
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import LocalDrains, Wait, wait_for_updates
@@ -37,6 +38,7 @@ from motion_grpc.state import State
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import (
+    EnqueueRequest,
     EnqueueResult,
     QueuedEntry,
     cache_value,
@@ -49,6 +51,13 @@ from motion_grpc.store.store import Store
 ResultCheck = Callable[[Any], object]
 
 
+class CacheHit(NamedTuple):
+    """A cached serve result, and the version of the state it was computed from."""
+
+    version: int
+    result: Any
+
+
 @dataclass(frozen=True)
 class Served:
     result: Any
@@ -58,6 +67,10 @@ class Served:
     events_before: str
     #: The run's request id was seen before: `version` and `ids` are the first call's.
     deduplicated: bool = False
+
+    def run_result(self) -> RunResult:
+        """The run's result, its updates not waited for."""
+        return RunResult(self.result, self.version, self.cached, self.ids, [], self.deduplicated)
 
     @classmethod
     def of(cls, result: Any, version: int, cached: bool, enqueued: EnqueueResult) -> Served:
@@ -151,9 +164,7 @@ class Serving:
     async def complete(self, keys: InstanceKeys, served: Served, options: RunOptions) -> RunResult:
         """The run's result; with flush_update, once its updates have ended."""
         if not (options.flush_update and served.ids):
-            return RunResult(
-                served.result, served.version, served.cached, served.ids, [], served.deduplicated
-            )
+            return served.run_result()
         wait = Wait(served.ids[-1], served.events_before, options.deadline, wanted=set(served.ids))
         waited = await wait_for_updates(self._store, keys, wait, self._local)
         outcomes = [waited.outcomes[i] for i in served.ids if i in waited.outcomes]
@@ -167,8 +178,8 @@ class Serving:
         slow): the caller then serves the checked way. Re-running a cheap op
         costs less than the round trip that checking first would cost every time.
         """
-        snapshot = self._runtimes.get(call.keys).unchecked_snapshot()
-        if snapshot is None or not self.serve_times.is_fast(call.component.name, call.flow.key):
+        snapshot = self.fast_snapshot(call)
+        if snapshot is None:
             return None
         served_props = dict(call.props)  # what the serve op adds to them counts only if its result does
         try:
@@ -177,9 +188,43 @@ class Serving:
         except MotionError:
             return None  # maybe an artefact of a stale snapshot: decide on the checked path
         call.options.check_deadline()
-        cache = self._cache_entry(call, snapshot.version, result)
-        entries = self._entries(call.flow, served_props, result)
-        request = self._store.enqueue_request(
+        enqueued = await self._store.enqueue(self.fast_request(call, snapshot, served_props, result))
+        outcome = self.fast_outcome(call, snapshot, result, enqueued)
+        if isinstance(outcome, CacheHit):
+            return await self.serve_cached(call, outcome)
+        if outcome is not None:
+            self._settle(call.keys, enqueued)
+        return outcome
+
+    def fast_snapshot(self, call: ServeCall) -> Snapshot | None:
+        """The snapshot a cheap serve op may run on unchecked; None for a slow op, or none at hand."""
+        if not self.serve_times.is_fast(call.component.name, call.flow.key):
+            return None
+        return self._runtimes.get(call.keys).unchecked_snapshot()
+
+    def fast_snapshot_here(self, call: ServeCall, commit_wait: float) -> Snapshot | None:
+        """`fast_snapshot` from a caller's own thread: it only reads (the loop owns the snapshots).
+
+        A commit of this process in flight (one Redis round trip) is waited out, up to
+        `commit_wait` seconds, rather than going the loop's way.
+        """
+        if not self.serve_times.is_fast(call.component.name, call.flow.key):
+            return None
+        runtime = self._runtimes.peek(call.keys)
+        if runtime is None:
+            return None
+        until = time.monotonic() + commit_wait
+        while runtime.in_commit and time.monotonic() < until:
+            time.sleep(0)  # hands the GIL to the loop that is committing
+        return runtime.unchecked_snapshot()
+
+    def fast_request(
+        self, call: ServeCall, snapshot: Snapshot, served_props: dict[str, Any], result: Any
+    ) -> EnqueueRequest:
+        """The enqueue of a run served on `snapshot`, fenced on its version."""
+        cache = cache_entry(call, snapshot.version, result)
+        entries = queue_entries(call.flow, served_props, result)
+        return self._store.enqueue_request(
             call.keys,
             entries,
             cache,
@@ -187,13 +232,17 @@ class Serving:
             call.lookup is not None,
             self._request_of(call.options.request_id),
         )
-        enqueued = await self._store.enqueue(request)
+
+    def fast_outcome(
+        self, call: ServeCall, snapshot: Snapshot, result: Any, enqueued: EnqueueResult
+    ) -> Served | CacheHit | None:
+        """What a fenced enqueue decided: served; a cached result to answer instead (nothing was
+        enqueued); or None, the snapshot being stale (serve the checked way). Wakes nobody."""
         if enqueued.code == protocol.CACHED:
-            hit = cache_hit(enqueued.cached, None)
-            return None if hit is None else await self._serve_cached(call, hit)
+            return cache_hit(enqueued.cached, None)
         if enqueued.code in (protocol.STALE, protocol.NO_INSTANCE):
             return None
-        self._settle(call.keys, enqueued)
+        check_enqueue(call.keys, enqueued.code, self._store.max_queue)
         return Served.of(result, snapshot.version, False, enqueued)
 
     async def _serve_checked(self, call: ServeCall) -> Served:
@@ -204,16 +253,16 @@ class Serving:
         )
         hit = cache_hit(cached, version)
         if hit is not None:
-            return await self._serve_cached(call, hit)
+            return await self.serve_cached(call, hit)
         snapshot = await self._instances.snapshot_at(call.component, call.keys, version)
         result = await self.call_serve(call, call.props, snapshot)
         options.check_deadline()
         call.check(result)
-        cache = self._cache_entry(call, snapshot.version, result)
+        cache = cache_entry(call, snapshot.version, result)
         enqueued = await self.enqueue(call.keys, call.flow, call.props, result, cache, options.request_id)
         return Served.of(result, snapshot.version, False, enqueued)
 
-    async def _serve_cached(self, call: ServeCall, hit: tuple[int, Any]) -> Served:
+    async def serve_cached(self, call: ServeCall, hit: CacheHit) -> Served:
         """A cache hit: its result is the answer, and what the flow's update ops are given."""
         version, result = hit
         call.check(result)  # cached for a caller that could take what this one cannot (a pickle)
@@ -225,23 +274,52 @@ class Serving:
         serve = call.flow.serve
         if serve is None:
             return None
-        state = State(call.keys.instance_id, snapshot.data, snapshot.version)
-        what = f"serve op {serve.name} of {call.component.name}/{call.flow.key}"
+        state, view, what = _serve_args(call, props, snapshot)
         timeout = serve.timeout if serve.timeout is not None else self._timeout
         started = time.perf_counter()
-        view = Props(props)
         with serve_op(call.component.name, call.flow.key, serve.name):
             result = await self._runner.call(what, serve.func, (state, view), timeout)
         if inspect.isgenerator(result):
             result = await self._runner.call(what, list, (result,), timeout)
         elif inspect.isasyncgen(result):
             result = await guarded(what, _collect_async(result))
+        self._served(call, props, view, started)
+        return result
+
+    def serves_here(self, call: ServeCall) -> bool:
+        """Whether the serve op may run in a caller's own thread: a plain function with no timeout."""
+        serve = call.flow.serve
+        return (
+            serve is not None
+            and serve.timeout is None
+            and self._timeout is None
+            and not inspect.iscoroutinefunction(serve.func)
+            and not inspect.isasyncgenfunction(serve.func)
+        )
+
+    def call_serve_here(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
+        """`call_serve` in the calling thread, for an op that `serves_here`, as Motion runs it.
+
+        A result that needs the event loop (a coroutine, an async generator) is
+        returned as it is: the caller hands it to the loop.
+        """
+        serve = call.flow.serve
+        assert serve is not None
+        state, view, what = _serve_args(call, props, snapshot)
+        started = time.perf_counter()
+        with serve_op(call.component.name, call.flow.key, serve.name):
+            result = call_sync(what, serve.func, (state, view))
+            if inspect.isgenerator(result):
+                result = call_sync(what, list, (result,))
+        self._served(call, props, view, started)
+        return result
+
+    def _served(self, call: ServeCall, props: dict[str, Any], view: Props, started: float) -> None:
         self.serve_times.record(call.component.name, call.flow.key, time.perf_counter() - started)
         if view != props:
             # As in Motion, what a serve op adds to its props reaches the flow's update ops.
             props.clear()
             props.update(view)
-        return result
 
     async def enqueue(
         self,
@@ -252,7 +330,7 @@ class Serving:
         cache: tuple[str, bytes, float] | None,
         request_id: str = "",
     ) -> EnqueueResult:
-        entries = self._entries(flow, props, result)
+        entries = queue_entries(flow, props, result)
         request = self._store.enqueue_request(keys, entries, cache, request=self._request_of(request_id))
         enqueued = await self._store.enqueue(request)
         self._settle(keys, enqueued)
@@ -267,28 +345,35 @@ class Serving:
         if enqueued.ids:
             self._wake(keys)
 
-    def _entries(self, flow: Flow, props: dict[str, Any], result: Any) -> list[QueuedEntry]:
-        """The queue entries of a run: one per update op of its flow, sharing one payload."""
-        if not flow.updates:
-            return []
-        try:
-            payload = tracing.carry(codec.dumps([props, result]))  # a list: JSON when both are JSON-like
-        except Exception as exc:
-            raise OpError(
-                f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "
-                f"{describe_error(exc)}",
-                "PicklingError",
-            ) from exc
-        return [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
+    def wake_from_thread(self, loop: asyncio.AbstractEventLoop, keys: InstanceKeys) -> None:
+        """Have the loop's drain pick up what a caller's thread enqueued."""
+        loop.call_soon_threadsafe(self._wake, keys)
 
-    def _cache_entry(self, call: ServeCall, version: int, result: Any) -> tuple[str, bytes, float] | None:
-        if call.digest is None:
-            return None
-        ttl = call.component.cache_ttl
-        try:
-            return call.digest, cache_value(version, now_ms() + int(ttl * 1000), codec.dumps(result)), ttl
-        except Exception:
-            return None  # a result that cannot be pickled is served, just not cached
+
+def queue_entries(flow: Flow, props: dict[str, Any], result: Any) -> list[QueuedEntry]:
+    """The queue entries of a run: one per update op of its flow, sharing one payload."""
+    if not flow.updates:
+        return []
+    try:
+        payload = tracing.carry(codec.dumps([props, result]))  # a list: JSON when both are JSON-like
+    except Exception as exc:
+        raise OpError(
+            f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "
+            f"{describe_error(exc)}",
+            "PicklingError",
+        ) from exc
+    return [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
+
+
+def cache_entry(call: ServeCall, version: int, result: Any) -> tuple[str, bytes, float] | None:
+    """The serve cache's (field, value, ttl) for a result computed from `version`; None when not cached."""
+    if call.digest is None:
+        return None
+    ttl = call.component.cache_ttl
+    try:
+        return call.digest, cache_value(version, now_ms() + int(ttl * 1000), codec.dumps(result)), ttl
+    except Exception:
+        return None  # a result that cannot be pickled is served, just not cached
 
 
 def cache_digest(component: ComponentDefinition, flow: Flow, props: Mapping[str, Any]) -> str | None:
@@ -297,7 +382,7 @@ def cache_digest(component: ComponentDefinition, flow: Flow, props: Mapping[str,
     return codec.props_digest(flow.key, props)
 
 
-def cache_hit(cached: bytes | None, version: int | None) -> tuple[int, Any] | None:
+def cache_hit(cached: bytes | None, version: int | None) -> CacheHit | None:
     """(version, result) of an unexpired cache entry computed from this version (any, when None)."""
     parsed = None if cached is None else parse_cache_value(cached)
     if parsed is None:
@@ -306,7 +391,7 @@ def cache_hit(cached: bytes | None, version: int | None) -> tuple[int, Any] | No
     if (version is not None and cached_version != version) or expires <= now_ms():
         return None
     try:
-        return cached_version, codec.loads(result)
+        return CacheHit(cached_version, codec.loads(result))
     except Exception:  # not what a replica wrote (see motion_grpc.trust): computed afresh instead
         return None
 
@@ -321,6 +406,28 @@ def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:
         raise NotFoundError(f"instance {keys.instance_id!r} of {keys.component} was deleted")
 
 
+def needs_loop(result: Any) -> bool:
+    """Whether a serve op's result must be finished on the event loop."""
+    return inspect.iscoroutine(result) or inspect.isasyncgen(result)
+
+
+async def finish_serve(call: ServeCall, result: Any) -> Any:
+    """The result of a `Serving.call_serve_here` that `needs_loop`, awaited or collected."""
+    if inspect.isasyncgen(result):
+        return await guarded(_what(call), _collect_async(result))
+    return await guarded(_what(call), result)
+
+
+def _serve_args(call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> tuple[State, Props, str]:
+    """The serve op's state and props, and how errors name it."""
+    return State(call.keys.instance_id, snapshot.data, snapshot.version), Props(props), _what(call)
+
+
+def _what(call: ServeCall) -> str:
+    serve = call.flow.serve
+    return f"serve op {serve.name if serve else '-'} of {call.component.name}/{call.flow.key}"
+
+
 def _finished(result: RunResult) -> Callable[[list[Any]], Awaitable[RunResult]]:
     async def finish(items: list[Any]) -> RunResult:
         return result
@@ -332,4 +439,7 @@ async def _collect_async(generator: Any) -> list[Any]:
     return [item async for item in generator]
 
 
-__all__ = ["ResultCheck", "ServeCall", "Served", "Serving", "cache_digest", "check_enqueue"]
+__all__ = [
+    "CacheHit", "ResultCheck", "ServeCall", "Served", "Serving",
+    "cache_digest", "cache_entry", "check_enqueue", "finish_serve", "needs_loop", "queue_entries",
+]  # fmt: skip

@@ -72,6 +72,11 @@ class InstanceRuntime:
         finally:
             self._commits -= 1
 
+    @property
+    def in_commit(self) -> bool:
+        """A commit of this process is in flight (see `committing`)."""
+        return self._commits > 0
+
     def unchecked_snapshot(self) -> Snapshot | None:
         """The snapshot to serve from without checking its version first; None while a commit of
         this process is in flight (then the version must be checked in Redis)."""
@@ -118,6 +123,10 @@ class Runtimes:
         else:
             self._items.move_to_end(keys)
         return runtime
+
+    def peek(self, keys: InstanceKeys) -> InstanceRuntime | None:
+        """The runtime of an instance if there is one, changing nothing (safe from other threads)."""
+        return self._items.get(keys)
 
     def forget(self, keys: InstanceKeys) -> None:
         self._items.pop(keys, None)

@@ -77,6 +77,15 @@ class RedisSettings:
             return RedisCluster.from_url(self._cluster_url(), **options)
         return redis.Redis.from_url(self.url, max_connections=self.max_connections, **options)
 
+    def caller_client(self) -> redis.Redis:
+        """A thread-safe client for callers' own threads (not for clusters): past `max_connections`
+        in use, a call waits for a free one (up to pool_timeout) rather than failing."""
+        options = self._options(Retry(ExponentialBackoff(cap=0.2, base=0.01), retries=1))
+        pool = redis.BlockingConnectionPool.from_url(
+            self.url, max_connections=self.max_connections, timeout=self.pool_timeout, **options
+        )
+        return redis.Redis(connection_pool=pool)
+
     def store_clients(self, max_blocking: int) -> tuple[Any, Any]:
         """The store's clients, for commands and for blocking reads (up to `max_blocking` at once).
 

@@ -31,6 +31,7 @@ from motion_grpc.store.records import (
     events_retention_from_env,
     mapped_async,
     now_ms,
+    store_errors,
     take_args,
     taken_reply,
     text,
@@ -50,6 +51,14 @@ class _Script:
         except redis.exceptions.NoScriptError:  # nothing ran: load it and send it again
             await client.script_load(self.source)
             return await client.evalsha(self.sha, len(keys), *keys, *args)
+
+    def call_blocking(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """`__call__` on a blocking (redis.Redis) client."""
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            client.script_load(self.source)
+            return client.evalsha(self.sha, len(keys), *keys, *args)
 
     def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Queue the script by SHA on a pipeline; the caller handles a NoScriptError reply."""
@@ -226,6 +235,15 @@ class Store(EventReads):
             keys = request.keys
             await self.client.zadd(pending_key(keys.component), {keys.instance_id: request.stamp}, nx=True)
         return enqueue_result(await _ENQUEUE(self.client, request.script_keys, request.args))
+
+    def enqueue_blocking(self, request: EnqueueRequest, client: Any) -> EnqueueResult:
+        """`enqueue` from a caller's own thread, on a blocking client of its own (not on a cluster)."""
+        if self.cluster:
+            raise ValueError("a blocking enqueue does not run on a cluster")  # callers check first
+        if request.idle:
+            return EnqueueResult(0, "0-0", 0, [])
+        with store_errors():
+            return enqueue_result(_ENQUEUE.call_blocking(client, request.script_keys, request.args))
 
     @mapped_async
     async def take(

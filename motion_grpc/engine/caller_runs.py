@@ -1,0 +1,107 @@
+"""In-process runs served in the caller's own thread, as Motion serves them.
+
+A blocking `inst.run` used to hop to the engine's loop thread, from there to a
+serve thread for a sync op, and back twice: three thread hand-offs and as many
+GIL hand-overs around a microsecond op. The caller's thread is a user thread
+already, so a cheap sync serve op runs right there, on this process's
+snapshot, and its enqueue (fenced on the snapshot's version, as on the loop's
+fast path) goes over a blocking Redis connection of the caller's: one round
+trip, no hop. The loop's drain is then told, without waiting for it.
+
+Everything else goes the engine's way, unchanged: an async, slow or timed
+serve op, no snapshot at hand, a stale one (the op then runs again on fresh
+state, as on the loop's fast path), flush_update, force_refresh, a Redis
+Cluster, or a caller on the engine's own loop thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from motion_grpc.engine.engine import AsyncEngine
+from motion_grpc.engine.ops import LoopThread
+from motion_grpc.engine.options import RunOptions
+from motion_grpc.engine.results import RunResult
+from motion_grpc.engine.serving import CacheHit, ServeCall, finish_serve, needs_loop
+from motion_grpc.errors import MotionError
+from motion_grpc.store.connection import RedisSettings
+
+#: Seconds a run waits out a commit of this process in flight on its instance (one Redis
+#: round trip) before going the engine's way: a caller running one flow after another
+#: meets the commit of its last run's update about every other time.
+COMMIT_WAIT = 0.005
+
+
+class CallerRuns:
+    """Serves eligible runs in the calling thread; None tells the caller to go the engine's way."""
+
+    def __init__(self, core: AsyncEngine, redis: RedisSettings, loop: LoopThread) -> None:
+        self._core = core
+        self._redis = redis
+        self._loop = loop
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        """Close the blocking client; later runs go the engine's way (which refuses them, closed)."""
+        with self._client_lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def run(self, call: ServeCall) -> RunResult | None:
+        """The run served here; None when it must go the engine's way (then nothing was enqueued)."""
+        if not self._eligible(call.options):
+            return None
+        core = self._core
+        serving = core.serving
+        snapshot = serving.fast_snapshot_here(call, COMMIT_WAIT) if serving.serves_here(call) else None
+        if snapshot is None:
+            return None
+        served_props = dict(call.props)  # what the serve op adds to them counts only if its result does
+        try:
+            result = serving.call_serve_here(call, served_props, snapshot)
+            if needs_loop(result):  # a plain function that returned a coroutine or async generator
+                result = self._loop.run(finish_serve(call, result))
+            call.check(result)
+        except MotionError:
+            return None  # maybe an artefact of a stale snapshot: the engine decides on checked state
+        call.options.check_deadline()
+        request = serving.fast_request(call, snapshot, served_props, result)
+        enqueued = core.store.enqueue_blocking(request, self._client_here())
+        outcome = serving.fast_outcome(call, snapshot, result, enqueued)
+        if outcome is None:
+            return None
+        if isinstance(outcome, CacheHit):
+            outcome = self._loop.run(serving.serve_cached(call, outcome))
+        elif enqueued.ids:
+            serving.wake_from_thread(self._loop.loop, call.keys)
+        return outcome.run_result()
+
+    def _eligible(self, options: RunOptions) -> bool:
+        """Runs that need nothing of the loop until their enqueue, from a thread other than its own."""
+        return (
+            not self._closed
+            and not options.flush_update
+            and not options.force_refresh
+            and not self._core.store.cluster
+            and not self._loop.is_current()
+        )
+
+    def _client_here(self) -> Any:
+        """The blocking client, made on first use (thread-safe; it waits for a free connection)."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._closed:
+                    raise RuntimeError("this engine is closed")
+                if self._client is None:
+                    self._client = self._redis.caller_client()
+                client = self._client
+        return client
+
+
+__all__ = ["CallerRuns"]

@@ -1,0 +1,121 @@
+"""In-process runs of a cheap sync serve op are served in the caller's own thread, as Motion serves them.
+
+The enqueue then goes over a blocking connection of the caller's, fenced on the
+snapshot's version; everything about the run stays as on the engine's loop
+(order, exactly once, errors, a stale snapshot: tests/integration/test_inprocess.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from motion_grpc import Component
+from motion_grpc.engine import Engine
+from motion_grpc.instance import ComponentInstance
+from motion_grpc.store import RedisSettings
+from tests.helpers import unique
+
+Ledger = Component("CallerLedger")
+#: (instance id, thread ident) of every serve op call.
+served_on: list[tuple[str, int]] = []
+
+
+@Ledger.init_state
+def setup() -> dict[str, Any]:
+    return {"items": []}
+
+
+@Ledger.serve("append")
+def count(state: Any, props: Any) -> int:
+    served_on.append((state.instance_id, threading.get_ident()))
+    if props.get("fail"):
+        raise KeyError("asked to fail")
+    return len(state["items"])
+
+
+@Ledger.update("append")
+def append(state: Any, props: Any) -> dict[str, Any]:
+    return {"items": [*state["items"], props["item"]]}
+
+
+@Ledger.serve("later")
+def later(state: Any, props: Any) -> Any:
+    async def answer() -> int:
+        return len(state["items"]) * 10
+
+    return answer()  # a plain function whose result is a coroutine
+
+
+@pytest.fixture
+def engine(redis_url: str) -> Iterator[Engine]:
+    running = Engine(RedisSettings(redis_url), [Ledger]).start()
+    yield running
+    running.close()
+
+
+def _threads_of(instance_id: str) -> list[int]:
+    return [thread for served_id, thread in served_on if served_id == instance_id]
+
+
+def test_a_cheap_sync_serve_op_runs_in_the_callers_thread(engine: Engine) -> None:
+    instance = ComponentInstance(Ledger, unique("here"), engine=engine)
+
+    def run_then_flush(item: int) -> int:
+        answer = instance.run("append", {"item": item})
+        instance.flush_update("append")  # so no commit of this process is in flight at the next run
+        return int(answer)
+
+    answers = [run_then_flush(item) for item in range(3)]  # load the snapshot and time the op
+    served_before = len(_threads_of(instance.instance_id))
+    answers += [run_then_flush(item) for item in range(3, 8)]
+    with ThreadPoolExecutor(1) as pool:
+        other_thread = pool.submit(threading.get_ident).result()
+        answers.append(pool.submit(run_then_flush, 8).result())
+    assert answers == list(range(9))  # each on the last committed state
+    served_here = _threads_of(instance.instance_id)[served_before:]
+    assert served_here == [threading.get_ident()] * 5 + [other_thread]  # once each, in the caller's thread
+    assert instance.read_state("items") == list(range(9))
+
+
+def test_many_threads_at_once_lose_no_update_and_keep_each_ones_order(engine: Engine) -> None:
+    instances = [ComponentInstance(Ledger, unique("crowd"), engine=engine) for _ in range(4)]
+    for instance in instances:
+        instance.run("append", {"item": "warm"}, flush_update=True)
+
+    def caller(n: int) -> None:
+        instance = instances[n % len(instances)]
+        for step in range(25):
+            instance.run("append", {"item": f"{n}:{step}"})
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(caller, range(32)))
+    for number, instance in enumerate(instances):
+        instance.flush_update("append")
+        items = instance.read_state("items")[1:]
+        callers = range(number, 32, len(instances))
+        assert sorted(items) == sorted(f"{n}:{step}" for n in callers for step in range(25))
+        for n in callers:  # one thread's runs enqueue one after the other: FIFO keeps them in order
+            own = [item for item in items if item.startswith(f"{n}:")]
+            assert own == [f"{n}:{step}" for step in range(25)]
+
+
+def test_a_raising_op_raises_its_own_exception_and_enqueues_nothing(engine: Engine) -> None:
+    instance = ComponentInstance(Ledger, unique("fails"), engine=engine)
+    for item in range(3):
+        instance.run("append", {"item": item}, flush_update=True)
+    version = instance.get_version()
+    with pytest.raises(KeyError, match="asked to fail"):
+        instance.run("append", {"item": "no", "fail": True})
+    assert instance.flush_update("append") == version
+    assert instance.read_state("items") == [0, 1, 2]
+
+
+def test_a_plain_op_returning_a_coroutine_is_awaited_on_the_loop(engine: Engine) -> None:
+    instance = ComponentInstance(Ledger, unique("later"), engine=engine)
+    instance.run("append", {"item": 1}, flush_update=True)
+    assert [instance.run("later") for _ in range(4)] == [10] * 4
