@@ -24,6 +24,7 @@ from motion_grpc.server import AppLoadError, ServerOptions, load_components, loo
 from motion_grpc.server.app import ListenError
 from motion_grpc.server.limits import add_limit_options, limits_from_args
 from motion_grpc.server.processes import ChildSpec, serve_processes
+from motion_grpc.server.workers import UPDATE_NICENESS
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.embedded import DEFAULT_DATA_DIR, embedded_settings
 from motion_grpc.store.records import DEFAULT_EVENTS_MAXLEN, events_retention_from_env
@@ -57,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="run update ops in this many worker processes, off the serving one (default 0: threads here)",
+    )
+    serve.add_argument(
+        "--update-niceness",
+        type=_niceness,
+        default=UPDATE_NICENESS,
+        help="how far update processes lower their scheduling priority (nice increment 0 to 19; 0 keeps "
+        f"the server's): on a core both want, serving runs first (default {UPDATE_NICENESS})",
     )
     serve.add_argument(
         "--processes",
@@ -163,6 +171,13 @@ def _add_engine_options(serve: argparse.ArgumentParser) -> None:
         "a state write or init_state past it answers RESOURCE_EXHAUSTED "
         f"(default {defaults.max_state_bytes})",
     )
+
+
+def _niceness(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 19:
+        raise argparse.ArgumentTypeError(f"must be 0 to 19, not {value}")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -272,6 +287,7 @@ def _serve(args: argparse.Namespace) -> int:
         debug=args.debug,
         reuse_port=args.reuse_port,
         update_processes=args.update_processes,
+        update_niceness=args.update_niceness,
         apps=tuple(args.apps),
         observability=observability.options_from(args),
         limits=limits_from_args(args),

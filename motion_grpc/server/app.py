@@ -32,7 +32,7 @@ from motion_grpc.server.limits import Limits, LimitsInterceptor
 from motion_grpc.server.security import SecurityOptions
 from motion_grpc.server.servicer import MotionServicer
 from motion_grpc.server.watch import WatchService
-from motion_grpc.server.workers import UpdateProcesses
+from motion_grpc.server.workers import UPDATE_NICENESS, UpdateProcesses
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.events import AsyncEventLog
 
@@ -55,6 +55,8 @@ class ServerOptions:
     grace: float = 5.0
     health_interval: float = 1.0
     update_processes: int = 0
+    #: How much update processes lower their scheduling priority (nice increment, 0 to 19).
+    update_niceness: int = UPDATE_NICENESS
     apps: tuple[str, ...] = ()
     #: Seconds an idle WatchUpdates stream waits before a Progress heartbeat.
     watch_heartbeat: float = 10.0
@@ -218,7 +220,9 @@ async def _start_engine(
     """The engine, with its update worker processes when `options.update_processes` asks for them."""
     if options.update_processes <= 0:
         return await AsyncEngine(redis, components, settings).start(), None
-    processes = UpdateProcesses(options.apps, redis, options.update_processes, settings).start()
+    processes = UpdateProcesses(
+        options.apps, redis, options.update_processes, settings, options.update_niceness
+    ).start()
     serving_only = dataclasses.replace(settings, process_updates=False)
     return await AsyncEngine(redis, components, serving_only, wake=processes.wake).start(), processes
 

@@ -7,6 +7,11 @@ processes instead. The server tells them of new work over a pipe, routing an
 instance always to the same process, so its snapshot stays warm there; each
 worker process also sweeps Redis for work left behind, like any engine.
 
+Workers run at a lower scheduling priority (`nice` +10 by default,
+`--update-niceness`): on a core both want, the serving process is scheduled
+first, so a CPU-bound update costs serve latency little; on an idle core an
+update still runs at full speed.
+
 Workers are started with the `spawn` method: a process that has created gRPC
 objects must not fork. Each worker holds only the read end of its wake pipe,
 so the pipe ends (EOF) when the server process is gone, even by SIGKILL: the
@@ -38,6 +43,8 @@ log = logging.getLogger(__name__)
 MONITOR_SECONDS = 1.0
 #: Seconds a worker whose server is gone may take to finish the op in hand before it exits anyway.
 ORPHAN_GRACE_SECONDS = 15.0
+#: How much update processes lower their scheduling priority (a nice increment, 0 to 19).
+UPDATE_NICENESS = 10
 #: A wake message: (component, instance id), or None to stop.
 Wake = tuple[str, str] | None
 
@@ -69,14 +76,18 @@ class UpdateProcesses:
         redis: RedisSettings,
         processes: int,
         settings: EngineSettings,
+        niceness: int = UPDATE_NICENESS,
     ) -> None:
         if processes < 1:
             raise ValueError("update processes must be >= 1")
+        if not 0 <= niceness <= 19:
+            raise ValueError(f"update niceness must be 0 to 19, not {niceness}")
         if not apps:
             raise ValueError("update worker processes need the app paths to import")
         self._apps = tuple(apps)
         self._redis_url = redis.url
         self._settings = settings
+        self._niceness = niceness
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker | None] = [None] * processes
         self._stopping = threading.Event()
@@ -112,7 +123,7 @@ class UpdateProcesses:
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=run_worker,
-            args=(self._apps, self._redis_url, self._settings, receiver),
+            args=(self._apps, self._redis_url, self._settings, receiver, self._niceness),
             name=f"motion-update-process-{index}",
             daemon=True,
         )
@@ -140,18 +151,29 @@ def run_worker(
     redis_url: str,
     settings: EngineSettings,
     wakes: Connection,
+    niceness: int = UPDATE_NICENESS,
 ) -> None:
     """Body of one update worker process: an engine that only applies updates."""
     from motion_grpc.server.loader import load_components
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when its workers stop
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
+    _lower_priority(niceness)
     engine = Engine(RedisSettings(url=redis_url), load_components(apps), settings).start()
     try:
         for component, instance_id in wakes_until_stop(wakes):
             engine.drain_soon(InstanceKeys.of(component, instance_id))
     finally:
         engine.close()
+
+
+def _lower_priority(niceness: int) -> None:
+    """Yield the CPU to the serving process when both want it (where the OS has `nice`)."""
+    if niceness and hasattr(os, "nice"):
+        try:
+            os.nice(niceness)
+        except OSError as exc:
+            log.warning("could not lower this update process's priority: %s", exc)
 
 
 def wakes_until_stop(wakes: Connection) -> Iterator[tuple[str, str]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from motion_grpc import MotionClient
 from tests.helpers import ServerProcess, unique
 
@@ -31,3 +33,23 @@ def test_updates_apply_in_order_in_worker_processes(redis_url: str) -> None:
         assert server.process.pid not in pids
         assert os.getpid() not in pids
         assert len(pids) == 2  # instances are spread over both worker processes
+
+
+def _niceness(pid: int) -> int:
+    """A process's nice value, from /proc (field 19 of its stat line)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rpartition(")")[2].split()[16])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+@pytest.mark.parametrize(("args", "lowered"), [([], 10), (["--update-niceness", "3"], 3)])
+def test_update_processes_yield_the_cpu_to_serving(redis_url: str, args: list[str], lowered: int) -> None:
+    with (
+        ServerProcess(redis_url=redis_url, args=["--update-processes", "1", *args]) as server,
+        MotionClient(server.target) as client,
+    ):
+        handle = client.instance("Pids", unique("nice"))
+        handle.run("where", flush_update=True)
+        worker = handle.get_state()["pid"]
+        assert server.process is not None
+        assert _niceness(worker) == _niceness(server.process.pid) + lowered
