@@ -12,7 +12,7 @@ import redis
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
@@ -79,8 +79,12 @@ class RedisSettings:
 
     def caller_client(self) -> redis.Redis:
         """A thread-safe client for callers' own threads (not for clusters): past `max_connections`
-        in use, a call waits for a free one (up to pool_timeout) rather than failing."""
-        options = self._options(Retry(ExponentialBackoff(cap=0.2, base=0.01), retries=1))
+        in use, a call waits for a free one (up to pool_timeout) rather than failing.
+
+        It never sends a command again after a lost reply: an enqueue that may have run must not
+        run twice (the caller sees UNAVAILABLE, as on the engine's own connection).
+        """
+        options = self._options(Retry(NoBackoff(), retries=0))
         pool = redis.BlockingConnectionPool.from_url(
             self.url, max_connections=self.max_connections, timeout=self.pool_timeout, **options
         )
