@@ -15,6 +15,8 @@ from grpc import aio
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer
 
+from motion_grpc.grpc_handlers import GenericOnly
+
 
 class _MethodAwareReflection(ReflectionServicer):  # type: ignore[misc]
     def _file_containing_symbol(self, request: Any, fully_qualified_name: str) -> Any:
@@ -36,7 +38,8 @@ class _MethodAwareReflection(ReflectionServicer):  # type: ignore[misc]
 def enable(server: aio.Server, services: Sequence[str]) -> None:
     """Serve reflection for `services` (and for the reflection service itself)."""
     names = (*services, reflection.SERVICE_NAME)
-    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(_MethodAwareReflection(names), server)
+    servicer = _MethodAwareReflection(names)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, GenericOnly(server))
 
 
 __all__ = ["enable"]

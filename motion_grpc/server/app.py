@@ -22,6 +22,7 @@ from motion_grpc.definition import Definable
 from motion_grpc.engine import AsyncEngine, EngineSettings
 from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
+from motion_grpc.grpc_handlers import GenericOnly
 from motion_grpc.observability.redaction import redacted_url
 from motion_grpc.observability.rpc import ObservingInterceptor
 from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
@@ -170,9 +171,9 @@ async def create_server(
     engine, processes = await _start_engine(components, redis, options, engine_settings or EngineSettings())
     hub = _watch_hub(redis, options)
     servicer = MotionServicer(engine, options.allow_pickle, watches=WatchService(engine, hub))
-    motion_pb2_grpc.add_MotionServiceServicer_to_server(servicer, server)
+    motion_pb2_grpc.add_MotionServiceServicer_to_server(servicer, GenericOnly(server))
     health_servicer = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericOnly(server))
     motion = MotionServer(server, port, engine, health_servicer, options)
     motion.update_processes = processes
     motion.watch_hub = hub
