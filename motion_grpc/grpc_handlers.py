@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
 Wrap = Callable[[Any], Any]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # grpc's class is generic only in its stubs
 
 
 def rewrapped(
@@ -35,6 +36,27 @@ def rewrapped(
             response_serializer=handler.response_serializer,
         )
     return handler
+
+
+class WrappedHandlers:
+    """Each method's wrapped handler, built once and reused while the handler beneath it is the same.
+
+    An interceptor's wrapping depends on the method alone, so building it (closures and a
+    handler) on every call would be waste. One entry per method served keeps it bounded:
+    a handler made for one call (an auth refusal) replaces its method's entry.
+    """
+
+    def __init__(self) -> None:
+        self._by_method: dict[str, tuple[Handler, Handler]] = {}
+
+    def get(self, method: str, handler: Handler, wrap: Callable[[str, Handler], Handler]) -> Handler:
+        """`wrap(method, handler)`, built on the first call of `method` and whenever `handler` changes."""
+        entry = self._by_method.get(method)
+        if entry is not None and entry[0] is handler:
+            return entry[1]
+        wrapped = wrap(method, handler)
+        self._by_method[method] = (handler, wrapped)
+        return wrapped
 
 
 class GenericOnly:

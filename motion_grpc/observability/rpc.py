@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from motion_grpc.grpc_handlers import rewrapped
+from motion_grpc.grpc_handlers import WrappedHandlers, rewrapped
 from motion_grpc.observability import metrics, tracing
 
 _CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
@@ -41,6 +41,9 @@ class ObservingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
     own service's name.
     """
 
+    def __init__(self) -> None:
+        self._wrapped = WrappedHandlers()
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
@@ -49,12 +52,16 @@ class ObservingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        method = _method_of(handler_call_details.method)
-        return rewrapped(
-            handler,
-            lambda behavior: _observe_unary(behavior, method),
-            lambda behavior: _observe_stream(behavior, method),
-        )
+        return self._wrapped.get(handler_call_details.method, handler, _observed)
+
+
+def _observed(full_method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+    method = _method_of(full_method)
+    return rewrapped(
+        handler,
+        lambda behavior: _observe_unary(behavior, method),
+        lambda behavior: _observe_stream(behavior, method),
+    )
 
 
 def _observe_unary(behavior: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:

@@ -36,7 +36,7 @@ from motion_grpc.errors import (
     error_info,
     status_for,
 )
-from motion_grpc.grpc_handlers import rewrapped
+from motion_grpc.grpc_handlers import WrappedHandlers, rewrapped
 from motion_grpc.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
 
     def __init__(self, debug: bool = False) -> None:
         self._debug = debug
+        self._wrapped = WrappedHandlers()
 
     async def intercept_service(
         self,
@@ -102,7 +103,12 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        method = _method_name(handler_call_details.method)
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    def _wrap(
+        self, full_method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        method = _method_name(full_method)
         return rewrapped(
             handler,
             lambda behavior: self._wrap_unary(behavior, method),

@@ -21,7 +21,7 @@ import grpc
 from grpc import aio
 
 from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError
-from motion_grpc.grpc_handlers import rewrapped
+from motion_grpc.grpc_handlers import WrappedHandlers, rewrapped
 
 SERVICE_PREFIX = "/motion.v1.MotionService/"
 _MIB = 1024 * 1024
@@ -139,6 +139,7 @@ class LimitsInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         self.limits = limits
         self.watches = PeerCaps(limits.max_watches_per_peer, "WatchUpdates", "--max-watches-per-peer")
         self.streams = PeerCaps(limits.max_streams_per_peer, "RunStream", "--max-streams-per-peer")
+        self._wrapped = WrappedHandlers()
 
     async def intercept_service(
         self,
@@ -149,6 +150,11 @@ class LimitsInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         full_method = handler_call_details.method
         if handler is None or not full_method.startswith(SERVICE_PREFIX):
             return handler
+        return self._wrapped.get(full_method, handler, self._limited)
+
+    def _limited(
+        self, full_method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         method = full_method[len(SERVICE_PREFIX) :]
         if method == "Run":
             return rewrapped(handler, self._checked_unary, None)
