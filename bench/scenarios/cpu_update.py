@@ -2,15 +2,20 @@
 
 A burner client keeps enqueueing 20 ms pure-Python update ops (they hold the
 GIL of whatever process runs them) while another client times serve-only Runs.
-The same is measured on a server running its updates in a worker process
-(`--update-processes 1`). The baseline is the idle serve p99 of the same server.
+The burner runs in a process of its own ("spawn"): in the timing client's
+process its gRPC calls would share that client's GIL and inflate the very
+latency measured. The same is measured on a server running its updates in a
+worker process (`--update-processes 1`). The baseline is the idle serve p99 of
+the same server, over the same number of samples (at least MIN_SAMPLES, so a
+p99 is not merely the slowest call).
 """
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import time
 from collections.abc import Mapping
+from multiprocessing.synchronize import Event
 
 from bench.env import Env
 from bench.report import Figure
@@ -22,38 +27,50 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 NAME = "cpu_update"
 BURN_MS = 20
 RPC_TIMEOUT = 120.0
+MIN_SAMPLES = 300
+
+
+def _burn(address: str, burner_id: str, stop: Event) -> None:
+    """Enqueue CPU-bound updates about as fast as they drain (the worker never idles), then flush."""
+    channel, stub = sync_stub(address)
+    with channel:
+        while not stop.is_set():
+            stub.Run(run_request("Burner", burner_id, "burn", {"ms": BURN_MS}), timeout=RPC_TIMEOUT)
+            time.sleep(BURN_MS / 1000)
+        stub.FlushUpdates(pb.FlushUpdatesRequest(instance=ref("Burner", burner_id)), timeout=RPC_TIMEOUT)
 
 
 def _serve_times(address: str, prefix: str, samples: int, burn: bool) -> Mapping[str, float]:
     channel, stub = sync_stub(address)
-    stop = threading.Event()
-    burner_id, reader_id = f"{prefix}-burn", f"{prefix}-read"
-
-    def burner() -> None:
-        while not stop.is_set():
-            stub.Run(run_request("Burner", burner_id, "burn", {"ms": BURN_MS}), timeout=RPC_TIMEOUT)
-            time.sleep(BURN_MS / 1000)  # about as fast as the updates drain: the worker never idles
-
-    thread = threading.Thread(target=burner)
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    burner = context.Process(target=_burn, args=(address, f"{prefix}-burn", stop))
+    reader_id = f"{prefix}-read"
     recorder = Recorder()
     with channel:
         stub.Run(run_request("Burner", reader_id, "read", {"i": -1}), timeout=RPC_TIMEOUT)
         if burn:
-            thread.start()
-            time.sleep(0.2)
-        for i in range(samples):
-            started = time.perf_counter()
-            stub.Run(run_request("Burner", reader_id, "read", {"i": i}), timeout=RPC_TIMEOUT)
-            recorder.add(time.perf_counter() - started)
-        stop.set()
-        if burn:
-            thread.join()
-            stub.FlushUpdates(pb.FlushUpdatesRequest(instance=ref("Burner", burner_id)), timeout=RPC_TIMEOUT)
+            burner.start()
+            time.sleep(1.0)  # the burner's interpreter is up and its updates are running
+        try:
+            for i in range(samples):
+                started = time.perf_counter()
+                stub.Run(run_request("Burner", reader_id, "read", {"i": i}), timeout=RPC_TIMEOUT)
+                recorder.add(time.perf_counter() - started)
+        finally:
+            stop.set()
+            if burn:
+                burner.join(RPC_TIMEOUT)
+                if burner.is_alive():
+                    burner.kill()
+                    burner.join()
+    if burn and burner.exitcode != 0:
+        raise RuntimeError(f"the burner process exited with {burner.exitcode}")
     return recorder.summary().as_ms()
 
 
 def run(env: Env) -> list[Figure]:
-    samples = env.profile.pickup_samples * 2
+    samples = max(MIN_SAMPLES, env.profile.pickup_samples * 2)
 
     def side(label: str, extra: tuple[str, ...], burn: bool) -> Side:
         return Side(label, lambda: _serve_times(env.motion_grpc(0, extra), env.unique("cpu"), samples, burn))
