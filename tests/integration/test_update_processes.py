@@ -1,13 +1,28 @@
-"""Update ops in worker processes: same guarantees, off the serving process."""
+"""Update ops in worker processes: same guarantees, off the serving process.
+
+These tests ask which process applied an update, so they run on a Redis of
+their own: on the session's, another test's server (the session-scoped one)
+sweeps for pending work too and may apply an update first.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from motion_grpc import MotionClient
+from motion_grpc.store.embedded import RedisServer
 from tests.helpers import ServerProcess, unique
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir: Path = tmp_path_factory.mktemp("update-processes-redis")
+    with RedisServer(data_dir, appendonly=False) as redis_server:
+        yield redis_server.url
 
 
 def test_updates_apply_in_order_in_worker_processes(redis_url: str) -> None:
