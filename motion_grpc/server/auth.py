@@ -31,6 +31,7 @@ import grpc
 from grpc import aio
 
 from motion_grpc.errors import MotionError, PermissionDeniedError, UnauthenticatedError, status_for
+from motion_grpc.grpc_handlers import Handler
 from motion_grpc.logs import RateLimitedLog, excerpt
 from motion_grpc.server import tokens
 from motion_grpc.server.interceptors import status_trailers
@@ -57,7 +58,6 @@ MIN_KEY_LENGTH = 16
 _MISSING = "missing credentials: send the metadata 'authorization: Bearer <API key or token>'"
 _SHA256_PREFIX = "sha256:"
 
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Context: TypeAlias = "aio.ServicerContext[Any, Any]"
 
 
