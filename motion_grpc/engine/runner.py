@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from motion_grpc.engine.op_threads import OpThreads
 from motion_grpc.engine.ops import guarded, op_error, op_failed
 from motion_grpc.errors import DeadlineExceededError, OpError, Reason
 
@@ -30,12 +30,10 @@ class OpRunner:
     """One thread pool for sync user code, and the rules for calling any user code."""
 
     def __init__(self, threads: int, name: str) -> None:
-        if threads < 1:
-            raise ValueError(f"{name} threads must be >= 1")
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self._threads = OpThreads(threads, name)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._threads.close()
 
     async def call(
         self, what: str, func: Callable[..., Any], args: tuple[Any, ...], timeout: float | None
@@ -48,9 +46,9 @@ class OpRunner:
             return await _within(what, guarded(what, result), timeout)
         return result
 
-    async def offload(self, func: Callable[..., T], *args: Any) -> T:
+    def offload(self, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Run trusted code that blocks or runs user hooks (state codec, generators) on the pool."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
+        return self._threads.submit(func, *args)
 
 
 def call_sync(what: str, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:
