@@ -10,7 +10,12 @@ Three contenders, each in a fresh process per round:
 - in-process: `python -m bench.llm_users`, `inst.arun` per user on one event
   loop, or `inst.run` on a thread per user for sync ops;
 - Motion 0.1.132 in-process, the same users (bench/motion_side.py `llm`), on the
-  200- and 1,000-user loads.
+  200- and 1,000-user loads;
+- for async ops, the model-call limit: `bench.echo_server --model-calls`, a
+  grpc.aio server that only waits like the ops, makes one enqueue and one
+  commit round trip to Redis, and answers the same users over gRPC. What it
+  needs is what gRPC, asyncio and Redis cost on this machine, before any
+  engine: our gRPC rows are also given as a ratio to it.
 
 Figures per load and contender: all answers back (start to the last answer),
 all updates applied (start to the last update op's end, as the op stamped it
@@ -44,7 +49,7 @@ APP = "bench.apps.llm"
 SAMPLE_INTERVAL = 0.02  # seconds between two looks at /proc/PID/status
 CREATE_CAP_FACTOR = 2.0  # creating the instances may take this multiple of a round's cap
 CHILD_SLACK = 30.0  # beyond creation and run caps, before a silent child process is killed
-GRPC, INPROCESS, MOTION = "grpc", "inprocess", "motion"
+GRPC, INPROCESS, MOTION, LIMIT = "grpc", "inprocess", "motion", "limit"
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,26 @@ def _grpc(env: Env, load: Load, cap: float) -> Mapping[str, float]:
     return _values(outcome, peak)
 
 
+def _limit(env: Env, load: Load, cap: float) -> Mapping[str, float]:
+    """One round of the same users against the model-call limit (bench/echo_server.py --model-calls)."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    command = [bin_path("python"), "-m", "bench.echo_server", "--port", str(port), "--server", "aio"]
+    command += ["--redis", env.redis_url_db(DB), "--model-calls"]
+    service = Service("echo-model-calls", command)
+    try:
+        service.start(grpc_ready(address))
+        with PeakSampler(service.pid) as peak:
+            outcome = run_grpc_users(
+                address, "LlmAsync", env.unique("llm-limit"), load.users, env.profile.client_processes,
+                cap, _create_cap(cap),
+            )  # fmt: skip
+    finally:
+        service.stop()
+        env.flush_db(DB)
+    return _values(outcome, peak)
+
+
 def _child(name: str, command: list[str], child_env: dict[str, str], timeout: float) -> Mapping[str, float]:
     """Run a child that prints an Outcome as its last line, sampling its threads and memory meanwhile."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -256,6 +281,8 @@ def _sides(env: Env, load: Load) -> dict[str, Side]:
     }
     if load.motion:
         sides[MOTION] = _capped_side("Motion 0.1.132 in-process", lambda: _motion(env, load, cap), cap)
+    if load.kind == "async":
+        sides[LIMIT] = _capped_side("model-call limit (grpc.aio echo)", lambda: _limit(env, load, cap), cap)
     return sides
 
 
@@ -347,7 +374,20 @@ def _rows(env: Env, load: Load, sides: Mapping[str, Side]) -> list[Figure]:
                 row.status = "failed" if ours.status == "measured" else ours.status
                 row.note = series.unavailable or ""
             rows.append(row)
+    limit = sides.get(LIMIT)
+    for key, what, unit in FIGURES[:2] if limit else ():
+        name = f"{load.title}, over gRPC: {what}, vs model-call limit"
+        row = Figure(
+            NAME, name, unit, _series(sides[GRPC], key), _series(limit, key), "report", note=LIMIT_NOTE
+        )
+        rows.append(row)
     return rows
+
+
+LIMIT_NOTE = (
+    "the limit answers the same users with nothing but the ops' waits, gRPC, and one enqueue and one "
+    "commit round trip to Redis (bench/echo_server.py --model-calls)"
+)
 
 
 def run(env: Env) -> list[Figure]:

@@ -1,15 +1,18 @@
 """The LLM-shaped benchmark's bookkeeping: what came back within a round's cap counts, the rest is reported.
 
-No servers here: the users are plain callables, and what they block on is released by the test.
+The users are plain callables, and what they block on is released by the test; the model-call
+limit's own test runs it on the session's Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Mapping
 
+from bench.apps.llm_ops import SERVE_SECONDS, UPDATE_SECONDS
 from bench.env import Env
 from bench.llm_users import Outcome, User, threads_at, users_at
 from bench.profiles import QUICK
@@ -85,3 +88,46 @@ def test_a_side_that_could_not_create_its_instances_reports_how_many_it_had() ->
     side = llm._capped_side("Motion", lambda: created, 20.0)
     interleave(2, {"motion": side})
     assert side.unavailable == "did not create its instances within 40 s: 356 of 1,000"
+
+
+def test_rows_of_an_async_load_read_the_grpc_figures_against_the_model_call_limit() -> None:
+    load = next(load for load in llm.LOADS if load.kind == "async")
+    ours = llm._capped_side("ours", lambda: _round(200), 20.0)
+    limit = llm._capped_side("limit", lambda: {**_round(200), "answers_s": 1.4, "updates_s": 2.0}, 20.0)
+    interleave(2, {"ours": ours, "limit": limit})
+    sides = {llm.GRPC: ours, llm.INPROCESS: ours, llm.LIMIT: limit}
+    rows = {row.name: row for row in llm._rows(Env(QUICK), load, sides)}
+    assert rows[f"{load.title}, over gRPC: all answers back, vs model-call limit"].ratios() == [2.0, 2.0]
+    assert rows[f"{load.title}, over gRPC: all updates applied, vs model-call limit"].ratios() == [2.0, 2.0]
+    assert llm._sides(Env(QUICK), load).keys() >= {llm.LIMIT}
+    assert llm.LIMIT not in llm._sides(Env(QUICK), llm.LOADS[0])  # sync ops: no asyncio limit
+
+
+def test_the_model_call_limit_serves_the_users_calls_as_motion_grpc_would(redis_url: str) -> None:
+    from bench.rpc import wait_ready
+    from bench.services import Service, free_port
+    from motion_grpc import AsyncMotionClient
+
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    command = [sys.executable, "-m", "bench.echo_server", "--port", str(port), "--redis", redis_url]
+    service = Service("test-echo-model-calls", [*command, "--model-calls"])
+    service.start(lambda: wait_ready(address, 1.0))
+
+    async def user() -> tuple[float, float, float]:
+        async with AsyncMotionClient(address) as client:
+            handle = client.instance("LlmAsync", "limit-user")
+            await handle.run("open")
+            started = time.time()
+            await handle.run("chat", {"message": "hello"})
+            answered = time.time()
+            await handle.flush("chat")
+            applied = float((await handle.get_state(["summarised_at"]))["summarised_at"])
+            return started, answered, applied
+
+    try:
+        started, answered, applied = asyncio.run(user())
+    finally:
+        service.stop()
+    assert answered - started >= SERVE_SECONDS
+    assert applied - answered >= UPDATE_SECONDS
