@@ -5,10 +5,18 @@ crash, but the commit script records the applied entry with the state
 change, so its effect lands once. Each step is one script: TAKE (lease,
 discards, RUNNING, attempt count) before an op, COMMIT after it, and a
 commit carries the next take in the same round trip.
+
+A drain that keeps finding a few new cheap entries after each commit (a
+caller running a flow over and over) waits `group_wait` before applying
+them, so the entries that arrive meanwhile are taken and committed together
+next: one take and one commit for several runs, and far less of the
+caller's CPU and GIL spent on the drain beside it. The first take of a
+drain (an idle instance woken) and a full group never wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Callable
@@ -81,6 +89,8 @@ class DrainBackoffError(Exception):
 @dataclass(frozen=True)
 class DrainSettings:
     max_attempts: int = 3
+    #: Seconds a drain waits before applying a small group of cheap entries it found after a commit.
+    group_wait: float = 0.002
     #: First wait before retrying an instance whose state could not be loaded; doubles per attempt.
     backoff: float = 0.5
     backoff_max: float = 30.0
@@ -94,7 +104,14 @@ class _Drain:
     component: ComponentDefinition
     token: str
     policies: list[Any]
+    groupable: frozenset[str]  # flow \0 op of the ops whose entries are applied in groups
     held: bool = False
+
+    def waits_for_more(self, taken: Taken) -> bool:
+        """Whether entries taken after a commit are a group that could still grow."""
+        return len(taken.entries) < GROUP_MAX and all(
+            f"{entry.flow}\0{entry.op}" in self.groupable for entry in taken.entries
+        )
 
 
 class Drainer:
@@ -133,7 +150,10 @@ class Drainer:
         component = self._components(keys.component)
         if component is None:
             return False
-        drain = _Drain(keys, component, secrets.token_hex(16), self._policies_of(component))
+        policies = self._policies_of(component)
+        groupable = frozenset(policy.key for policy in policies if policy.groupable)
+        args = [policy.args() for policy in policies]
+        drain = _Drain(keys, component, secrets.token_hex(16), args, groupable)
         try:
             return await self._drain_held(drain)
         except LeaseLostError:
@@ -167,6 +187,8 @@ class Drainer:
                 self._leases.hold(keys.lease, drain.token)
                 observed.lease_taken(keys, taken)
             if taken.code == protocol.TAKEN:
+                if applied and not self.stopping and drain.waits_for_more(taken):
+                    await asyncio.sleep(self._settings.group_wait)
                 taken = await self._apply(drain, taken)
                 self._progressed(keys)
                 applied = True
@@ -195,9 +217,9 @@ class Drainer:
         except MotionError as exc:
             log.debug("could not hand back %s: %s", keys.instance_id, exc)
 
-    def _policies_of(self, component: ComponentDefinition) -> list[list[Any]]:
-        """Discard policies, batch sizes, and which ops are cheap enough to group, as TAKE's arguments."""
-        args: list[list[Any]] = []
+    def _policies_of(self, component: ComponentDefinition) -> list[OpPolicy]:
+        """Discard policies, batch sizes, and which ops are cheap enough to group (TAKE's arguments)."""
+        policies: list[OpPolicy] = []
         for flow in component.flows():
             for op in flow.updates:
                 key = f"{flow.key}\0{op.name}"
@@ -209,8 +231,8 @@ class Drainer:
                     and self._applier.op_times.is_fast(component.name, key)
                 )
                 if kind or op.batch_size > 1 or groupable:
-                    args.append(OpPolicy(key, kind, op.discard_after or 0.0, op.batch_size, groupable).args())
-        return args
+                    policies.append(OpPolicy(key, kind, op.discard_after or 0.0, op.batch_size, groupable))
+        return policies
 
     async def _apply(self, drain: _Drain, taken: Taken) -> Taken | None:
         """Run the taken entries and commit them; the next take, when it rode along with the commit."""

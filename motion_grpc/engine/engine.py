@@ -82,7 +82,7 @@ class AsyncEngine:
         applier = Applier(self._update_runner, self._instances, s.update_timeout, OpTimes(FAST_OP_SECONDS),
                           s.max_state_bytes)  # fmt: skip
         signals = Signals()
-        drain_settings = DrainSettings(max_attempts=s.max_attempts)
+        drain_settings = DrainSettings(max_attempts=s.max_attempts, group_wait=s.update_group_wait)
         self._drainer = Drainer(self.store, self.registry.get, self._runtimes, self._instances, applier,
                                 self._leases, drain_settings, signals.fire)  # fmt: skip
         self._scheduler = UpdateScheduler(

@@ -54,6 +54,9 @@ class EngineSettings:
     sweep_interval: float = 1.0
     init_timeout: float = 30.0
     max_attempts: int = 3
+    #: Seconds a drain that keeps finding a few new cheap updates after each commit waits before
+    #: applying them, so more are committed together (see engine.draining).
+    update_group_wait: float = 0.002
     max_cached_instances: int = 10_000
     #: Off: this engine serves and enqueues only; other processes apply the updates.
     process_updates: bool = True

@@ -1,0 +1,108 @@
+"""A drain that keeps finding a few new cheap updates waits a moment, so they are applied together.
+
+Real Redis, the engine in-process. The update ops stamp when they start; the
+gaps between stamps show which entries were applied as one group.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from motion_grpc import Component
+from motion_grpc.engine import Engine, EngineSettings, RunOptions
+from motion_grpc.store import RedisSettings
+from tests.helpers import unique
+
+WAIT = 0.3  # update_group_wait of the engine under test: far above the gaps of one group
+FLUSHED = RunOptions(flush_update=True)
+
+Grouped = Component("Grouped", cache_ttl=0)
+started: dict[str, list[tuple[int, float]]] = {}  # instance id -> (i, monotonic start) per update
+
+
+@Grouped.init_state
+def setup() -> dict[str, list[int]]:
+    return {"applied": []}
+
+
+@Grouped.serve("add")
+def serve(state: object, props: object) -> None:
+    return None
+
+
+@Grouped.update("add")
+def cheap(state: dict[str, list[int]], props: dict[str, int]) -> dict[str, list[int]]:
+    started.setdefault(props["id"], []).append((props["i"], time.monotonic()))  # type: ignore[index]
+    return {"applied": state["applied"] + [props["i"]]}
+
+
+@Grouped.update("slow")
+def slow(state: dict[str, list[int]], props: dict[str, int]) -> dict[str, list[int]]:
+    started.setdefault(props["id"], []).append((props["i"], time.monotonic()))  # type: ignore[index]
+    time.sleep(0.01)  # above the 2 ms under which an update op counts as cheap
+    return {"applied": state["applied"] + [props["i"]]}
+
+
+@pytest.fixture
+def engine(redis_url: str) -> Iterator[Engine]:
+    engine = Engine(RedisSettings(redis_url), [Grouped], EngineSettings(update_group_wait=WAIT)).start()
+    yield engine
+    engine.close()
+
+
+def _groups(stamps: list[tuple[int, float]]) -> list[list[int]]:
+    """The updates' indexes, cut where one started more than WAIT / 2 after the one before."""
+    groups: list[list[int]] = []
+    last = None
+    for i, at in stamps:
+        if last is None or at - last > WAIT / 2:
+            groups.append([])
+        groups[-1].append(i)
+        last = at
+    return groups
+
+
+def _warm(engine: Engine, instance_id: str, flow: str) -> None:
+    """Flushed runs, one at a time: the op's time is measured, and each drain ends idle."""
+    for i in range(-5, 0):
+        engine.run("Grouped", instance_id, flow, {"id": instance_id, "i": i}, FLUSHED)
+    started.pop(instance_id)
+
+
+def test_cheap_updates_that_keep_coming_are_applied_in_a_few_groups_in_order(engine: Engine) -> None:
+    instance_id = unique("grouped")
+    _warm(engine, instance_id, "add")
+    ran = time.monotonic()
+    for i in range(10):
+        engine.run("Grouped", instance_id, "add", {"id": instance_id, "i": i})
+    engine.flush("Grouped", instance_id)
+    stamps = started[instance_id]
+    assert [i for i, _ in stamps] == list(range(10))
+    assert stamps[0][1] - ran < WAIT / 2  # the drain woken from idle does not wait
+    groups = _groups(stamps)
+    assert groups[0][0] == 0 and 2 <= len(groups) <= 3, groups  # the rest waited, and went together
+    assert engine.get_state("Grouped", instance_id).state["applied"] == [*range(-5, 0), *range(10)]
+
+
+def test_slow_updates_never_wait(engine: Engine) -> None:
+    instance_id = unique("slow")
+    _warm(engine, instance_id, "slow")
+    for i in range(5):
+        engine.run("Grouped", instance_id, "slow", {"id": instance_id, "i": i})
+    engine.flush("Grouped", instance_id)
+    stamps = started[instance_id]
+    assert [i for i, _ in stamps] == list(range(5))
+    assert _groups(stamps) == [list(range(5))]  # one after the other, no wait between
+
+
+def test_an_idle_instance_is_picked_up_at_once_each_time(engine: Engine) -> None:
+    instance_id = unique("idle")
+    _warm(engine, instance_id, "add")
+    for i in range(3):
+        time.sleep(0.05)  # the drain before has ended idle
+        ran = time.monotonic()
+        engine.run("Grouped", instance_id, "add", {"id": instance_id, "i": i}, FLUSHED)
+        assert started[instance_id][-1][1] - ran < WAIT / 2
