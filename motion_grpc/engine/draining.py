@@ -96,6 +96,17 @@ class DrainSettings:
     backoff_max: float = 30.0
 
 
+@dataclass(frozen=True)
+class DrainPolicies:
+    """What TAKE is told of a component's update ops, as of the op times measured so far."""
+
+    args: list[list[Any]]
+    groupable: frozenset[str]  # flow \0 op of the ops whose entries are applied in groups
+    #: Some op that could be grouped has not been timed yet: worth asking again after an apply
+    #: (a drain that starts on a backlog before any op ran would otherwise never group).
+    untimed: bool
+
+
 @dataclass
 class _Drain:
     """One drain of one instance: its lease token, and whether it holds the lease."""
@@ -103,14 +114,13 @@ class _Drain:
     keys: InstanceKeys
     component: ComponentDefinition
     token: str
-    policies: list[Any]
-    groupable: frozenset[str]  # flow \0 op of the ops whose entries are applied in groups
+    policies: DrainPolicies
     held: bool = False
 
     def waits_for_more(self, taken: Taken) -> bool:
         """Whether entries taken after a commit are a group that could still grow."""
         return len(taken.entries) < GROUP_MAX and all(
-            f"{entry.flow}\0{entry.op}" in self.groupable for entry in taken.entries
+            f"{entry.flow}\0{entry.op}" in self.policies.groupable for entry in taken.entries
         )
 
 
@@ -150,10 +160,7 @@ class Drainer:
         component = self._components(keys.component)
         if component is None:
             return False
-        policies = self._policies_of(component)
-        groupable = frozenset(policy.key for policy in policies if policy.groupable)
-        args = [policy.args() for policy in policies]
-        drain = _Drain(keys, component, secrets.token_hex(16), args, groupable)
+        drain = _Drain(keys, component, secrets.token_hex(16), self._policies_of(component))
         try:
             return await self._drain_held(drain)
         except LeaseLostError:
@@ -177,7 +184,7 @@ class Drainer:
         while taken is not None or not self.stopping:  # what is taken is in hand: apply it
             if taken is None:
                 taken = await self._store.take(
-                    keys, drain.token, self._leases.ttl_ms, drain.policies, not drain.held, GROUP_MAX
+                    keys, drain.token, self._leases.ttl_ms, drain.policies.args, not drain.held, GROUP_MAX
                 )
             observed.discarded(keys.component, taken.discarded)  # by this take, or the one after a commit
             if taken.discarded:
@@ -192,6 +199,8 @@ class Drainer:
                 taken = await self._apply(drain, taken)
                 self._progressed(keys)
                 applied = True
+                if drain.policies.untimed:
+                    drain.policies = self._policies_of(drain.component)
                 continue
             if taken.code != protocol.TAKE_AGAIN:
                 if taken.code == protocol.NOT_LEASE_HOLDER and drain.held:
@@ -217,22 +226,23 @@ class Drainer:
         except MotionError as exc:
             log.debug("could not hand back %s: %s", keys.instance_id, exc)
 
-    def _policies_of(self, component: ComponentDefinition) -> list[OpPolicy]:
+    def _policies_of(self, component: ComponentDefinition) -> DrainPolicies:
         """Discard policies, batch sizes, and which ops are cheap enough to group (TAKE's arguments)."""
         policies: list[OpPolicy] = []
+        untimed = False
+        times = self._applier.op_times
         for flow in component.flows():
             for op in flow.updates:
                 key = f"{flow.key}\0{op.name}"
                 kind = _DISCARD_KINDS.get(op.discard_policy, protocol.DISCARD_NONE)
-                groupable = (
-                    not kind
-                    and op.batch_size == 1
-                    and not has_hooks(component)  # each op must see its state through load_state
-                    and self._applier.op_times.is_fast(component.name, key)
-                )
+                # each op must see its state through load_state: never grouped with hooks
+                candidate = not kind and op.batch_size == 1 and not has_hooks(component)
+                untimed = untimed or (candidate and not times.timed(component.name, key))
+                groupable = candidate and times.is_fast(component.name, key)
                 if kind or op.batch_size > 1 or groupable:
                     policies.append(OpPolicy(key, kind, op.discard_after or 0.0, op.batch_size, groupable))
-        return policies
+        groupable_keys = frozenset(policy.key for policy in policies if policy.groupable)
+        return DrainPolicies([policy.args() for policy in policies], groupable_keys, untimed)
 
     async def _apply(self, drain: _Drain, taken: Taken) -> Taken | None:
         """Run the taken entries and commit them; the next take, when it rode along with the commit."""
@@ -284,7 +294,7 @@ class Drainer:
             else:
                 version, taken = await self._store.commit_then_take(
                     keys, drain.token, base, applied.patch, applied.records,
-                    self._leases.ttl_ms, drain.policies, GROUP_MAX,
+                    self._leases.ttl_ms, drain.policies.args, GROUP_MAX,
                 )  # fmt: skip
             if version == protocol.NOT_LEASE_HOLDER:
                 raise LeaseLostError

@@ -28,6 +28,10 @@ class OpTimes:
             average = self._averages.get(key)
             self._averages[key] = seconds if average is None else average + _WEIGHT * (seconds - average)
 
+    def timed(self, component: str, op: str) -> bool:
+        """Whether the op has run here at least once."""
+        return (component, op) in self._averages
+
     def is_fast(self, component: str, op: str) -> bool:
         average = self._averages.get((component, op))
         return average is not None and average < self._fast_seconds

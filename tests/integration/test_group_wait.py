@@ -1,4 +1,5 @@
-"""A drain that keeps finding a few new cheap updates waits a moment, so they are applied together.
+"""Cheap updates applied in groups: a drain that keeps finding a few new ones waits a moment, so
+they are applied together; a backlog found before any op was timed is grouped all the same.
 
 Real Redis, the engine in-process. The update ops stamp when they start; the
 gaps between stamps show which entries were applied as one group.
@@ -13,8 +14,9 @@ import pytest
 
 from motion_grpc import Component
 from motion_grpc.engine import Engine, EngineSettings, RunOptions
-from motion_grpc.store import RedisSettings
+from motion_grpc.store import RedisSettings, scripts
 from tests.helpers import unique
+from tests.integration.conftest import events_of
 
 WAIT = 0.3  # update_group_wait of the engine under test: far above the gaps of one group
 FLUSHED = RunOptions(flush_update=True)
@@ -106,3 +108,25 @@ def test_an_idle_instance_is_picked_up_at_once_each_time(engine: Engine) -> None
         ran = time.monotonic()
         engine.run("Grouped", instance_id, "add", {"id": instance_id, "i": i}, FLUSHED)
         assert started[instance_id][-1][1] - ran < WAIT / 2
+
+
+def test_a_backlog_found_before_any_op_ran_here_is_still_applied_in_groups(redis_url: str) -> None:
+    instance_id = unique("backlog")
+    settings = RedisSettings(redis_url)
+    enqueuer = Engine(settings, [Grouped], EngineSettings(process_updates=False)).start()
+    try:
+        for i in range(100):
+            enqueuer.run("Grouped", instance_id, "add", {"id": instance_id, "i": i})
+    finally:
+        enqueuer.close()
+    fresh = Engine(settings, [Grouped], EngineSettings(update_group_wait=0.0)).start()  # no op timed yet
+    try:
+        fresh.flush("Grouped", instance_id)
+        assert fresh.get_state("Grouped", instance_id).state["applied"] == list(range(100))
+    finally:
+        fresh.close()
+    statuses = [event.status for event in events_of(redis_url, "Grouped", instance_id)]
+    longest = max(
+        len(run) for run in "".join("R" if s == scripts.RUNNING else "." for s in statuses).split(".")
+    )
+    assert longest > 1  # entries were started together: grouped, once the op had been timed
