@@ -136,7 +136,7 @@ class Drainer:
         applier: Applier,
         leases: LeaseKeeper,
         settings: DrainSettings,
-        progressed: Callable[[InstanceKeys], None] = lambda keys: None,
+        progressed: Callable[[InstanceKeys, str | None], None] = lambda keys, ended: None,
     ) -> None:
         self._store = store
         self._components = components
@@ -145,7 +145,8 @@ class Drainer:
         self._applier = applier
         self._leases = leases
         self._settings = settings
-        #: Called after each commit, and each take that discarded entries: waiters here look again.
+        #: Called after each commit with the last entry it ended, and with None after a take that
+        #: discarded entries or a commit that was refused: waiters here look again (see signals).
         self._progressed = progressed
         self.stopping = False
         self._load_errors: dict[InstanceKeys, str] = {}  # why an instance's state last failed to load
@@ -188,7 +189,7 @@ class Drainer:
                 )
             observed.discarded(keys.component, taken.discarded)  # by this take, or the one after a commit
             if taken.discarded:
-                self._progressed(keys)
+                self._progressed(keys, None)
             if taken.code in (protocol.TAKEN, protocol.TAKE_AGAIN) and not drain.held:
                 drain.held = True
                 self._leases.hold(keys.lease, drain.token)
@@ -197,7 +198,6 @@ class Drainer:
                 if applied and not self.stopping and drain.waits_for_more(taken):
                     await asyncio.sleep(self._settings.group_wait)
                 taken = await self._apply(drain, taken)
-                self._progressed(keys)
                 applied = True
                 if drain.policies.untimed:
                     drain.policies = self._policies_of(drain.component)
@@ -302,9 +302,11 @@ class Drainer:
                 # The entry was already committed, or the version moved under us: reload on the next take.
                 log.warning("commit on %s/%s refused (%d)", keys.component, keys.instance_id, version)
                 runtime.snapshot = None
+                self._progressed(keys, None)
                 return taken
             if applied.changes:
                 _fold(drain.component, runtime, base, version, applied)
+        self._progressed(keys, applied.records[-1].entry.id)
         _log_failures(keys, applied)
         observed.committed(keys.component, applied.records)
         return taken

@@ -2,15 +2,15 @@
 
 When this process drains the instance, its drain wakes the waiters after
 each commit and when it stops, so a waiter holds no Redis connection while
-it sleeps. Otherwise a blocking XREAD on the events stream wakes it as soon
-as an update ends in any process. Either way no waiter polls: the block
+it sleeps, and it looks again only once a commit reached its target.
+Otherwise a blocking XREAD on the events stream wakes it as soon as an
+update ends in any process. Either way no waiter polls: the block
 bound only lets it check its deadline, and it looks at the queue again only
 after an update ended. Waiters hold no thread: thousands can wait on one loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -106,30 +106,26 @@ async def wait_for_flush(
 
 
 class _Wakeup:
-    """A waiter's wake-up from this process's drain of the instance, armed before every look."""
+    """A waiter's wake-ups from this process's drain of the instance, subscribed before its first look."""
 
     def __init__(self, local: LocalDrains | None, keys: InstanceKeys) -> None:
         self._local, self._keys = local, keys
-        self._signal = None if local is None else local.signals.arm(keys)
+        self._subscription = None if local is None else local.signals.subscribe(keys)
 
     @property
     def local(self) -> bool:
         """This process drains the instance: its drain will wake the waiter."""
         return self._local is not None and self._local.draining(self._keys)
 
-    async def sleep(self, seconds: float) -> None:
-        if self._signal is not None:
-            await asyncio.wait((self._signal,), timeout=seconds)
-
-    def rearm(self) -> None:
-        self.close()
-        if self._local is not None:
-            self._signal = self._local.signals.arm(self._keys)
+    async def sleep(self, target: str | None, seconds: float) -> None:
+        """Until the drain has ended `target` (any entry, with None) or asks for a look; at most `seconds`."""
+        if self._subscription is not None:
+            await self._subscription.wait_past(None if target is None else parse_event_id(target), seconds)
 
     def close(self) -> None:
-        if self._local is not None and self._signal is not None:
-            self._local.signals.disarm(self._keys, self._signal)
-            self._signal = None
+        if self._local is not None and self._subscription is not None:
+            self._local.signals.unsubscribe(self._keys, self._subscription)
+            self._subscription = None
 
 
 async def _wait(
@@ -156,10 +152,9 @@ async def _wait(
                 return result
             seconds = _block_seconds(wait.deadline)
             if wakeup.local:
-                await wakeup.sleep(seconds)
+                await wakeup.sleep(wait.target, seconds)
             else:
                 cursor = await _until_one_ends(store, keys, cursor, seconds, wait, result)
-            wakeup.rearm()
             probe = None
     finally:
         wakeup.close()
@@ -193,6 +188,10 @@ async def _until_one_ends(
 async def _collect(
     store: Store, keys: InstanceKeys, cursor: str, newest: str, wait: Wait, result: WaitResult
 ) -> None:
+    """The outcomes a wait reports, from the events between `cursor` and `newest`."""
+    if wait.wanted is not None:
+        await _collect_wanted(store, keys, cursor, newest, wait.wanted, result)
+        return
     while parse_event_id(cursor) < parse_event_id(newest):
         events = await store.events_range(keys, cursor, protocol.EVENTS_PAGE)
         if not events:
@@ -200,6 +199,24 @@ async def _collect(
         for event in events:
             cursor = event.id
             _keep(event, wait, result)
+
+
+async def _collect_wanted(
+    store: Store, keys: InstanceKeys, cursor: str, newest: str, wanted: Collection[str], result: WaitResult
+) -> None:
+    """The outcomes of the wanted entries, read from the newest event back: they ended last, so
+    a run waiting behind a long backlog reads a page, not every event of the backlog."""
+    missing = {update_id for update_id in wanted if update_id not in result.outcomes}
+    high = newest
+    while missing and parse_event_id(cursor) < parse_event_id(newest):
+        events = await store.events_back(keys, high, cursor, protocol.EVENTS_PAGE)
+        for event in events:
+            if event.status in TERMINAL and event.update_id in missing:
+                result.outcomes[event.update_id] = event
+                missing.discard(event.update_id)
+        if len(events) < protocol.EVENTS_PAGE:
+            return
+        high = f"({events[-1].id}"
 
 
 def _keep(event: Event, wait: Wait, result: WaitResult) -> None:

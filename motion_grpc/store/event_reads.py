@@ -82,6 +82,13 @@ class EventReads:
         raw = await self.client.xrange(keys.events, f"({after}", "+", count=count)
         return [parse_event(raw_id, fields) for raw_id, fields in raw]
 
+    @mapped_async
+    async def events_back(self, keys: InstanceKeys, high: str, after: str, count: int) -> list[Event]:
+        """Events from `high` (an XREVRANGE bound: an id, or "(" and an id) back to `after`
+        (excluded), newest first."""
+        raw = await self.client.xrevrange(keys.events, high, f"({after}", count=count)
+        return [parse_event(raw_id, fields) for raw_id, fields in raw]
+
 
 def _newest_id(newest: list[Any]) -> str:
     return text(newest[0][0]) if newest else "0-0"

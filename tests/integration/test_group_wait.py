@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import redis
 
 from motion_grpc import Component
 from motion_grpc.engine import Engine, EngineSettings, RunOptions
 from motion_grpc.store import RedisSettings, scripts
+from motion_grpc.store.keys import InstanceKeys
 from tests.helpers import unique
 from tests.integration.conftest import events_of
 
@@ -130,3 +133,39 @@ def test_a_backlog_found_before_any_op_ran_here_is_still_applied_in_groups(redis
         len(run) for run in "".join("R" if s == scripts.RUNNING else "." for s in statuses).split(".")
     )
     assert longest > 1  # entries were started together: grouped, once the op had been timed
+
+
+def test_a_run_waiting_behind_a_backlog_looks_at_redis_once_it_is_through(
+    engine: Engine, redis_url: str
+) -> None:
+    instance_id = unique("behind")
+    _warm(engine, instance_id, "add")
+    store = engine.core.store
+    lease = InstanceKeys.of("Grouped", instance_id).lease
+    looks: list[str] = []
+
+    def counted(name: str) -> None:
+        method = getattr(store, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            looks.append(name)
+            return await method(*args, **kwargs)
+
+        setattr(store, name, call)
+
+    for name in ("flush_probe", "events_range", "events_back"):
+        counted(name)
+    held = redis.Redis.from_url(redis_url)
+    try:
+        assert held.set(lease, "test-pause", nx=True, px=30_000)  # the backlog piles up behind it
+        for i in range(1200):  # 2,400 events (RUNNING, APPLIED): several pages of them
+            engine.run("Grouped", instance_id, "add", {"id": instance_id, "i": i})
+        held.delete(lease)
+        last = engine.run("Grouped", instance_id, "add", {"id": instance_id, "i": 1200}, FLUSHED)
+    finally:
+        held.close()
+    assert [(e.update_id, e.status) for e in last.outcomes] == [(last.update_ids[0], scripts.APPLIED)]
+    assert engine.get_state("Grouped", instance_id).state["applied"][-1] == 1200
+    # About 38 commits of 32 went by; the waiter looked when its own had, and read one page back.
+    assert looks.count("flush_probe") <= 3, looks
+    assert (looks.count("events_back"), looks.count("events_range")) == (1, 0), looks
