@@ -294,6 +294,10 @@ FIGURES = (
     ("threads", "peak threads", "threads"),
     ("rss_mb", "peak RSS", "MB"),
 )
+LIMIT_NOTE = (
+    "the limit answers the same users with nothing but the ops' waits, gRPC, and one enqueue and one "
+    "commit round trip to Redis (bench/echo_server.py --model-calls)"
+)
 PROCESS = {
     GRPC: "the server process",
     INPROCESS: "the users' process (with the bench's threads: one per user for sync ops, one flush waiter "
@@ -382,12 +386,6 @@ def _rows(env: Env, load: Load, sides: Mapping[str, Side]) -> list[Figure]:
         )
         rows.append(row)
     return rows
-
-
-LIMIT_NOTE = (
-    "the limit answers the same users with nothing but the ops' waits, gRPC, and one enqueue and one "
-    "commit round trip to Redis (bench/echo_server.py --model-calls)"
-)
 
 
 def run(env: Env) -> list[Figure]:
