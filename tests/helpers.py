@@ -90,6 +90,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def popen_tied(argv: Sequence[str], **options: Any) -> subprocess.Popen[Any]:
+    """Popen for a child that gets SIGTERM when the test process dies, even by SIGKILL: a test run
+    stopped halfway leaves no server behind (the thread starting it must outlive it)."""
+    return subprocess.Popen(argv, preexec_fn=embedded.die_with_parent(), **options)  # noqa: PLW1509
+
+
 class ServerProcess:
     """A `motion-grpc serve` child process on a free port."""
 
@@ -116,10 +122,10 @@ class ServerProcess:
     def launch(self) -> ServerProcess:
         """Start the process without waiting for it to listen (it may die before it does)."""
         if self.log is None:
-            self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd)
+            self.process = popen_tied(self.command, env=self.env, cwd=self.cwd)
             return self
         with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
+            self.process = popen_tied(
                 self.command, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT
             )
         return self

@@ -69,7 +69,7 @@ def _answers(url: str) -> bool:
 _embedded_lock = threading.Lock()
 
 
-def _die_with_parent() -> Callable[[], None]:
+def die_with_parent() -> Callable[[], None]:
     """A preexec_fn keeping the child's files private (umask 077: its data holds every state) and,
     on Linux, making it get SIGTERM when this process dies, even by SIGKILL.
 
@@ -104,7 +104,7 @@ def _popen_dying_with_parent(args: list[str]) -> subprocess.Popen[bytes]:
         args,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_die_with_parent(),  # noqa: PLW1509 - see above
+        preexec_fn=die_with_parent(),  # noqa: PLW1509 - see above
     )
 
 

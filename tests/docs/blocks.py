@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from tests.helpers import MOTION_GRPC, ROOT, clean_env
+from tests.helpers import MOTION_GRPC, ROOT, clean_env, popen_tied
 
 _FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
 
@@ -67,7 +67,7 @@ def served(command: str, port: int, cwd: pathlib.Path, **replace: str) -> Iterat
         command = command.replace(old, new)
     argv = re.sub(r" --port \d+", "", command.split("#", 1)[0]).split()  # the docs' port may be taken here
     argv += ["--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(argv, cwd=cwd, env=clean_env(), start_new_session=True)
+    process = popen_tied(argv, cwd=cwd, env=clean_env(), start_new_session=True)
     target = f"127.0.0.1:{port}"
     try:
         channel = grpc.insecure_channel(target)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.docs.blocks import Block, blocks, make_dry_run, run_python, served
-from tests.helpers import MOTION_GRPC, ROOT, ServerProcess, clean_env, free_port, unique
+from tests.helpers import MOTION_GRPC, ROOT, ServerProcess, clean_env, free_port, popen_tied, unique
 
 README = ROOT / "README.md"
 #: How each block of the README starts, and the test below that runs it.
@@ -141,7 +141,7 @@ def test_operator_cli_block(counter_server: ServerProcess) -> None:
                 [MOTION_GRPC, "call", "Counter", user, "add", "--props", '{"n": 1}'], env=env, check=True
             )
             argv += ["--after", "0-0"]
-            with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True) as watch:
+            with popen_tied(argv, env=env, stdout=subprocess.PIPE, text=True) as watch:
                 assert watch.stdout is not None and watch.stdout.readline(), line
                 watch.terminate()
             continue

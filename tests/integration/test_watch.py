@@ -21,7 +21,7 @@ from motion_grpc.errors import (
     ResourceExhaustedError,
 )
 from motion_grpc.store.keys import InstanceKeys
-from tests.helpers import MOTION_GRPC, ROOT, TEST_APP, ServerProcess, unique
+from tests.helpers import MOTION_GRPC, ROOT, TEST_APP, ServerProcess, popen_tied, unique
 
 STREAM_APP = str(ROOT / "tests" / "apps" / "streamapp.py")
 HEARTBEAT = ["--watch-heartbeat", "0.3"]
@@ -222,7 +222,7 @@ def test_cli_watch_prints_json_lines(watch_server: ServerProcess, motion: Motion
     handle.run("append", {"i": 0}, flush_update=True)
     command = [MOTION_GRPC, "watch", "Ledger", handle.instance_id, "--target", watch_server.target,
                "--after", "0-0", "--json"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = popen_tied(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         lines = [json.loads(process.stdout.readline()) for _ in range(3)]

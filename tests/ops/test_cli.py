@@ -12,7 +12,7 @@ import pytest
 
 from motion_grpc import MotionClient
 from motion_grpc.cli import main
-from tests.helpers import MOTION_GRPC, ServerProcess, clean_env, free_port, unique
+from tests.helpers import MOTION_GRPC, ServerProcess, clean_env, free_port, popen_tied, unique
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -111,7 +111,7 @@ def test_watch_prints_events_as_json_lines(server: ServerProcess, client: Motion
     handle.run("append", {"i": 0}, flush_update=True)
     command = [MOTION_GRPC, "watch", "Ledger", handle.instance_id, "--target", server.target,
                "--after", "0-0", "--json"]  # fmt: skip
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=clean_env()) as process:
+    with popen_tied(command, stdout=subprocess.PIPE, text=True, env=clean_env()) as process:
         try:
             assert process.stdout is not None
             lines = [json.loads(process.stdout.readline()) for _ in range(3)]

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from tests.helpers import ROOT, assert_eventually, clean_env, free_port, unique
+from tests.helpers import ROOT, assert_eventually, clean_env, free_port, popen_tied, unique
 
 
 def isolated_env() -> dict[str, str]:
@@ -75,7 +75,7 @@ def served_from_wheel(installed: pathlib.Path, redis_url: str, tmp_path: pathlib
     target = f"127.0.0.1:{free_port()}"
     command = [str(installed / "bin" / "motion-grpc"), "serve", str(app), "--port", target.split(":")[1],
                "--redis", redis_url]  # fmt: skip
-    process = subprocess.Popen(command, cwd=tmp_path, env=isolated_env())
+    process = popen_tied(command, cwd=tmp_path, env=isolated_env())
     try:
         with grpc.insecure_channel(target) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
