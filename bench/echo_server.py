@@ -21,8 +21,8 @@ Run of flow `chat` waits like the serve op (SERVE_SECONDS), enqueues, answers,
 and starts the update: a wait like the update op (UPDATE_SECONDS), then one
 round trip that records its end. FlushUpdates waits for the instance's
 update; GetState answers the update's end (`summarised_at`); Run of `open`
-answers at once. No state, no leases, no ops: what is left is gRPC, asyncio
-and Redis round trips.
+answers at once. No state, no leases, no ops, and motion-grpc's own channel
+options: what is left is gRPC, asyncio and Redis round trips.
 
     python -m bench.echo_server --port 50100 --server aio [--redis redis://127.0.0.1:6379/7] [--model-calls]
 """
@@ -43,7 +43,7 @@ from google.protobuf import struct_pb2
 
 from bench.apps.llm_ops import SERVE_SECONDS, UPDATE_SECONDS
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.server.limits import PENDING_CALLS
+from motion_grpc.server.limits import Limits
 from motion_grpc.store.pipelined import PipelinedRedis
 
 SERVICE = "motion.v1.MotionService"
@@ -167,9 +167,9 @@ def serve_sync(port: int, threads: int, redis_url: str | None) -> None:
 
 
 async def serve_aio(port: int, redis_url: str | None, model_calls: bool = False) -> None:
-    # As motion-grpc's server: gRPC Core's own cap on calls not yet picked up would CANCEL thousands.
-    pending = PENDING_CALLS if model_calls else None
-    server = grpc.aio.server(options=[] if pending is None else _pending_options(pending))
+    # With motion-grpc's channel options: gRPC Core's own cap on calls not yet picked up would
+    # CANCEL thousands of the model-call users.
+    server = grpc.aio.server(options=Limits().grpc_options() if model_calls else [])
     if model_calls:
         if redis_url is None:
             raise SystemExit("--model-calls needs --redis")
@@ -182,13 +182,6 @@ async def serve_aio(port: int, redis_url: str | None, model_calls: bool = False)
     await server.start()
     await _until_signalled()
     await server.stop(1.0)
-
-
-def _pending_options(pending: int) -> list[tuple[str, int]]:
-    return [
-        ("grpc.server.max_pending_requests", pending),
-        ("grpc.server.max_pending_requests_hard_limit", pending),
-    ]
 
 
 def _until_signalled() -> Awaitable[None]:

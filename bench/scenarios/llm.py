@@ -170,37 +170,33 @@ def _capped_side(label: str, measure: Callable[[], Mapping[str, float]], cap: fl
 def _grpc(env: Env, load: Load, cap: float) -> Mapping[str, float]:
     """One round over gRPC against a fresh server with default flags."""
     port = free_port()
-    address = f"127.0.0.1:{port}"
     command = [bin_path("motion-grpc"), "serve", APP, "--port", str(port), "--redis", env.redis_url_db(DB)]
     server_env = {**_without_motion_redis(), "PYTHONPATH": str(ROOT)}
     service = Service("motion-grpc-llm", [*command, "--log-level", "WARNING"], server_env)
-    try:
-        service.start(grpc_ready(address))
-        with PeakSampler(service.pid) as peak:
-            processes = env.profile.client_processes
-            outcome = run_grpc_users(
-                address, load.component, env.unique("llm"), load.users, processes, cap, _create_cap(cap)
-            )
-    finally:
-        service.stop()
-        env.flush_db(DB)
-    return _values(outcome, peak)
+    return _users_of(env, service, port, load.component, env.unique("llm"), load, cap)
 
 
 def _limit(env: Env, load: Load, cap: float) -> Mapping[str, float]:
     """One round of the same users against the model-call limit (bench/echo_server.py --model-calls)."""
     port = free_port()
-    address = f"127.0.0.1:{port}"
     command = [bin_path("python"), "-m", "bench.echo_server", "--port", str(port), "--server", "aio"]
     command += ["--redis", env.redis_url_db(DB), "--model-calls"]
-    service = Service("echo-model-calls", command)
+    return _users_of(
+        env, Service("echo-model-calls", command), port, load.component, env.unique("llm-limit"), load, cap
+    )
+
+
+def _users_of(
+    env: Env, service: Service, port: int, component: str, prefix: str, load: Load, cap: float
+) -> Mapping[str, float]:
+    """Start `service` on `port`, run the load's users against it, stop it; the round's figures."""
+    address = f"127.0.0.1:{port}"
     try:
         service.start(grpc_ready(address))
         with PeakSampler(service.pid) as peak:
             outcome = run_grpc_users(
-                address, "LlmAsync", env.unique("llm-limit"), load.users, env.profile.client_processes,
-                cap, _create_cap(cap),
-            )  # fmt: skip
+                address, component, prefix, load.users, env.profile.client_processes, cap, _create_cap(cap)
+            )
     finally:
         service.stop()
         env.flush_db(DB)

@@ -34,7 +34,7 @@ from motion_grpc.errors import FailedPreconditionError, MotionError
 from motion_grpc.observability import updates as observed
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.records import Taken
+from motion_grpc.store.records import Entry, Taken
 from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,9 @@ class DrainPolicies:
 
     args: list[list[Any]]
     groupable: frozenset[str]  # flow \0 op of the ops whose entries are applied in groups
-    #: Some op that could be grouped has not been timed yet: worth asking again after an apply
+    #: Ops that could be grouped but had not been timed yet: once one of them has run, ask again
     #: (a drain that starts on a backlog before any op ran would otherwise never group).
-    untimed: bool
+    untimed: frozenset[str]
 
 
 @dataclass
@@ -120,7 +120,13 @@ class _Drain:
     def waits_for_more(self, taken: Taken) -> bool:
         """Whether entries taken after a commit are a group that could still grow."""
         return len(taken.entries) < GROUP_MAX and all(
-            f"{entry.flow}\0{entry.op}" in self.policies.groupable for entry in taken.entries
+            _op_key(entry) in self.policies.groupable for entry in taken.entries
+        )
+
+    def timed_new_ops(self, ran: Taken) -> bool:
+        """Whether the entries just applied ran an op that was untimed when the policies were made."""
+        return bool(self.policies.untimed) and any(
+            _op_key(entry) in self.policies.untimed for entry in ran.entries
         )
 
 
@@ -197,9 +203,9 @@ class Drainer:
             if taken.code == protocol.TAKEN:
                 if applied and not self.stopping and drain.waits_for_more(taken):
                     await asyncio.sleep(self._settings.group_wait)
-                taken = await self._apply(drain, taken)
+                ran, taken = taken, await self._apply(drain, taken)
                 applied = True
-                if drain.policies.untimed:
+                if drain.timed_new_ops(ran):
                     drain.policies = self._policies_of(drain.component)
                 continue
             if taken.code != protocol.TAKE_AGAIN:
@@ -229,7 +235,7 @@ class Drainer:
     def _policies_of(self, component: ComponentDefinition) -> DrainPolicies:
         """Discard policies, batch sizes, and which ops are cheap enough to group (TAKE's arguments)."""
         policies: list[OpPolicy] = []
-        untimed = False
+        untimed: set[str] = set()
         times = self._applier.op_times
         for flow in component.flows():
             for op in flow.updates:
@@ -237,12 +243,13 @@ class Drainer:
                 kind = _DISCARD_KINDS.get(op.discard_policy, protocol.DISCARD_NONE)
                 # each op must see its state through load_state: never grouped with hooks
                 candidate = not kind and op.batch_size == 1 and not has_hooks(component)
-                untimed = untimed or (candidate and not times.timed(component.name, key))
+                if candidate and not times.timed(component.name, key):
+                    untimed.add(key)
                 groupable = candidate and times.is_fast(component.name, key)
                 if kind or op.batch_size > 1 or groupable:
                     policies.append(OpPolicy(key, kind, op.discard_after or 0.0, op.batch_size, groupable))
         groupable_keys = frozenset(policy.key for policy in policies if policy.groupable)
-        return DrainPolicies([policy.args() for policy in policies], groupable_keys, untimed)
+        return DrainPolicies([policy.args() for policy in policies], groupable_keys, frozenset(untimed))
 
     async def _apply(self, drain: _Drain, taken: Taken) -> Taken | None:
         """Run the taken entries and commit them; the next take, when it rode along with the commit."""
@@ -310,6 +317,10 @@ class Drainer:
         _log_failures(keys, applied)
         observed.committed(keys.component, applied.records)
         return taken
+
+
+def _op_key(entry: Entry) -> str:
+    return f"{entry.flow}\0{entry.op}"
 
 
 def _fold(
