@@ -18,6 +18,7 @@ import grpc
 
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.store import embedded
+from motion_grpc.store.tied import popen_tied
 
 T = TypeVar("T")
 
@@ -90,12 +91,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def popen_tied(argv: Sequence[str], **options: Any) -> subprocess.Popen[Any]:
-    """Popen for a child that gets SIGTERM when the test process dies, even by SIGKILL: a test run
-    stopped halfway leaves no server behind (the thread starting it must outlive it)."""
-    return subprocess.Popen(argv, preexec_fn=embedded.die_with_parent(), **options)  # noqa: PLW1509
-
-
 class ServerProcess:
     """A `motion-grpc serve` child process on a free port."""
 
@@ -131,10 +126,14 @@ class ServerProcess:
         return self
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
+        """Launch and wait until it listens; a server that does not in time is stopped, not left behind."""
         self.launch()
         channel = grpc.insecure_channel(self.target)
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout)
+        except BaseException:
+            self.__exit__()
+            raise
         finally:
             channel.close()
         return self

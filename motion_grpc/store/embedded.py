@@ -7,30 +7,26 @@ and by the tests and benchmarks, which start their own servers on free ports.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import pathlib
 import queue
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from types import TracebackType
 
 import redis
 
 from motion_grpc.errors import StoreUnavailableError
+from motion_grpc.store import tied
 from motion_grpc.store.connection import RedisSettings
 
 DEFAULT_DATA_DIR = ".motion"
-#: prctl option asking the kernel to signal a child when its parent dies (linux/prctl.h).
-PR_SET_PDEATHSIG = 1
 
 
 def redis_server_binary() -> str:
@@ -69,43 +65,9 @@ def _answers(url: str) -> bool:
 _embedded_lock = threading.Lock()
 
 
-def die_with_parent() -> Callable[[], None]:
-    """A preexec_fn keeping the child's files private (umask 077: its data holds every state) and,
-    on Linux, making it get SIGTERM when this process dies, even by SIGKILL.
-
-    SIGTERM lets redis-server flush its append-only file before it exits. The
-    parent may die between fork and prctl, before the request is in place:
-    the child then finds itself adopted and exits.
-    """
-    if not sys.platform.startswith("linux"):
-        return _private_files
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec() -> None:
-        _private_files()
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
-
-
-def _private_files() -> None:
-    os.umask(0o077)
-
-
 def _popen_dying_with_parent(args: list[str]) -> subprocess.Popen[bytes]:
-    # preexec_fn runs Python between fork and exec, which can deadlock on a lock another thread
-    # held at the fork; this one takes no lock (a ctypes call and getppid), and CPython holds
-    # its import lock across the fork when a preexec_fn is given.
     # A new session: a Ctrl-C at the terminal reaches the server, which stops Redis when done.
-    return subprocess.Popen(
-        args,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=die_with_parent(),  # noqa: PLW1509 - see above
-    )
+    return tied.popen_tied(args, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
 class _Launcher:
