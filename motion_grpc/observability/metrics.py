@@ -7,6 +7,8 @@ once per label combination (`_Children`), not through `.labels()` per call.
 
 The metrics live in a registry of their own (`REGISTRY`), served by
 `start_http_server` on `--metrics-port`; nothing is served unless asked.
+Update worker processes record theirs into files the endpoint adds in
+(worker_metrics).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -44,10 +46,15 @@ RPC_DURATION = Histogram(
     buckets=_RPC_BUCKETS,
     registry=REGISTRY,
 )
+#: Gauges of update worker processes are summed over the living ones (see worker_metrics).
+_LIVE_SUM: Final = "livesum"
 RPCS_IN_FLIGHT = Gauge(
-    "motion_rpcs_in_flight", "RPCs being handled now, by method", ["method"], registry=REGISTRY
+    "motion_rpcs_in_flight", "RPCs being handled now, by method", ["method"], registry=REGISTRY,
+    multiprocess_mode=_LIVE_SUM,
+)  # fmt: skip
+WATCHES_OPEN = Gauge(
+    "motion_watches_open", "WatchUpdates streams open now", registry=REGISTRY, multiprocess_mode=_LIVE_SUM
 )
-WATCHES_OPEN = Gauge("motion_watches_open", "WatchUpdates streams open now", registry=REGISTRY)
 OP_DURATION = Histogram(
     "motion_op_duration_seconds",
     "Serve and update op latency by component, flow and op (kind: serve or update)",
@@ -56,7 +63,7 @@ OP_DURATION = Histogram(
     registry=REGISTRY,
 )
 OPS_IN_FLIGHT = Gauge("motion_ops_in_flight", "User ops running now (kind: serve or update)", ["kind"],
-                      registry=REGISTRY)  # fmt: skip
+                      registry=REGISTRY, multiprocess_mode=_LIVE_SUM)  # fmt: skip
 UPDATES_APPLIED = Counter(
     "motion_updates_applied_total", "Update entries applied and committed", ["component", "flow", "op"],
     registry=REGISTRY,
@@ -169,9 +176,9 @@ def lease_taken_over(component: str) -> None:
     _takeovers(component).inc()
 
 
-def serve(port: int, host: str) -> Any:
-    """Serve REGISTRY on http://host:port/metrics from a thread; the HTTP server (call shutdown)."""
-    server, _ = start_http_server(port, host, registry=REGISTRY)
+def serve(port: int, host: str, registry: CollectorRegistry = REGISTRY) -> Any:
+    """Serve `registry` on http://host:port/metrics from a thread; the HTTP server (call shutdown)."""
+    server, _ = start_http_server(port, host, registry=registry)
     return server
 
 

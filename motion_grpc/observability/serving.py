@@ -10,6 +10,7 @@ from typing import Any
 
 from grpc import aio
 from grpc_health.v1 import health_pb2
+from prometheus_client import CollectorRegistry
 
 from motion_grpc.observability import metrics, reflection, tracing
 from motion_grpc.observability.queue_depth import QueueCollector
@@ -74,6 +75,7 @@ def attach(
     options: ObservabilityOptions,
     components: Sequence[str],
     redis_client: Callable[[], Any],
+    registry: CollectorRegistry = metrics.REGISTRY,
 ) -> Observability:
     """Reflection on `server`, the metrics endpoint, tracing: as `options` ask.
 
@@ -90,7 +92,7 @@ def attach(
         collector = QueueCollector(redis_client(), components)
         observing._closers.append(collector.close)
         observing._closers.append(metrics.register(collector))
-        http = metrics.serve(options.metrics_port, options.metrics_host or "127.0.0.1")
+        http = metrics.serve(options.metrics_port, options.metrics_host or "127.0.0.1", registry)
         observing._closers += [http.server_close, http.shutdown]  # closed in reverse order
         observing.metrics_port = http.server_port
         log.info("metrics on http://%s:%d/metrics", options.metrics_host, observing.metrics_port)

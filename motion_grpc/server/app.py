@@ -23,9 +23,11 @@ from motion_grpc.engine import AsyncEngine, EngineSettings
 from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
 from motion_grpc.grpc_handlers import GenericOnly
+from motion_grpc.observability import metrics
 from motion_grpc.observability.redaction import redacted_url
 from motion_grpc.observability.rpc import ObservingInterceptor
 from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
+from motion_grpc.observability.worker_metrics import WorkerMetrics
 from motion_grpc.server import grpc_batches
 from motion_grpc.server.auth import AuthInterceptor
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
@@ -92,6 +94,7 @@ class MotionServer:
         self.watch_hub: WatchHub | None = None
         self.auth: AuthInterceptor | None = None
         self.observability: Observability | None = None
+        self.worker_metrics: WorkerMetrics | None = None
 
     async def start(self) -> MotionServer:
         await self.server.start()
@@ -113,6 +116,8 @@ class MotionServer:
             self.observability.close()
         if self.update_processes is not None:
             await asyncio.to_thread(self.update_processes.stop)
+        if self.worker_metrics is not None:
+            self.worker_metrics.close()
 
     def reload_credentials(self) -> None:
         """Read the API key and token secret files again (SIGHUP); a bad file keeps the old ones."""
@@ -168,7 +173,14 @@ async def create_server(
         ],
     )
     port = _listen(server, options.address, security.tls.server_credentials() if security.tls else None)
-    engine, processes = await _start_engine(components, redis, options, engine_settings or EngineSettings())
+    exported = _worker_metrics(options)
+    try:
+        settings = engine_settings or EngineSettings()
+        engine, processes = await _start_engine(components, redis, options, settings, exported)
+    except BaseException:
+        if exported is not None:
+            exported.close()
+        raise
     hub = _watch_hub(redis, options)
     servicer = MotionServicer(engine, options.allow_pickle, watches=WatchService(engine, hub))
     motion_pb2_grpc.add_MotionServiceServicer_to_server(servicer, GenericOnly(server))
@@ -178,7 +190,10 @@ async def create_server(
     motion.update_processes = processes
     motion.watch_hub = hub
     motion.auth = auth
-    motion.observability = attach(server, options.observability, [c.name for c in components], redis.client)
+    motion.worker_metrics = exported
+    registry = metrics.REGISTRY if exported is None else exported.registry()
+    names = [c.name for c in components]
+    motion.observability = attach(server, options.observability, names, redis.client, registry)
     return await motion.start()
 
 
@@ -215,14 +230,26 @@ def _port_in_use(host: str, port: str) -> bool:
     return False
 
 
+def _worker_metrics(options: ServerOptions) -> WorkerMetrics | None:
+    """Where update worker processes record their metrics, when there are workers and an endpoint."""
+    if options.update_processes <= 0 or not options.observability.metrics_port:
+        return None
+    return WorkerMetrics()
+
+
 async def _start_engine(
-    components: Sequence[Definable], redis: RedisSettings, options: ServerOptions, settings: EngineSettings
+    components: Sequence[Definable],
+    redis: RedisSettings,
+    options: ServerOptions,
+    settings: EngineSettings,
+    worker_metrics: WorkerMetrics | None = None,
 ) -> tuple[AsyncEngine, UpdateProcesses | None]:
     """The engine, with its update worker processes when `options.update_processes` asks for them."""
     if options.update_processes <= 0:
         return await AsyncEngine(redis, components, settings).start(), None
+    on_exit = (lambda pid: None) if worker_metrics is None else worker_metrics.process_ended
     processes = UpdateProcesses(
-        options.apps, redis, options.update_processes, settings, options.update_niceness
+        options.apps, redis, options.update_processes, settings, options.update_niceness, on_exit
     ).start()
     serving_only = dataclasses.replace(settings, process_updates=False)
     return await AsyncEngine(redis, components, serving_only, wake=processes.wake).start(), processes

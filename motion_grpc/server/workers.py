@@ -29,7 +29,7 @@ import os
 import signal
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -77,6 +77,7 @@ class UpdateProcesses:
         processes: int,
         settings: EngineSettings,
         niceness: int = UPDATE_NICENESS,
+        on_exit: Callable[[int], None] = lambda pid: None,
     ) -> None:
         if processes < 1:
             raise ValueError("update processes must be >= 1")
@@ -88,6 +89,7 @@ class UpdateProcesses:
         self._redis_url = redis.url
         self._settings = settings
         self._niceness = niceness
+        self._on_exit = on_exit  # told the pid of a worker that exited, before it is replaced
         self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker | None] = [None] * processes
         self._stopping = threading.Event()
@@ -143,6 +145,8 @@ class UpdateProcesses:
                     worker.process.pid,
                     worker.process.exitcode,
                 )
+                if worker.process.pid is not None:
+                    self._on_exit(worker.process.pid)
                 self._spawn(index)
 
 

@@ -3,7 +3,9 @@ no instance id."""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import signal
 import urllib.request
 from collections.abc import Iterator
 
@@ -13,7 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from motion_grpc import MotionClient
 from motion_grpc.errors import MotionError
-from tests.helpers import ServerProcess, assert_eventually, free_port, unique
+from motion_grpc.store import RedisServer
+from tests.helpers import ServerProcess, assert_eventually, clean_env, free_port, unique
+from tests.processes import ProcessInfo, children_of
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +111,52 @@ def test_queue_depth_counts_updates_waiting(
 def _moved(port: int, before: str, name: str, **labels: str) -> str | None:
     text = scrape(port)
     return text if sample(text, name, **labels) > sample(before, name, **labels) else None
+
+
+def _families(text: str) -> list[str]:
+    return [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+
+
+def _update_worker(server: ServerProcess) -> ProcessInfo:
+    assert server.process is not None
+    pid = server.process.pid
+
+    def found() -> ProcessInfo:
+        workers = [info for info in children_of(pid) if "multiprocessing.spawn" in info.command]
+        assert len(workers) == 1, workers
+        return workers[0]
+
+    return assert_eventually(found, timeout=30)
+
+
+def test_updates_applied_in_update_processes_are_counted_on_the_server_endpoint(
+    tmp_path: pathlib.Path,
+) -> None:
+    """With --update-processes, the workers' update metrics join the server's on one endpoint; a worker
+    that dies keeps its counts; the files they record into are gone once the server stopped.
+
+    On a Redis of its own: a server of another test would apply some of these updates."""
+    port = free_port()
+    args = ["--update-processes", "1", "--metrics-port", str(port)]
+    ledger = {"component": "Ledger", "flow": "append", "op": "ledger_append"}
+    files = tmp_path / "tmp"
+    files.mkdir()
+    redis = RedisServer(tmp_path / "redis", appendonly=False)
+    server = ServerProcess(redis_url=redis.url, args=args, env=clean_env(TMPDIR=str(files)))
+    with redis, server, MotionClient(server.target) as client:
+        handle = client.instance("Ledger", unique("workers"))
+        for i in range(3):
+            handle.run("append", props={"i": i}, flush_update=True)
+        text = scrape(port)
+        assert sample(text, "motion_updates_applied_total", **ledger) == 3
+        assert sample(text, "motion_op_duration_seconds_count", kind="update", **ledger) == 3
+        assert sample(text, "motion_rpc_duration_seconds_count", method="Run", code="OK") == 3
+        assert len(_families(text)) == len(set(_families(text))), "a metric exported twice"
+        assert list(files.iterdir()) != []  # the workers' files
+
+        worker = _update_worker(server)
+        os.kill(worker.pid, signal.SIGKILL)
+        assert_eventually(lambda: _update_worker(server).pid != worker.pid, timeout=30)
+        handle.run("append", props={"i": 3}, flush_update=True)
+        assert_eventually(lambda: sample(scrape(port), "motion_updates_applied_total", **ledger) == 4)
+    assert list(files.iterdir()) == []
