@@ -234,7 +234,11 @@ def _worker_metrics(options: ServerOptions) -> WorkerMetrics | None:
     """Where update worker processes record their metrics, when there are workers and an endpoint."""
     if options.update_processes <= 0 or not options.observability.metrics_port:
         return None
-    return WorkerMetrics()
+    try:
+        return WorkerMetrics()
+    except OSError as exc:  # no writable temporary directory: serve without them rather than not at all
+        log.warning("the metrics of update processes are not exported: %s", exc)
+        return None
 
 
 async def _start_engine(
