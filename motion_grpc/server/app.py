@@ -251,7 +251,7 @@ async def _start_engine(
     """The engine, with its update worker processes when `options.update_processes` asks for them."""
     if options.update_processes <= 0:
         return await AsyncEngine(redis, components, settings).start(), None
-    on_exit = (lambda pid: None) if worker_metrics is None else worker_metrics.process_ended
+    on_exit = None if worker_metrics is None else worker_metrics.process_ended
     processes = UpdateProcesses(
         options.apps, redis, options.update_processes, settings, options.update_niceness, on_exit
     ).start()

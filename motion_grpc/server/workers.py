@@ -77,7 +77,7 @@ class UpdateProcesses:
         processes: int,
         settings: EngineSettings,
         niceness: int = UPDATE_NICENESS,
-        on_exit: Callable[[int], None] = lambda pid: None,
+        on_exit: Callable[[int], None] | None = None,
     ) -> None:
         if processes < 1:
             raise ValueError("update processes must be >= 1")
@@ -145,7 +145,7 @@ class UpdateProcesses:
                     worker.process.pid,
                     worker.process.exitcode,
                 )
-                if worker.process.pid is not None:
+                if self._on_exit is not None and worker.process.pid is not None:
                     self._on_exit(worker.process.pid)
                 self._spawn(index)
 
