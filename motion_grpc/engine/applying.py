@@ -214,10 +214,9 @@ class Applier:
             argument = argument[0]
         what = f"update op {op.name} of {component.name}/{entries[0].flow}"
         timeout = op.timeout if op.timeout is not None else self._timeout
-        started = time.perf_counter()
         with update_op(component.name, entries[0].flow, op.name, entries[0].payload):
-            changes = await self._runner.call(what, op.func, (state, argument), timeout)
-        self.op_times.record(component.name, f"{entries[0].flow}\0{op.name}", time.perf_counter() - started)
+            changes, seconds = await self._runner.timed_call(what, op.func, (state, argument), timeout)
+        self.op_times.record(component.name, f"{entries[0].flow}\0{op.name}", seconds)
         return _changes_dict(what, changes)
 
     async def _admin_changes(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -39,16 +40,39 @@ class OpRunner:
         self, what: str, func: Callable[..., Any], args: tuple[Any, ...], timeout: float | None
     ) -> Any:
         """The op's result; OpError for whatever it raised, OpTimeoutError past `timeout`."""
-        if inspect.iscoroutinefunction(func):
-            return await _within(what, guarded(what, func(*args)), timeout)
-        result = await _within(what, self.offload(call_sync, what, func, args), timeout)
-        if inspect.iscoroutine(result):  # a plain function that returned a coroutine
-            return await _within(what, guarded(what, result), timeout)
+        result, _ = await self.timed_call(what, func, args, timeout)
         return result
+
+    async def timed_call(
+        self, what: str, func: Callable[..., Any], args: tuple[Any, ...], timeout: float | None
+    ) -> tuple[Any, float]:
+        """`call`, and the seconds the op itself took.
+
+        A sync op is timed on its thread: the wait for a free thread and for the
+        loop to take the result back are not the op's (under load they would
+        make every cheap op look slow, and a slow op is served and applied the
+        slower, careful way).
+        """
+        started = time.perf_counter()
+        if inspect.iscoroutinefunction(func):
+            result = await _within(what, guarded(what, func(*args)), timeout)
+            return result, time.perf_counter() - started
+        result, seconds = await _within(what, self.offload(_timed_sync, what, func, args), timeout)
+        if inspect.iscoroutine(result):  # a plain function that returned a coroutine
+            started = time.perf_counter()
+            result = await _within(what, guarded(what, result), timeout)
+            seconds += time.perf_counter() - started
+        return result, seconds
 
     def offload(self, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Run trusted code that blocks or runs user hooks (state codec, generators) on the pool."""
         return self._threads.submit(func, *args)
+
+
+def _timed_sync(what: str, func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = call_sync(what, func, args)
+    return result, time.perf_counter() - started
 
 
 def call_sync(what: str, func: Callable[..., Any], args: tuple[Any, ...]) -> Any:

@@ -276,14 +276,16 @@ class Serving:
             return None
         state, view, what = _serve_args(call, props, snapshot)
         timeout = serve.timeout if serve.timeout is not None else self._timeout
-        started = time.perf_counter()
         with serve_op(call.component.name, call.flow.key, serve.name):
-            result = await self._runner.call(what, serve.func, (state, view), timeout)
+            result, seconds = await self._runner.timed_call(what, serve.func, (state, view), timeout)
         if inspect.isgenerator(result):
-            result = await self._runner.call(what, list, (result,), timeout)
+            result, collecting = await self._runner.timed_call(what, list, (result,), timeout)
+            seconds += collecting
         elif inspect.isasyncgen(result):
+            started = time.perf_counter()
             result = await guarded(what, _collect_async(result))
-        self._served(call, props, view, started)
+            seconds += time.perf_counter() - started
+        self._served(call, props, view, seconds)
         return result
 
     def serves_here(self, call: ServeCall) -> bool:
@@ -311,11 +313,11 @@ class Serving:
             result = call_sync(what, serve.func, (state, view))
             if inspect.isgenerator(result):
                 result = call_sync(what, list, (result,))
-        self._served(call, props, view, started)
+        self._served(call, props, view, time.perf_counter() - started)
         return result
 
-    def _served(self, call: ServeCall, props: dict[str, Any], view: Props, started: float) -> None:
-        self.serve_times.record(call.component.name, call.flow.key, time.perf_counter() - started)
+    def _served(self, call: ServeCall, props: dict[str, Any], view: Props, seconds: float) -> None:
+        self.serve_times.record(call.component.name, call.flow.key, seconds)
         if view != props:
             # As in Motion, what a serve op adds to its props reaches the flow's update ops.
             props.clear()

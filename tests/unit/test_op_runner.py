@@ -1,0 +1,72 @@
+"""How ops are called from the loop, and what counts as an op's own time."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from motion_grpc.engine.runner import OpRunner, OpTimeoutError
+from motion_grpc.errors import OpError
+
+
+def test_a_sync_op_is_timed_on_its_thread_not_while_it_waits_for_one() -> None:
+    runner = OpRunner(1, "test")
+    release = threading.Event()
+
+    async def main() -> tuple[float, float]:
+        busy = runner.offload(release.wait, 5.0)  # the only thread is taken
+        asyncio.get_running_loop().call_later(0.3, release.set)
+        started = time.perf_counter()
+        result, seconds = await runner.timed_call("op", lambda a, b: a + b, (1, 2), None)
+        assert result == 3
+        await busy
+        return seconds, time.perf_counter() - started
+
+    try:
+        seconds, waited = asyncio.run(main())
+    finally:
+        runner.close()
+    assert waited >= 0.3  # the call waited for the thread...
+    assert seconds < 0.1  # ...but the op itself did next to nothing
+
+
+def test_a_coroutine_op_is_timed_to_its_end() -> None:
+    runner = OpRunner(1, "test")
+
+    async def slow(delay: float) -> str:
+        await asyncio.sleep(delay)
+        return "done"
+
+    def returns_a_coroutine(delay: float) -> object:
+        return slow(delay)
+
+    async def main() -> None:
+        assert (await runner.timed_call("op", slow, (0.05,), None))[1] >= 0.05
+        result, seconds = await runner.timed_call("op", returns_a_coroutine, (0.05,), None)
+        assert (result, seconds >= 0.05) == ("done", True)
+
+    try:
+        asyncio.run(main())
+    finally:
+        runner.close()
+
+
+def test_errors_and_timeouts_of_timed_calls_are_those_of_calls() -> None:
+    runner = OpRunner(2, "test")
+
+    def fails() -> None:
+        raise ValueError("bad input")
+
+    async def main() -> None:
+        with pytest.raises(OpError, match="bad input"):
+            await runner.timed_call("op", fails, (), None)
+        with pytest.raises(OpTimeoutError, match=r"within its timeout of 0\.05 s"):
+            await runner.timed_call("op", asyncio.sleep, (5,), 0.05)
+
+    try:
+        asyncio.run(main())
+    finally:
+        runner.close()
