@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,7 @@ class DrainSettings:
 class DrainPolicies:
     """What TAKE is told of a component's update ops, as of the op times measured so far."""
 
-    args: list[list[Any]]
+    args: tuple[tuple[Any, ...], ...]  # shared by every drain of the component: never changed
     groupable: frozenset[str]  # flow \0 op of the ops whose entries are applied in groups
     #: Ops that could be grouped but had not been timed yet: once one of them has run, ask again
     #: (a drain that starts on a backlog before any op ran would otherwise never group).
@@ -156,6 +157,10 @@ class Drainer:
         self._progressed = progressed
         self.stopping = False
         self._load_errors: dict[InstanceKeys, str] = {}  # why an instance's state last failed to load
+        #: Per component (a replaced one is a new definition): (op times generation, its policies).
+        self._policies: weakref.WeakKeyDictionary[ComponentDefinition, tuple[int, DrainPolicies]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def drain(self, keys: InstanceKeys) -> bool:
         """Apply every queued entry of an instance, unless another worker holds its lease.
@@ -233,7 +238,17 @@ class Drainer:
             log.debug("could not hand back %s: %s", keys.instance_id, exc)
 
     def _policies_of(self, component: ComponentDefinition) -> DrainPolicies:
-        """Discard policies, batch sizes, and which ops are cheap enough to group (TAKE's arguments)."""
+        """Discard policies, batch sizes, and which ops are cheap enough to group (TAKE's arguments);
+        made again only once an op of the component was first timed or turned fast or slow."""
+        generation = self._applier.op_times.generation
+        kept = self._policies.get(component)
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        policies = self._make_policies(component)
+        self._policies[component] = (generation, policies)
+        return policies
+
+    def _make_policies(self, component: ComponentDefinition) -> DrainPolicies:
         policies: list[OpPolicy] = []
         untimed: set[str] = set()
         times = self._applier.op_times
@@ -249,7 +264,8 @@ class Drainer:
                 if kind or op.batch_size > 1 or groupable:
                     policies.append(OpPolicy(key, kind, op.discard_after or 0.0, op.batch_size, groupable))
         groupable_keys = frozenset(policy.key for policy in policies if policy.groupable)
-        return DrainPolicies([policy.args() for policy in policies], groupable_keys, frozenset(untimed))
+        args = tuple(tuple(policy.args()) for policy in policies)
+        return DrainPolicies(args, groupable_keys, frozenset(untimed))
 
     async def _apply(self, drain: _Drain, taken: Taken) -> Taken | None:
         """Run the taken entries and commit them; the next take, when it rode along with the commit."""

@@ -21,12 +21,18 @@ class OpTimes:
         self._fast_seconds = fast_seconds
         self._averages: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        #: Bumped whenever an op is timed for the first time or turns fast or slow, so what
+        #: is derived from `timed` and `is_fast` can be kept until it changes.
+        self.generation = 0
 
     def record(self, component: str, op: str, seconds: float) -> None:
         key = (component, op)
         with self._lock:
             average = self._averages.get(key)
-            self._averages[key] = seconds if average is None else average + _WEIGHT * (seconds - average)
+            updated = seconds if average is None else average + _WEIGHT * (seconds - average)
+            self._averages[key] = updated
+            if average is None or (average < self._fast_seconds) != (updated < self._fast_seconds):
+                self.generation += 1
 
     def timed(self, component: str, op: str) -> bool:
         """Whether the op has run here at least once."""
