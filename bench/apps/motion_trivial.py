@@ -1,4 +1,7 @@
-"""The components of bench/apps/trivial.py, written for Motion 0.1.132 (runs in bench/.motion-venv)."""
+"""The components of bench/apps/trivial.py that Motion runs too, written for Motion 0.1.132.
+
+Runs in bench/.motion-venv.
+"""
 
 import time
 

@@ -1,6 +1,9 @@
 """The trivial component every benchmark runs, here and (the same code) in Motion.
 
-`Trivial` is the workload of the latency, throughput and drain rows. `Pickup`
+`Trivial` is the workload of the latency, throughput and drain rows;
+`TrivialAsync` has the same ops written `async def`, which the server awaits
+on its event loop instead of handing them to a thread (the latency scenario
+shows what that hop costs). `Pickup`
 measures idle pickup: its serve op returns the wall-clock time (taken just
 before the update is enqueued) and its update op stores how long the update
 waited before it started. `Burner`'s update op keeps a CPU busy in Python (it
@@ -26,6 +29,24 @@ def serve(state, props):
 
 @Trivial.update("add")
 def update(state, props):
+    return {"value": state["value"] + props["value"]}
+
+
+TrivialAsync = Component("TrivialAsync")  # the same ops written `async def`: no thread hop
+
+
+@TrivialAsync.init_state
+def setup_async():
+    return {"value": 0}
+
+
+@TrivialAsync.serve("add")
+async def serve_async(state, props):
+    return state["value"] + props["value"]
+
+
+@TrivialAsync.update("add")
+async def update_async(state, props):
     return {"value": state["value"] + props["value"]}
 
 

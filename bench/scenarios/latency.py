@@ -45,6 +45,16 @@ SPECS = [
         note="ours over gRPC from another process; Motion's call stays inside one process",
     ),
 ]
+ASYNC_NOTE = (
+    "component TrivialAsync: the same ops written `async def`, awaited on the server's loop; "
+    "a sync op runs on a thread, a hand-off each way"
+)
+ASYNC_SPECS = [
+    FigureSpec(
+        "Run p50, 1 client, async def ops, vs durable-enqueue limit", "ms", "p50_ms", DURABLE, note=ASYNC_NOTE
+    ),
+    FigureSpec("Run p50, 1 client, async def ops vs sync ops", "ms", "p50_ms", "sync"),
+]
 INPROCESS_SPECS = [
     FigureSpec("in-process inst.run p50", "ms", "p50_ms", "motion", target="<= 0.35x"),
     FigureSpec("in-process inst.run p99", "ms", "p99_ms", "motion"),
@@ -60,6 +70,9 @@ def run(env: Env) -> list[Figure]:
     calls = env.profile.inprocess_calls
     motion = Side("Motion 0.1.132 in-process", lambda: run_motion_task(env, "inprocess", calls=calls))
     ours = Side("motion-grpc", grpc_load(env, env.motion_grpc, clients=1))
+    ours_async = Side(
+        "motion-grpc, async def ops", grpc_load(env, env.motion_grpc, clients=1, component="TrivialAsync")
+    )
     echoes = echo_sides(env, clients=1)
     inprocess_sides = {
         OURS: Side(
@@ -68,9 +81,15 @@ def run(env: Env) -> list[Figure]:
         "motion": motion,
     }
     interleave(
-        env.profile.rounds, {OURS: ours, **echoes, "motion": motion, "inprocess": inprocess_sides[OURS]}
+        env.profile.rounds,
+        {OURS: ours, "async": ours_async, **echoes, "motion": motion, "inprocess": inprocess_sides[OURS]},
     )
-    return grpc_figures(ours, echoes, motion) + figures(NAME, INPROCESS_SPECS, inprocess_sides)
+    async_sides = {OURS: ours_async, **limits(echoes, "p50_ms", False), "sync": ours}
+    return (
+        grpc_figures(ours, echoes, motion)
+        + figures(NAME, ASYNC_SPECS, async_sides)
+        + figures(NAME, INPROCESS_SPECS, inprocess_sides)
+    )
 
 
 SCENARIO = Scenario(NAME, "sequential Run and in-process run latency, cache miss", run)
