@@ -158,7 +158,9 @@ class Serving:
     async def _finish_stream(self, call: ServeCall, version: int, items: list[Any]) -> RunResult:
         """After the last item: enqueue the update ops with the items as serve_result."""
         call.options.check_deadline()
-        enqueued = await self.enqueue(call.keys, call.flow, call.props, items, None, call.options.request_id)
+        enqueued = await self.enqueue(
+            call.keys, call.flow, call.props, items, None, version, call.options.request_id
+        )
         return await self.complete(call.keys, Served.of(items, version, False, enqueued), call.options)
 
     async def complete(self, keys: InstanceKeys, served: Served, options: RunOptions) -> RunResult:
@@ -231,6 +233,7 @@ class Serving:
             snapshot.version,
             call.lookup is not None,
             self._request_of(call.options.request_id),
+            served_version=snapshot.version,
         )
 
     def fast_outcome(
@@ -259,14 +262,18 @@ class Serving:
         options.check_deadline()
         call.check(result)
         cache = cache_entry(call, snapshot.version, result)
-        enqueued = await self.enqueue(call.keys, call.flow, call.props, result, cache, options.request_id)
+        enqueued = await self.enqueue(
+            call.keys, call.flow, call.props, result, cache, snapshot.version, options.request_id
+        )
         return Served.of(result, snapshot.version, False, enqueued)
 
     async def serve_cached(self, call: ServeCall, hit: CacheHit) -> Served:
         """A cache hit: its result is the answer, and what the flow's update ops are given."""
         version, result = hit
         call.check(result)  # cached for a caller that could take what this one cannot (a pickle)
-        enqueued = await self.enqueue(call.keys, call.flow, call.props, result, None, call.options.request_id)
+        enqueued = await self.enqueue(
+            call.keys, call.flow, call.props, result, None, version, call.options.request_id
+        )
         return Served.of(result, version, True, enqueued)
 
     async def call_serve(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
@@ -330,10 +337,15 @@ class Serving:
         props: dict[str, Any],
         result: Any,
         cache: tuple[str, bytes, float] | None,
+        served_version: int,
         request_id: str = "",
     ) -> EnqueueResult:
+        """Enqueue a run's update ops; `served_version` (the version the run reports) is what a
+        repeat of its request id is answered with."""
         entries = queue_entries(flow, props, result)
-        request = self._store.enqueue_request(keys, entries, cache, request=self._request_of(request_id))
+        request = self._store.enqueue_request(
+            keys, entries, cache, request=self._request_of(request_id), served_version=served_version
+        )
         enqueued = await self._store.enqueue(request)
         self._settle(keys, enqueued)
         return enqueued

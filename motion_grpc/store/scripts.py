@@ -65,11 +65,13 @@ return 1
 # KEYS: meta, updates, events, cache[, request][, pending].
 # ARGV: now_ms, events_maxlen, max_queue, expect_version ('' = any), engine_id, cache_field ('' = none),
 #       cache_value, cache_ttl_ms, count, (flow, op, payload)*count, lookup ('1': look the field up first),
-#       instance_id, request_ttl_ms ('' = the run has no request id, and `request` is not among the keys).
+#       instance_id, request_ttl_ms ('' = the run has no request id, and `request` is not among the keys),
+#       served_version (the version the serve read and its caller reports; '' = the current one).
 # With the pending set among the keys (not on Redis Cluster, where it lives in another slot), an
 # instance given entries joins it here.
 # With a request id, the reply is also kept in `request` for request_ttl_ms; a later call with the
-# same request id (a client's retry) enqueues nothing and gets {-9, <the first call's reply>...}.
+# same request id (a client's retry) enqueues nothing and gets {-9, <the first call's reply>...},
+# with the version the first call reported (served_version).
 # The check and the write are in this one script, so two replicas receiving the same retry at
 # once still enqueue once.
 # Appends a run's update entries and caches its serve result, atomically, and only if the
@@ -124,7 +126,10 @@ for i = 0, count - 1 do
   reply[#reply + 1] = id
 end
 if pending and count > 0 then redis.call('ZADD', pending, 'NX', ARGV[1], ARGV[tail + 1]) end
-if request then redis.call('SET', request, cjson.encode(reply), 'PX', ARGV[tail + 2]) end
+if request then
+  if ARGV[tail + 3] ~= '' then reply[2] = ARGV[tail + 3] end
+  redis.call('SET', request, cjson.encode(reply), 'PX', ARGV[tail + 2])
+end
 return reply
 """
 )

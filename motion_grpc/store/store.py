@@ -205,9 +205,13 @@ class Store(EventReads):
         expect_version: int | None = None,
         lookup: bool = False,
         request: tuple[str, int] | None = None,
+        served_version: int | None = None,
     ) -> EnqueueRequest:
         """Append a run's entries and cache its result, if the version the serve read is still
-        the newest (`expect_version`; protocol.STALE otherwise); see scripts.ENQUEUE."""
+        the newest (`expect_version`; protocol.STALE otherwise); see scripts.ENQUEUE.
+
+        `served_version`, the version the run reports, is what a repeat of its request id gets.
+        """
         stamp = now_ms()
         cache_field, cached, cache_ttl = cache if cache is not None else (protocol.UNSET, b"", 0.0)
         args: list[Any] = [stamp, self.events_maxlen, self.max_queue,
@@ -216,7 +220,8 @@ class Store(EventReads):
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
         request_id, request_ttl_ms = request if request is not None else (protocol.UNSET, protocol.UNSET)
-        args += [protocol.flag(lookup and cache is not None), keys.instance_id, request_ttl_ms]
+        served = protocol.UNSET if served_version is None else served_version
+        args += [protocol.flag(lookup and cache is not None), keys.instance_id, request_ttl_ms, served]
         script_keys = [keys.meta, keys.updates, keys.events, keys.cache]
         if request_id:
             script_keys.append(keys.request(request_id))

@@ -13,11 +13,14 @@ import grpc
 import pytest
 import redis
 
-from motion_grpc import MotionClient
+from motion_grpc import MotionClient, codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
-from motion_grpc.store import RedisServer
+from motion_grpc.engine import Engine, RunOptions
+from motion_grpc.server.loader import load_components
+from motion_grpc.store import RedisServer, RedisSettings, protocol
 from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.records import QueuedEntry
 from tests.helpers import ServerProcess, fake_motion_server, unique
 
 APP = str(Path(__file__).resolve().parents[2] / "conformance" / "app.py")
@@ -71,6 +74,25 @@ def test_the_same_retry_sent_to_two_replicas_at_once_is_enqueued_once(replicas: 
     with MotionClient(replicas[0]) as client:
         client.instance("Conformance", instance_id).flush()
         assert client.instance("Conformance", instance_id).get_state(["history"]) == {"history": [1, 1]}
+
+
+def test_a_repeat_gets_the_version_its_first_call_reported_though_the_state_moved_on(redis_url: str) -> None:
+    """A run is served on the state it read; its enqueue may land after commits moved the instance
+    on (this replica's own, which the version fence lets through). Its repeats report that same
+    version, not the one current when the first call enqueued."""
+    engine = Engine(RedisSettings(redis_url), load_components([APP])).start()
+    try:
+        instance_id = unique("moved")
+        engine.run("Conformance", instance_id, "add", {"n": 1}, RunOptions(flush_update=True))
+        store, keys = engine.store, InstanceKeys.of("Conformance", instance_id)
+        assert engine.get_state("Conformance", instance_id).version == 2
+        entry = QueuedEntry("add", "add", codec.dumps([{"n": 1}, 1]))
+        request = (unique("request"), TTL_SECONDS * 1000)
+        first = store.enqueue(store.enqueue_request(keys, [entry], request=request, served_version=1))
+        again = store.enqueue(store.enqueue_request(keys, [entry], request=request, served_version=2))
+        assert (again.code, again.ids, again.version) == (protocol.DUPLICATE_REQUEST, first.ids, 1)
+    finally:
+        engine.close()
 
 
 def test_a_request_id_is_remembered_for_the_request_id_ttl(redis_url: str, replicas: list[str]) -> None:
