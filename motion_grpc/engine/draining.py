@@ -60,14 +60,14 @@ class OpPolicy:
     batch_size: int
     groupable: bool
 
-    def args(self) -> list[Any]:
-        return [
+    def args(self) -> tuple[Any, ...]:
+        return (
             self.key,
             self.discard_kind,
             self.discard_after,
             self.batch_size,
             protocol.flag(self.groupable),
-        ]
+        )
 
 
 class LeaseLostError(Exception):
@@ -264,7 +264,7 @@ class Drainer:
                 if kind or op.batch_size > 1 or groupable:
                     policies.append(OpPolicy(key, kind, op.discard_after or 0.0, op.batch_size, groupable))
         groupable_keys = frozenset(policy.key for policy in policies if policy.groupable)
-        args = tuple(tuple(policy.args()) for policy in policies)
+        args = tuple(policy.args() for policy in policies)
         return DrainPolicies(args, groupable_keys, frozenset(untimed))
 
     async def _apply(self, drain: _Drain, taken: Taken) -> Taken | None:

@@ -53,8 +53,8 @@ class OpRunner:
         make every cheap op look slow, and a slow op is served and applied the
         slower, careful way).
         """
-        started = time.perf_counter()
         if inspect.iscoroutinefunction(func):
+            started = time.perf_counter()
             result = await _within(what, guarded(what, func(*args)), timeout)
             return result, time.perf_counter() - started
         result, seconds = await _within(what, self.offload(_timed_sync, what, func, args), timeout)
