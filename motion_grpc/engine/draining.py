@@ -116,6 +116,8 @@ class _Drain:
     component: ComponentDefinition
     token: str
     policies: DrainPolicies
+    #: Called as each take is sent: what the instance was notified of until then, it takes.
+    taking: Callable[[], None]
     held: bool = False
 
     def waits_for_more(self, taken: Taken) -> bool:
@@ -162,17 +164,18 @@ class Drainer:
             weakref.WeakKeyDictionary()
         )
 
-    async def drain(self, keys: InstanceKeys) -> bool:
+    async def drain(self, keys: InstanceKeys, taking: Callable[[], None] = lambda: None) -> bool:
         """Apply every queued entry of an instance, unless another worker holds its lease.
 
         Returns True when another worker held the lease (it applies them; should it die,
         try again when its lease expires). Raises DrainBackoffError (lease handed back)
-        when the instance must wait before a retry.
+        when the instance must wait before a retry. `taking` is called as each take
+        is sent: an enqueue that landed before then is seen by that take.
         """
         component = self._components(keys.component)
         if component is None:
             return False
-        drain = _Drain(keys, component, secrets.token_hex(16), self._policies_of(component))
+        drain = _Drain(keys, component, secrets.token_hex(16), self._policies_of(component), taking)
         try:
             return await self._drain_held(drain)
         except LeaseLostError:
@@ -195,6 +198,7 @@ class Drainer:
         taken: Taken | None = None
         while taken is not None or not self.stopping:  # what is taken is in hand: apply it
             if taken is None:
+                drain.taking()
                 taken = await self._store.take(
                     keys, drain.token, self._leases.ttl_ms, drain.policies.args, not drain.held, GROUP_MAX
                 )
@@ -315,6 +319,7 @@ class Drainer:
                 version = await self._store.commit(keys, drain.token, base, applied.patch, applied.records)
                 taken = None
             else:
+                drain.taking()
                 version, taken = await self._store.commit_then_take(
                     keys, drain.token, base, applied.patch, applied.records,
                     self._leases.ttl_ms, drain.policies.args, GROUP_MAX,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -44,7 +45,7 @@ class UpdateScheduler:
     def __init__(
         self,
         store: Store,
-        drain: Callable[[InstanceKeys], Awaitable[bool]],
+        drain: Callable[[InstanceKeys, Callable[[], None]], Awaitable[bool]],
         max_concurrent: int,
         sweep_interval: float,
         signals: Signals | None = None,
@@ -58,7 +59,8 @@ class UpdateScheduler:
         #: Fired when a drain stops (its drainer fires them after each commit): see engine/waiting.py.
         self.signals = signals or Signals()
         self._running: dict[InstanceKeys, asyncio.Task[None]] = {}
-        self._again: set[InstanceKeys] = set()  # notified while draining: drain once more after
+        #: Notified while draining, after the drain's last take: drain once more after it.
+        self._again: set[InstanceKeys] = set()
         self._waiting: collections.OrderedDict[InstanceKeys, None] = collections.OrderedDict()
         self._backoff: dict[InstanceKeys, float] = {}  # could not be worked on: not before (monotonic)
         self._timers: dict[InstanceKeys, asyncio.TimerHandle] = {}
@@ -126,7 +128,7 @@ class UpdateScheduler:
 
     async def _drain_once(self, keys: InstanceKeys) -> None:
         try:
-            if await self._drain(keys):
+            if await self._drain(keys, functools.partial(self._again.discard, keys)):
                 await self._watch_holder(keys)
         except DrainBackoffError as exc:
             self._retry_later(keys, exc.delay, backoff=True)

@@ -180,7 +180,7 @@ class Serving:
         slow): the caller then serves the checked way. Re-running a cheap op
         costs less than the round trip that checking first would cost every time.
         """
-        snapshot = self.fast_snapshot(call)
+        snapshot = await self.fast_snapshot(call)
         if snapshot is None:
             return None
         served_props = dict(call.props)  # what the serve op adds to them counts only if its result does
@@ -198,11 +198,18 @@ class Serving:
             self._settle(call.keys, enqueued)
         return outcome
 
-    def fast_snapshot(self, call: ServeCall) -> Snapshot | None:
-        """The snapshot a cheap serve op may run on unchecked; None for a slow op, or none at hand."""
+    async def fast_snapshot(self, call: ServeCall) -> Snapshot | None:
+        """The snapshot a cheap serve op may run on unchecked; None for a slow op, or none at hand.
+
+        A commit of this process in flight (a caller running a flow again while
+        the drain commits its last run) is waited out rather than checked around.
+        """
         if not self.serve_times.is_fast(call.component.name, call.flow.key):
             return None
-        return self._runtimes.get(call.keys).unchecked_snapshot()
+        runtime = self._runtimes.get(call.keys)
+        if runtime.in_commit:
+            return await runtime.snapshot_after_commit()
+        return runtime.unchecked_snapshot()
 
     def fast_snapshot_here(self, call: ServeCall, commit_wait: float) -> Snapshot | None:
         """`fast_snapshot` from a caller's own thread: it only reads (the loop owns the snapshots).

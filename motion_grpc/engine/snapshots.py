@@ -49,13 +49,14 @@ def field_sizes(fields: Mapping[str, bytes]) -> dict[str, int]:
 class InstanceRuntime:
     """What this process keeps about one instance between calls."""
 
-    __slots__ = ("_commits", "keys", "load_lock", "snapshot")
+    __slots__ = ("_commits", "_landed", "keys", "load_lock", "snapshot")
 
     def __init__(self, keys: InstanceKeys) -> None:
         self.keys = keys
         self.snapshot: Snapshot | None = None
         self.load_lock = asyncio.Lock()
         self._commits = 0
+        self._landed: asyncio.Future[None] | None = None  # resolved once no commit is in flight
 
     @contextlib.contextmanager
     def committing(self) -> Iterator[None]:
@@ -71,6 +72,10 @@ class InstanceRuntime:
             yield
         finally:
             self._commits -= 1
+            if not self._commits and self._landed is not None:
+                landed, self._landed = self._landed, None
+                if not landed.done():
+                    landed.set_result(None)
 
     @property
     def in_commit(self) -> bool:
@@ -83,6 +88,19 @@ class InstanceRuntime:
         if self._commits:
             return None
         return self.snapshot
+
+    async def snapshot_after_commit(self) -> Snapshot | None:
+        """`unchecked_snapshot`, once the commits of this process in flight have landed.
+
+        Such a commit is one Redis round trip already under way: waiting for it
+        costs a caller less than a round trip of its own to check the version.
+        None if commits keep coming (another started before this caller resumed).
+        """
+        if self._commits:
+            if self._landed is None:
+                self._landed = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._landed)  # a cancelled waiter leaves the others waiting
+        return self.unchecked_snapshot()
 
     def current(self, version: int) -> Snapshot | None:
         snapshot = self.snapshot
