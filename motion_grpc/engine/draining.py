@@ -12,6 +12,9 @@ them, so the entries that arrive meanwhile are taken and committed together
 next: one take and one commit for several runs, and far less of the
 caller's CPU and GIL spent on the drain beside it. The first take of a
 drain (an idle instance woken) and a full group never wait.
+
+A drain opened by a run's enqueue (its instance idle here) sends its first
+take in the enqueue's round trip, and answers the run when that lands.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from motion_grpc.errors import FailedPreconditionError, MotionError
 from motion_grpc.observability import updates as observed
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.records import Entry, Taken
+from motion_grpc.store.records import EnqueueRequest, EnqueueResult, Entry, Taken
 from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,27 @@ class OpPolicy:
             self.batch_size,
             protocol.flag(self.groupable),
         )
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A run's enqueue that opens the drain of its idle instance, and the run awaiting it."""
+
+    request: EnqueueRequest
+    enqueued: asyncio.Future[EnqueueResult]
+
+    def land(self, enqueued: EnqueueResult) -> None:
+        if not self.enqueued.done():
+            self.enqueued.set_result(enqueued)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.enqueued.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            self.enqueued.cancel()
+        else:
+            self.enqueued.set_exception(exc)
+            self.enqueued.exception()  # retrieved: a run cancelled meanwhile is not told
 
 
 class LeaseLostError(Exception):
@@ -118,6 +142,8 @@ class _Drain:
     policies: DrainPolicies
     #: Called as each take is sent: what the instance was notified of until then, it takes.
     taking: Callable[[], None]
+    #: The enqueue the first take rides along with, if a run's enqueue opened this drain.
+    opening: Opening | None = None
     held: bool = False
 
     def waits_for_more(self, taken: Taken) -> bool:
@@ -164,18 +190,23 @@ class Drainer:
             weakref.WeakKeyDictionary()
         )
 
-    async def drain(self, keys: InstanceKeys, taking: Callable[[], None] = lambda: None) -> bool:
+    async def drain(
+        self, keys: InstanceKeys, taking: Callable[[], None] = lambda: None, opening: Opening | None = None
+    ) -> bool:
         """Apply every queued entry of an instance, unless another worker holds its lease.
 
         Returns True when another worker held the lease (it applies them; should it die,
         try again when its lease expires). Raises DrainBackoffError (lease handed back)
         when the instance must wait before a retry. `taking` is called as each take
-        is sent: an enqueue that landed before then is seen by that take.
+        is sent: an enqueue that landed before then is seen by that take. An `opening`
+        enqueue is sent with the first take; its run is answered when it lands.
         """
         component = self._components(keys.component)
-        if component is None:
+        if component is None or self.stopping:
+            if opening is not None:  # not drained here: a sweep (elsewhere, or later) will
+                await self._enqueue_alone(opening)
             return False
-        drain = _Drain(keys, component, secrets.token_hex(16), self._policies_of(component), taking)
+        drain = _Drain(keys, component, secrets.token_hex(16), self._policies_of(component), taking, opening)
         try:
             return await self._drain_held(drain)
         except LeaseLostError:
@@ -199,9 +230,9 @@ class Drainer:
         while taken is not None or not self.stopping:  # what is taken is in hand: apply it
             if taken is None:
                 drain.taking()
-                taken = await self._store.take(
+                taken = await (self._open(drain, drain.opening) if drain.opening else self._store.take(
                     keys, drain.token, self._leases.ttl_ms, drain.policies.args, not drain.held, GROUP_MAX
-                )
+                ))  # fmt: skip
             observed.discarded(keys.component, taken.discarded)  # by this take, or the one after a commit
             if taken.discarded:
                 self._progressed(keys, None)
@@ -231,6 +262,28 @@ class Drainer:
                     return False
             taken = None
         return False
+
+    async def _open(self, drain: _Drain, opening: Opening) -> Taken:
+        """The first take, sent with the enqueue that opened the drain; that enqueue's run is answered."""
+        drain.opening = None
+        try:
+            enqueued, taken = await self._store.enqueue_then_take(
+                opening.request, drain.token, self._leases.ttl_ms, drain.policies.args, GROUP_MAX
+            )
+        except BaseException as exc:
+            opening.fail(exc)
+            drain.held = True  # the take may have leased the instance: hand it back (no-op if not)
+            raise
+        opening.land(enqueued)
+        return taken
+
+    async def _enqueue_alone(self, opening: Opening) -> None:
+        try:
+            enqueued = await self._store.enqueue(opening.request)
+        except BaseException as exc:
+            opening.fail(exc)
+            raise
+        opening.land(enqueued)
 
     async def _hand_back(self, keys: InstanceKeys, token: str) -> None:
         """Release the lease of an instance left with queued entries (shutting down), and say so,

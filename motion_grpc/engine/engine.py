@@ -10,7 +10,7 @@ it through `motion_grpc.engine.blocking.Engine`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from motion_grpc.definition import ComponentDefinition, Definable
@@ -26,7 +26,7 @@ from motion_grpc.engine.registry import Registry
 from motion_grpc.engine.results import RunResult, StateView
 from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.scheduling import UpdateScheduler
-from motion_grpc.engine.serving import ResultCheck, ServeCall, Serving, cache_digest
+from motion_grpc.engine.serving import ResultCheck, ServeCall, Serving, cache_digest, waking
 from motion_grpc.engine.signals import Signals
 from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.streaming import ServeStream
@@ -36,6 +36,7 @@ from motion_grpc.errors import InvalidArgumentError
 from motion_grpc.names import validate_name
 from motion_grpc.store.connection import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.records import EnqueueRequest, EnqueueResult
 from motion_grpc.store.store import Store
 
 #: Blocking reads (flush waits) in flight at once, each on a connection of its own.
@@ -93,10 +94,16 @@ class AsyncEngine:
             lambda: self._scheduler.hosted,
             self._scheduler.notify,
         )
-        wake = self._wake_override or (self._scheduler.notify if s.process_updates else _no_wake)
+        wake: Callable[[InstanceKeys], None] = self._wake_override or _no_wake
+        enqueue: Callable[[EnqueueRequest], Awaitable[EnqueueResult]] = self.store.enqueue
+        if self._wake_override is not None:
+            enqueue = waking(self.store, self._wake_override)
+        elif s.process_updates:
+            wake, enqueue = self._scheduler.notify, self._scheduler.enqueue
         local = self._scheduler if s.process_updates else None  # its drains wake waiters here
-        self._serving = Serving(self.store, self._runtimes, self._instances, self._serve_runner, wake,
-                                s.fast_op_seconds, s.serve_timeout, s.request_id_ttl, local)  # fmt: skip
+        self._serving = Serving(self.store, self._runtimes, self._instances, self._serve_runner,
+                                enqueue, wake, s.fast_op_seconds, s.serve_timeout, s.request_id_ttl,
+                                local)  # fmt: skip
         self._admin = Administration(self.store, self._runtimes, self._instances, wake, local)
         self._serves = Limiter(s.max_concurrent_serves, s.serve_queue, "--max-concurrent-serves")
         self._leases.start()

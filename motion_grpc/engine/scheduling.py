@@ -7,6 +7,11 @@ in-process user that exited, an expired lease). An instance the sweep finds
 leased is tried again the moment its lease is due to expire, so a dead
 replica's instances resume about one lease TTL after its last renewal.
 
+A run's enqueue that finds its instance idle here (no drain running or
+waiting, a slot free) opens the drain itself: the drain's first take rides
+along with the enqueue, so the drain starts with the run's entries in hand
+and no round trip of its own to pick them up.
+
 Each drain is a task on the event loop; an async update op holds no thread
 while it waits on its model call, so `max_concurrent` drains (1,000 by
 default) can all be waiting at once. Past the bound, instances wait their
@@ -22,12 +27,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-from motion_grpc.engine.draining import DrainBackoffError
+from motion_grpc.engine.draining import DrainBackoffError, Opening
 from motion_grpc.engine.ops import stop_task
 from motion_grpc.engine.signals import Signals
-from motion_grpc.errors import MotionError
+from motion_grpc.errors import InternalError, MotionError
 from motion_grpc.logs import RateLimitedLog
 from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.records import EnqueueRequest, EnqueueResult
 from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,7 +51,7 @@ class UpdateScheduler:
     def __init__(
         self,
         store: Store,
-        drain: Callable[[InstanceKeys, Callable[[], None]], Awaitable[bool]],
+        drain: Callable[[InstanceKeys, Callable[[], None], Opening | None], Awaitable[bool]],
         max_concurrent: int,
         sweep_interval: float,
         signals: Signals | None = None,
@@ -93,6 +99,30 @@ class UpdateScheduler:
             self._waiting[keys] = None
             self._fill()
 
+    async def enqueue(self, request: EnqueueRequest) -> EnqueueResult:
+        """Send a run's enqueue and have its entries drained; an idle instance's drain is opened
+        by it (its first take sent in the same round trip)."""
+        keys = request.keys
+        if not (request.has_entries and self._store.opens_with_enqueue and self._idle(keys)):
+            enqueued = await self._store.enqueue(request)
+            if enqueued.ids:
+                self.notify(keys)
+            return enqueued
+        opening = Opening(request, asyncio.get_running_loop().create_future())
+        self._start(keys, opening)
+        return await asyncio.shield(opening.enqueued)  # a cancelled run leaves the drain be
+
+    def _idle(self, keys: InstanceKeys) -> bool:
+        """Whether a drain of the instance could start here this moment."""
+        return (
+            self._sweeper is not None
+            and not self._stopping
+            and len(self._running) < self._max
+            and keys not in self._running
+            and keys not in self._waiting
+            and self._backoff.get(keys, 0.0) <= time.monotonic()
+        )
+
     async def close(self, timeout: float = 10.0) -> None:
         """Stop: drains finish the op in hand, commit it and hand their leases back."""
         self._stopping = True
@@ -109,14 +139,17 @@ class UpdateScheduler:
     def _fill(self) -> None:
         while self._waiting and len(self._running) < self._max:
             keys, _ = self._waiting.popitem(last=False)
-            task = asyncio.get_running_loop().create_task(self._run(keys))
-            self._running[keys] = task
+            self._start(keys)
 
-    async def _run(self, keys: InstanceKeys) -> None:
+    def _start(self, keys: InstanceKeys, opening: Opening | None = None) -> None:
+        self._running[keys] = asyncio.get_running_loop().create_task(self._run(keys, opening))
+
+    async def _run(self, keys: InstanceKeys, opening: Opening | None) -> None:
         try:
             while True:
                 self._again.discard(keys)
-                await self._drain_once(keys)
+                await self._drain_once(keys, opening)
+                opening = None
                 if keys not in self._again or self._stopping or keys in self._backoff:
                     return
         finally:
@@ -126,9 +159,9 @@ class UpdateScheduler:
             if not self._stopping:
                 self._fill()
 
-    async def _drain_once(self, keys: InstanceKeys) -> None:
+    async def _drain_once(self, keys: InstanceKeys, opening: Opening | None) -> None:
         try:
-            if await self._drain(keys, functools.partial(self._again.discard, keys)):
+            if await self._drain(keys, functools.partial(self._again.discard, keys), opening):
                 await self._watch_holder(keys)
         except DrainBackoffError as exc:
             self._retry_later(keys, exc.delay, backoff=True)
@@ -144,6 +177,9 @@ class UpdateScheduler:
             raise
         except BaseException:  # the scheduler outlives whatever one drain does
             log.exception("draining %s/%s crashed", keys.component, keys.instance_id)
+        finally:
+            if opening is not None:  # a drain that crashed before sending it: its run must not hang
+                opening.fail(InternalError("the update drain failed before the enqueue was sent"))
 
     async def _watch_holder(self, keys: InstanceKeys) -> None:
         """Another worker holds the instance: try again the moment its lease is due to expire,

@@ -106,6 +106,7 @@ class Serving:
         runtimes: Runtimes,
         instances: Instances,
         runner: OpRunner,
+        enqueue: Callable[[EnqueueRequest], Awaitable[EnqueueResult]],
         wake: Callable[[InstanceKeys], None],
         fast_op_seconds: float,
         timeout: float | None,
@@ -117,7 +118,9 @@ class Serving:
         self._runtimes = runtimes
         self._instances = instances
         self._runner = runner
-        self._wake = wake
+        #: Sends a run's enqueue and has its entries applied (wakes a drain, or opens one).
+        self._enqueue = enqueue
+        self._wake = wake  # for what a caller's thread enqueued
         self._timeout = timeout
         self._request_id_ttl_ms = max(1, int(request_id_ttl * 1000))
         self.serve_times = OpTimes(fast_op_seconds)
@@ -190,12 +193,10 @@ class Serving:
         except MotionError:
             return None  # maybe an artefact of a stale snapshot: decide on the checked path
         call.options.check_deadline()
-        enqueued = await self._store.enqueue(self.fast_request(call, snapshot, served_props, result))
+        enqueued = await self._enqueue(self.fast_request(call, snapshot, served_props, result))
         outcome = self.fast_outcome(call, snapshot, result, enqueued)
         if isinstance(outcome, CacheHit):
             return await self.serve_cached(call, outcome)
-        if outcome is not None:
-            self._settle(call.keys, enqueued)
         return outcome
 
     async def fast_snapshot(self, call: ServeCall) -> Snapshot | None:
@@ -353,22 +354,31 @@ class Serving:
         request = self._store.enqueue_request(
             keys, entries, cache, request=self._request_of(request_id), served_version=served_version
         )
-        enqueued = await self._store.enqueue(request)
-        self._settle(keys, enqueued)
+        enqueued = await self._enqueue(request)
+        check_enqueue(keys, enqueued.code, self._store.max_queue)
         return enqueued
 
     def _request_of(self, request_id: str) -> tuple[str, int] | None:
         """The (request id, ttl) an enqueue deduplicates on; None for a run without a request id."""
         return (request_id, self._request_id_ttl_ms) if request_id else None
 
-    def _settle(self, keys: InstanceKeys, enqueued: EnqueueResult) -> None:
-        check_enqueue(keys, enqueued.code, self._store.max_queue)
-        if enqueued.ids:
-            self._wake(keys)
-
     def wake_from_thread(self, loop: asyncio.AbstractEventLoop, keys: InstanceKeys) -> None:
         """Have the loop's drain pick up what a caller's thread enqueued."""
         loop.call_soon_threadsafe(self._wake, keys)
+
+
+def waking(
+    store: Store, wake: Callable[[InstanceKeys], None]
+) -> Callable[[EnqueueRequest], Awaitable[EnqueueResult]]:
+    """An enqueue that wakes whoever applies updates (update processes, say) once it landed."""
+
+    async def enqueue(request: EnqueueRequest) -> EnqueueResult:
+        enqueued = await store.enqueue(request)
+        if enqueued.ids:
+            wake(request.keys)
+        return enqueued
+
+    return enqueue
 
 
 def queue_entries(flow: Flow, props: dict[str, Any], result: Any) -> list[QueuedEntry]:

@@ -260,6 +260,34 @@ class Store(EventReads):
         return taken_reply(await _TAKE(self.client, *self._take_input(keys, args)))
 
     @property
+    def opens_with_enqueue(self) -> bool:
+        """Whether a drain's first take can ride along with an enqueue (cluster pipelines refuse EVALSHA)."""
+        return not self.cluster
+
+    @mapped_async
+    async def enqueue_then_take(
+        self, request: EnqueueRequest, token: str, ttl_ms: int, policies: Sequence[Any], group_max: int
+    ) -> tuple[EnqueueResult, Taken]:
+        """`enqueue`, then `take` (which may acquire the lease), in one round trip: an idle
+        instance's drain starts with the run's entries in hand. Not on a cluster."""
+        keys = request.keys
+        take = take_args(token, ttl_ms, self.events_maxlen, policies, True, group_max)
+        pipe = self.client.pipeline(transaction=False)
+        _ENQUEUE.queue(pipe, request.script_keys, request.args)
+        _TAKE.queue(pipe, *self._take_input(keys, take))
+        enqueued, taken = await pipe.execute(raise_on_error=False)
+        if isinstance(enqueued, redis.exceptions.NoScriptError):  # the take ran first: take again after
+            enqueued = await _ENQUEUE(self.client, request.script_keys, request.args)
+            taken = redis.exceptions.NoScriptError()
+        if isinstance(enqueued, Exception):
+            raise enqueued
+        if isinstance(taken, redis.exceptions.NoScriptError):
+            taken = await _TAKE(self.client, *self._take_input(keys, take))
+        elif isinstance(taken, Exception):
+            raise taken
+        return enqueue_result(enqueued), taken_reply(taken)
+
+    @property
     def take_settles_pending(self) -> bool:
         """Whether a take that finds the queue empty takes the instance out of the pending set
         itself (see scripts.TAKE); on a cluster, where that set is in another slot, it does not."""

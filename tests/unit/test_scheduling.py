@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import redis.asyncio
 
+from motion_grpc.engine.draining import Opening
 from motion_grpc.engine.scheduling import UpdateScheduler
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Store
@@ -19,7 +20,7 @@ async def _drains(redis_url: str, notify_after_take: bool) -> int:
     store = Store(redis.asyncio.Redis.from_url(redis_url))  # only a sweep would use it
     drains = 0
 
-    async def drain(keys: InstanceKeys, taking: Callable[[], None]) -> bool:
+    async def drain(keys: InstanceKeys, taking: Callable[[], None], opening: Opening | None) -> bool:
         nonlocal drains
         drains += 1
         if drains == 1:
