@@ -69,7 +69,7 @@ def test_runs_on_idle_instances_need_no_take_of_their_own(redis_url: str) -> Non
     assert separate_takes == 0
 
 
-def test_concurrent_runs_of_many_instances_apply_every_update_once_in_order(redis_url: str) -> None:
+def test_concurrent_runs_of_many_instances_apply_every_update_exactly_once(redis_url: str) -> None:
     async def scenario(engine: AsyncEngine) -> None:
         ids = [unique("many") for _ in range(200)]
 
