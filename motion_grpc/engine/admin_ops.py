@@ -7,7 +7,7 @@ of one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from motion_grpc import codec
@@ -25,7 +25,7 @@ from motion_grpc.logs import excerpt
 from motion_grpc.store import protocol
 from motion_grpc.store.events import parse_event_id
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.records import QueuedEntry
+from motion_grpc.store.records import EnqueueRequest, EnqueueResult, QueuedEntry
 from motion_grpc.store.store import Store
 
 
@@ -37,13 +37,13 @@ class Administration:
         store: Store,
         runtimes: Runtimes,
         instances: Instances,
-        wake: Callable[[InstanceKeys], None],
+        enqueue: Callable[[EnqueueRequest], Awaitable[EnqueueResult]],
         local: LocalDrains | None = None,
     ) -> None:
         self._store = store
         self._runtimes = runtimes
         self._instances = instances
-        self._wake = wake
+        self._enqueue = enqueue  # sends an enqueue and has its entries applied (see Serving)
         self._local = local
 
     async def get_state(
@@ -130,9 +130,8 @@ class Administration:
         if await self._store.version(keys) is None:
             raise NotFoundError(f"instance {excerpt(keys.instance_id)} of {component.name} does not exist")
         request = self._store.enqueue_request(keys, [QueuedEntry(ADMIN_FLOW, op, payload)])
-        enqueued = await self._store.enqueue(request)
+        enqueued = await self._enqueue(request)
         check_enqueue(keys, enqueued.code, self._store.max_queue)
-        self._wake(keys)
         last = enqueued.ids[-1]
         waited = await wait_for_updates(
             self._store, keys, Wait(last, enqueued.events_before, deadline, wanted={last}), self._local

@@ -104,7 +104,7 @@ class AsyncEngine:
         self._serving = Serving(self.store, self._runtimes, self._instances, self._serve_runner,
                                 enqueue, wake, s.fast_op_seconds, s.serve_timeout, s.request_id_ttl,
                                 local)  # fmt: skip
-        self._admin = Administration(self.store, self._runtimes, self._instances, wake, local)
+        self._admin = Administration(self.store, self._runtimes, self._instances, enqueue, local)
         self._serves = Limiter(s.max_concurrent_serves, s.serve_queue, "--max-concurrent-serves")
         self._leases.start()
         if s.process_updates:

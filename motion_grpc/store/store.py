@@ -276,15 +276,14 @@ class Store(EventReads):
         _ENQUEUE.queue(pipe, request.script_keys, request.args)
         _TAKE.queue(pipe, *self._take_input(keys, take))
         enqueued, taken = await pipe.execute(raise_on_error=False)
-        if isinstance(enqueued, redis.exceptions.NoScriptError):  # the take ran first: take again after
+        if isinstance(enqueued, redis.exceptions.NoScriptError):  # so the take ran before it: both again
             enqueued = await _ENQUEUE(self.client, request.script_keys, request.args)
-            taken = redis.exceptions.NoScriptError()
-        if isinstance(enqueued, Exception):
-            raise enqueued
-        if isinstance(taken, redis.exceptions.NoScriptError):
             taken = await _TAKE(self.client, *self._take_input(keys, take))
-        elif isinstance(taken, Exception):
-            raise taken
+        elif isinstance(taken, redis.exceptions.NoScriptError):
+            taken = await _TAKE(self.client, *self._take_input(keys, take))
+        for reply in (enqueued, taken):
+            if isinstance(reply, Exception):
+                raise reply
         return enqueue_result(enqueued), taken_reply(taken)
 
     @property
