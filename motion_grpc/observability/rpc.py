@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from motion_grpc.grpc_handlers import WrappedHandlers, rewrapped
+from motion_grpc.grpc_handlers import Handler, WrappingInterceptor, rewrapped
 from motion_grpc.observability import metrics, tracing
 
 _CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
@@ -34,34 +34,20 @@ def _code_of(context: aio.ServicerContext[Any, Any], error: BaseException | None
     return _CODE_NAMES.get(code, str(code))
 
 
-class ObservingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+class ObservingInterceptor(WrappingInterceptor):
     """Latency and status of every RPC, the calls in flight, and a span per call when tracing is on.
 
     Health and reflection calls are counted too (an operator wants to see probes), under their
     own service's name.
     """
 
-    def __init__(self) -> None:
-        self._wrapped = WrappedHandlers()
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return self._wrapped.get(handler_call_details.method, handler, _observed)
-
-
-def _observed(full_method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-    method = _method_of(full_method)
-    return rewrapped(
-        handler,
-        lambda behavior: _observe_unary(behavior, method),
-        lambda behavior: _observe_stream(behavior, method),
-    )
+    def wrap(self, full_method: str, handler: Handler) -> Handler:
+        method = _method_of(full_method)
+        return rewrapped(
+            handler,
+            lambda behavior: _observe_unary(behavior, method),
+            lambda behavior: _observe_stream(behavior, method),
+        )
 
 
 def _observe_unary(behavior: Callable[..., Awaitable[Any]], method: str) -> Callable[..., Awaitable[Any]]:
@@ -70,7 +56,7 @@ def _observe_unary(behavior: Callable[..., Awaitable[Any]], method: str) -> Call
         started = time.perf_counter()
         error: BaseException | None = None
         try:
-            with tracing.rpc_span(method, context.invocation_metadata()) as span:
+            with tracing.rpc_span(method, context.invocation_metadata) as span:
                 try:
                     return await behavior(request, context)
                 except BaseException as exc:
@@ -92,7 +78,7 @@ def _observe_stream(
         started = time.perf_counter()
         error: BaseException | None = None
         try:
-            with tracing.rpc_span(method, context.invocation_metadata()) as span:
+            with tracing.rpc_span(method, context.invocation_metadata) as span:
                 try:
                     async for item in behavior(request, context):
                         yield item

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 #: Marks a payload that starts with a traceparent: no codec output starts with a NUL byte.
@@ -97,12 +97,20 @@ def active() -> bool:
     return _tracer is not None
 
 
+_NO_SPAN: AbstractContextManager[Any] = nullcontext()
+
+
+def rpc_span(method: str, metadata: Callable[[], Any]) -> AbstractContextManager[Any]:
+    """A server span for one RPC, child of the caller's span when its metadata carries one.
+
+    With tracing off it is one shared context manager, and `metadata` is never called:
+    every call of the server goes through here.
+    """
+    return _NO_SPAN if _tracer is None else _rpc_span(method, metadata())
+
+
 @contextmanager
-def rpc_span(method: str, metadata: Any) -> Iterator[Any]:
-    """A server span for one RPC, child of the caller's span when its metadata carries one."""
-    if _tracer is None:
-        yield None
-        return
+def _rpc_span(method: str, metadata: Any) -> Iterator[Any]:
     from opentelemetry import trace
     from opentelemetry.propagate import extract
 

@@ -22,7 +22,7 @@ from motion_grpc.definition import Definable
 from motion_grpc.engine import AsyncEngine, EngineSettings
 from motion_grpc.engine.watching import WatchHub, WatchSettings
 from motion_grpc.errors import MotionError
-from motion_grpc.grpc_handlers import GenericOnly
+from motion_grpc.grpc_handlers import GenericOnly, chained
 from motion_grpc.observability import metrics
 from motion_grpc.observability.redaction import redacted_url
 from motion_grpc.observability.rpc import ObservingInterceptor
@@ -161,12 +161,14 @@ async def create_server(
         log.warning("%s", warning)
     auth = AuthInterceptor(security.auth) if security.auth.configured else None
     server = aio.server(
-        interceptors=[
-            ObservingInterceptor(),
-            ErrorMappingInterceptor(options.debug),
-            *([auth] if auth else []),  # after error mapping: it parses only the calls auth lets in
-            LimitsInterceptor(options.limits),
-        ],
+        interceptors=chained(
+            [
+                ObservingInterceptor(),
+                ErrorMappingInterceptor(options.debug),
+                *([auth] if auth else []),  # after error mapping: it parses only the calls auth lets in
+                LimitsInterceptor(options.limits),
+            ]
+        ),
         options=[
             ("grpc.so_reuseport", int(options.reuse_port)),  # grpc's default, 1, shares silently
             *options.limits.grpc_options(),

@@ -36,7 +36,7 @@ from motion_grpc.errors import (
     error_info,
     status_for,
 )
-from motion_grpc.grpc_handlers import WrappedHandlers, rewrapped
+from motion_grpc.grpc_handlers import Handler, WrappingInterceptor, rewrapped
 from motion_grpc.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def _method_name(full_method: str) -> str:
     return f"{service.rpartition('.')[2]}.{method}"
 
 
-class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+class ErrorMappingInterceptor(WrappingInterceptor):
     """Answer every exception a handler raises with its mapped status and a clear message.
 
     A user op's exception type travels in trailing metadata; its traceback is
@@ -92,22 +92,10 @@ class ErrorMappingInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
     """
 
     def __init__(self, debug: bool = False) -> None:
+        super().__init__()
         self._debug = debug
-        self._wrapped = WrappedHandlers()
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
-
-    def _wrap(
-        self, full_method: str, handler: grpc.RpcMethodHandler[Any, Any]
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    def wrap(self, full_method: str, handler: Handler) -> Handler:
         method = _method_name(full_method)
         return rewrapped(
             handler,

@@ -17,11 +17,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 from grpc import aio
 
 from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError
-from motion_grpc.grpc_handlers import WrappedHandlers, rewrapped
+from motion_grpc.grpc_handlers import Handler, WrappingInterceptor, rewrapped
 
 SERVICE_PREFIX = "/motion.v1.MotionService/"
 _MIB = 1024 * 1024
@@ -132,29 +131,18 @@ class PeerCaps:
             del self.open[peer]
 
 
-class LimitsInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+class LimitsInterceptor(WrappingInterceptor):
     """Applies Limits to MotionService calls; sits inside the error-mapping interceptor."""
 
     def __init__(self, limits: Limits) -> None:
+        super().__init__()
         self.limits = limits
         self.watches = PeerCaps(limits.max_watches_per_peer, "WatchUpdates", "--max-watches-per-peer")
         self.streams = PeerCaps(limits.max_streams_per_peer, "RunStream", "--max-streams-per-peer")
-        self._wrapped = WrappedHandlers()
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        full_method = handler_call_details.method
-        if handler is None or not full_method.startswith(SERVICE_PREFIX):
+    def wrap(self, full_method: str, handler: Handler) -> Handler:
+        if not full_method.startswith(SERVICE_PREFIX):
             return handler
-        return self._wrapped.get(full_method, handler, self._limited)
-
-    def _limited(
-        self, full_method: str, handler: grpc.RpcMethodHandler[Any, Any]
-    ) -> grpc.RpcMethodHandler[Any, Any]:
         method = full_method[len(SERVICE_PREFIX) :]
         if method == "Run":
             return rewrapped(handler, self._checked_unary, None)
