@@ -3,7 +3,7 @@
 `Trivial` is the workload of the latency, throughput and drain rows;
 `TrivialAsync` has the same ops written `async def`, which the server awaits
 on its event loop instead of handing them to a thread (the latency scenario
-shows what that hop costs). `Pickup`
+shows what that hop costs); `ServeOnly` has the serve op alone. `Pickup`
 measures idle pickup: its serve op returns the wall-clock time (taken just
 before the update is enqueued) and its update op stores how long the update
 waited before it started. `Burner`'s update op keeps a CPU busy in Python (it
@@ -48,6 +48,19 @@ async def serve_async(state, props):
 @TrivialAsync.update("add")
 async def update_async(state, props):
     return {"value": state["value"] + props["value"]}
+
+
+ServeOnly = Component("ServeOnly")  # the serve path alone: no update op, nothing to drain
+
+
+@ServeOnly.init_state
+def serve_only_setup():
+    return {"value": 0}
+
+
+@ServeOnly.serve("add")
+def serve_only(state, props):
+    return state["value"] + props["value"]
 
 
 Pickup = Component("Pickup", cache_ttl=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.scenarios import (
+    cost,
     cpu_update,
     drain,
     freshness,
@@ -33,6 +34,7 @@ SCENARIOS: dict[str, Scenario] = {
         scale,
         shutdown,
         llm,
+        cost,
     )
 }
 
