@@ -205,7 +205,7 @@ class Serving:
         A commit of this process in flight (a caller running a flow again while
         the drain commits its last run) is waited out rather than checked around.
         """
-        if not self.serve_times.is_fast(call.component.name, call.flow.key):
+        if not self._cheap(call):
             return None
         runtime = self._runtimes.get(call.keys)
         if runtime.in_commit:
@@ -218,7 +218,7 @@ class Serving:
         A commit of this process in flight (one Redis round trip) is waited out, up to
         `commit_wait` seconds, rather than going the loop's way.
         """
-        if not self.serve_times.is_fast(call.component.name, call.flow.key):
+        if not self._cheap(call):
             return None
         runtime = self._runtimes.peek(call.keys)
         if runtime is None:
@@ -227,6 +227,10 @@ class Serving:
         while runtime.in_commit and time.monotonic() < until:
             time.sleep(0)  # hands the GIL to the loop that is committing
         return runtime.unchecked_snapshot()
+
+    def _cheap(self, call: ServeCall) -> bool:
+        """Whether the flow's serve op may run on an unchecked snapshot: it is fast, or there is none."""
+        return call.flow.serve is None or self.serve_times.is_fast(call.component.name, call.flow.key)
 
     def fast_request(
         self, call: ServeCall, snapshot: Snapshot, served_props: dict[str, Any], result: Any
