@@ -1,4 +1,5 @@
-"""Interceptors' wrapped handlers are built once per method, consecutive wrapping interceptors run as one, and the server keeps only generic handlers."""
+"""Interceptors' wrapped handlers are built once per method, consecutive wrapping interceptors
+run as one, and the server keeps only generic handlers."""
 
 from __future__ import annotations
 
