@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import signal
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -47,6 +48,28 @@ def free_port() -> int:
 
 def unique(prefix: str = "i") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def run_engines(
+    redis_url: str, components: Sequence[Any], scenario: Callable[..., Awaitable[None]], count: int = 1
+) -> None:
+    """`scenario(*engines)` on `count` AsyncEngines of `components` sharing one Redis, closed after."""
+    from motion_grpc.engine import AsyncEngine, EngineSettings
+    from motion_grpc.store import RedisSettings
+
+    async def main() -> None:
+        engines = []
+        try:
+            for _ in range(count):
+                engines.append(
+                    await AsyncEngine(RedisSettings(url=redis_url), components, EngineSettings()).start()
+                )
+            await scenario(*engines)
+        finally:
+            for engine in engines:
+                await engine.close()
+
+    asyncio.run(main())
 
 
 def assert_eventually(

@@ -25,8 +25,8 @@ from motion_grpc.engine.options import DEFAULT_OPTIONS, EngineSettings, RunOptio
 from motion_grpc.engine.registry import Registry
 from motion_grpc.engine.results import RunResult, StateView
 from motion_grpc.engine.runner import OpRunner
-from motion_grpc.engine.scheduling import UpdateScheduler
-from motion_grpc.engine.serving import ResultCheck, ServeCall, Serving, cache_digest, waking
+from motion_grpc.engine.scheduling import UpdateScheduler, waking
+from motion_grpc.engine.serving import ResultCheck, ServeCall, Serving, cache_digest
 from motion_grpc.engine.signals import Signals
 from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.streaming import ServeStream

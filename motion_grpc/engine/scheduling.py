@@ -59,6 +59,7 @@ class UpdateScheduler:
         if max_concurrent < 1:
             raise ValueError("max concurrent updates must be >= 1")
         self._store = store
+        self._enqueue_and_notify = waking(store, self.notify)  # an enqueue that opens no drain
         self._drain = drain
         self._max = max_concurrent
         self._sweep_interval = sweep_interval
@@ -104,10 +105,7 @@ class UpdateScheduler:
         by it (its first take sent in the same round trip)."""
         keys = request.keys
         if not (request.has_entries and self._store.opens_with_enqueue and self._idle(keys)):
-            enqueued = await self._store.enqueue(request)
-            if enqueued.ids:
-                self.notify(keys)
-            return enqueued
+            return await self._enqueue_and_notify(request)
         opening = Opening(request, asyncio.get_running_loop().create_future())
         self._start(keys, opening)
         return await asyncio.shield(opening.enqueued)  # a cancelled run leaves the drain be
@@ -229,3 +227,18 @@ class UpdateScheduler:
                     self.notify(keys)
                 elif ttl_ms > 0:
                     self._retry_later(keys, ttl_ms / 1000 + EXPIRY_SLACK)
+
+
+def waking(
+    store: Store, wake: Callable[[InstanceKeys], None]
+) -> Callable[[EnqueueRequest], Awaitable[EnqueueResult]]:
+    """An enqueue that wakes whoever applies updates (this process's drains, update processes)
+    once it landed."""
+
+    async def enqueue(request: EnqueueRequest) -> EnqueueResult:
+        enqueued = await store.enqueue(request)
+        if enqueued.ids:
+            wake(request.keys)
+        return enqueued
+
+    return enqueue

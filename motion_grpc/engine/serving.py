@@ -371,20 +371,6 @@ class Serving:
         loop.call_soon_threadsafe(self._wake, keys)
 
 
-def waking(
-    store: Store, wake: Callable[[InstanceKeys], None]
-) -> Callable[[EnqueueRequest], Awaitable[EnqueueResult]]:
-    """An enqueue that wakes whoever applies updates (update processes, say) once it landed."""
-
-    async def enqueue(request: EnqueueRequest) -> EnqueueResult:
-        enqueued = await store.enqueue(request)
-        if enqueued.ids:
-            wake(request.keys)
-        return enqueued
-
-    return enqueue
-
-
 def queue_entries(flow: Flow, props: dict[str, Any], result: Any) -> list[QueuedEntry]:
     """The queue entries of a run: one per update op of its flow, sharing one payload."""
     if not flow.updates:

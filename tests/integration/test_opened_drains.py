@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from motion_grpc import Component
 from motion_grpc.engine import AsyncEngine, RunOptions
-from motion_grpc.engine.options import EngineSettings
 from motion_grpc.engine.serving import queue_entries
-from motion_grpc.store import RedisSettings, protocol
-from tests.helpers import unique
+from motion_grpc.store import protocol
+from tests.helpers import run_engines, unique
 
 Counter = Component("OpenedCounter", cache_ttl=0)
 
@@ -29,17 +27,6 @@ def counter_read(state: Any, props: Any) -> int:
 @Counter.update("add")
 def counter_add(state: Any, props: Any) -> dict[str, int]:
     return {"n": state["n"] + 1}
-
-
-def _engine_run(redis_url: str, scenario: Callable[[AsyncEngine], Awaitable[None]]) -> None:
-    async def main() -> None:
-        engine = await AsyncEngine(RedisSettings(url=redis_url), [Counter], EngineSettings()).start()
-        try:
-            await scenario(engine)
-        finally:
-            await engine.close()
-
-    asyncio.run(main())
 
 
 def test_runs_on_idle_instances_need_no_take_of_their_own(redis_url: str) -> None:
@@ -65,7 +52,7 @@ def test_runs_on_idle_instances_need_no_take_of_their_own(redis_url: str) -> Non
         for instance_id in ids:
             assert (await engine.get_state("OpenedCounter", instance_id)).state == {"n": 1}
 
-    _engine_run(redis_url, scenario)
+    run_engines(redis_url, [Counter], scenario)
     assert separate_takes == 0
 
 
@@ -82,7 +69,7 @@ def test_concurrent_runs_of_many_instances_apply_every_update_exactly_once(redis
             await engine.flush("OpenedCounter", instance_id)
             assert (await engine.get_state("OpenedCounter", instance_id)).state == {"n": 5}
 
-    _engine_run(redis_url, scenario)
+    run_engines(redis_url, [Counter], scenario)
 
 
 def test_a_run_cancelled_while_its_enqueue_opens_the_drain_still_has_its_update_applied(
@@ -102,4 +89,4 @@ def test_a_run_cancelled_while_its_enqueue_opens_the_drain_still_has_its_update_
         await engine.flush("OpenedCounter", instance_id)
         assert (await engine.get_state("OpenedCounter", instance_id)).state == {"n": 2}
 
-    _engine_run(redis_url, scenario)
+    run_engines(redis_url, [Counter], scenario)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from motion_grpc import Component
 from motion_grpc.engine import AsyncEngine, RunOptions
-from motion_grpc.engine.options import EngineSettings
-from motion_grpc.store import RedisSettings
-from tests.helpers import unique
+from tests.helpers import run_engines, unique
 
 Log = Component("UpdateOnlyLog")
 
@@ -23,21 +19,6 @@ def log_setup() -> dict[str, list[int]]:
 @Log.update("log")
 def log_append(state: Any, props: Any) -> dict[str, list[int]]:
     return {"items": [*state["items"], props["i"]]}
-
-
-def _engines_run(redis_url: str, count: int, scenario: Callable[..., Awaitable[None]]) -> None:
-    async def main() -> None:
-        engines = [
-            await AsyncEngine(RedisSettings(url=redis_url), [Log], EngineSettings()).start()
-            for _ in range(count)
-        ]
-        try:
-            await scenario(*engines)
-        finally:
-            for engine in engines:
-                await engine.close()
-
-    asyncio.run(main())
 
 
 def test_runs_of_an_update_only_flow_enqueue_without_reading_first(redis_url: str) -> None:
@@ -61,7 +42,7 @@ def test_runs_of_an_update_only_flow_enqueue_without_reading_first(redis_url: st
         await engine.flush("UpdateOnlyLog", instance_id)
         assert (await engine.get_state("UpdateOnlyLog", instance_id)).state == {"items": list(range(21))}
 
-    _engines_run(redis_url, 1, scenario)
+    run_engines(redis_url, [Log], scenario)
     assert reads == 0
 
 
@@ -82,4 +63,4 @@ def test_an_update_only_run_on_a_stale_snapshot_still_applies_on_the_newest_stat
                 "items": [100 + round_, round_]
             }
 
-    _engines_run(redis_url, 2, scenario)
+    run_engines(redis_url, [Log], scenario, count=2)
