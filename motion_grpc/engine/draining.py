@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -227,9 +228,11 @@ class Drainer:
         keys = drain.keys
         applied = False
         taken: Taken | None = None
+        sent = 0.0  # when the last take of the branch below was sent (the lease's TTL was set)
         while taken is not None or not self.stopping:  # what is taken is in hand: apply it
             if taken is None:
                 drain.taking()
+                sent = time.monotonic()
                 taken = await (self._open(drain, drain.opening) if drain.opening else self._store.take(
                     keys, drain.token, self._leases.ttl_ms, drain.policies.args, not drain.held, GROUP_MAX
                 ))  # fmt: skip
@@ -238,7 +241,7 @@ class Drainer:
                 self._progressed(keys, None)
             if taken.code in (protocol.TAKEN, protocol.TAKE_AGAIN) and not drain.held:
                 drain.held = True
-                self._leases.hold(keys.lease, drain.token)
+                self._leases.hold(keys.lease, drain.token, sent)
                 observed.lease_taken(keys, taken)
             if taken.code == protocol.TAKEN:
                 if applied and not self.stopping and drain.waits_for_more(taken):

@@ -9,7 +9,9 @@ it through `motion_grpc.engine.blocking.Engine`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +23,7 @@ from motion_grpc.engine.instances import Instances
 from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.limits import Limiter
 from motion_grpc.engine.op_times import OpTimes
+from motion_grpc.engine.ops import stop_task
 from motion_grpc.engine.options import DEFAULT_OPTIONS, EngineSettings, RunOptions
 from motion_grpc.engine.registry import Registry
 from motion_grpc.engine.results import RunResult, StateView
@@ -32,12 +35,14 @@ from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import WaitResult
 from motion_grpc.engine.wakeups import WakeListener
-from motion_grpc.errors import InvalidArgumentError
+from motion_grpc.errors import InvalidArgumentError, MotionError
 from motion_grpc.names import validate_name
 from motion_grpc.store.connection import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import EnqueueRequest, EnqueueResult
 from motion_grpc.store.store import Store
+
+log = logging.getLogger(__name__)
 
 #: Blocking reads (flush waits) in flight at once, each on a connection of its own.
 WAIT_CONNECTIONS = 10_000
@@ -107,6 +112,7 @@ class AsyncEngine:
         self._admin = Administration(self.store, self._runtimes, self._instances, enqueue, local)
         self._serves = Limiter(s.max_concurrent_serves, s.serve_queue, "--max-concurrent-serves")
         self._leases.start()
+        self._loading = asyncio.get_running_loop().create_task(self._load_scripts(), name="motion-scripts")
         if s.process_updates:
             self.registry.on_add(lambda component: self._scheduler.host([component.name]))
             self._scheduler.start()
@@ -121,6 +127,7 @@ class AsyncEngine:
         await self._scheduler.close()
         await self._wakeups.close()
         await self._leases.close()
+        await stop_task(self._loading)
         self._serve_runner.close()
         self._update_runner.close()
         await self.store.close()
@@ -278,6 +285,12 @@ class AsyncEngine:
 
     async def ping(self) -> bool:
         return await self.store.ping()
+
+    async def _load_scripts(self) -> None:
+        try:
+            await self.store.load_scripts()
+        except MotionError as exc:  # Redis is not there yet: each script loads at its first call
+            log.info("Redis scripts not loaded ahead: %s", exc)
 
 
 def _accept(result: Any) -> None:

@@ -51,11 +51,12 @@ class Instances:
         pause = 0.002
         limit = time.monotonic() + self._init_timeout
         while True:
+            sent = time.monotonic()
             begun = await self._store.init_begin(keys, token, self._leases.ttl_ms)
             if begun == protocol.INIT_EXISTS:
                 return
             if begun == protocol.INIT_GRANTED:
-                await self._initialize(component, keys, token, params or {})
+                await self._initialize(component, keys, token, params or {}, sent)
                 return
             now = time.monotonic()
             if (deadline is not None and now > deadline) or now > limit:
@@ -66,9 +67,14 @@ class Instances:
             pause = min(pause * 2, 0.05)
 
     async def _initialize(
-        self, component: ComponentDefinition, keys: InstanceKeys, token: str, params: Mapping[str, Any]
+        self,
+        component: ComponentDefinition,
+        keys: InstanceKeys,
+        token: str,
+        params: Mapping[str, Any],
+        locked_at: float,
     ) -> None:
-        self._leases.hold(keys.init_lock, token)
+        self._leases.hold(keys.init_lock, token, locked_at)
         try:
             state: Any = {}
             if component.init_state_func is not None:

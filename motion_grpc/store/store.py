@@ -73,6 +73,7 @@ _TAKE = _Script(scripts.TAKE)
 _COMMIT = _Script(scripts.COMMIT)
 _RENEW = _Script(scripts.RENEW)
 _RELEASE = _Script(scripts.RELEASE)
+_SCRIPTS = (_INIT_BEGIN, _INIT_COMMIT, _DELETE, _ENQUEUE, _TAKE, _COMMIT, _RENEW, _RELEASE)
 
 
 class Store(EventReads):
@@ -107,6 +108,13 @@ class Store(EventReads):
     @mapped_async
     async def ping(self) -> bool:
         return bool(await self.client.ping())
+
+    @mapped_async
+    async def load_scripts(self) -> None:
+        """Load every script ahead of its first call. Otherwise the first burst of calls of a
+        script all meet NOSCRIPT and each loads it again (a call still does, should Redis lose it)."""
+        for script in _SCRIPTS:
+            await self.client.script_load(script.source)
 
     # -- instance life cycle ------------------------------------------------
 

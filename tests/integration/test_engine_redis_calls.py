@@ -1,0 +1,94 @@
+"""What an engine asks of Redis beyond the calls themselves: scripts loaded ahead, leases renewed when due."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+from typing import Any
+
+import redis
+
+from motion_grpc import Component
+from motion_grpc.engine import AsyncEngine, EngineSettings, RunOptions
+from motion_grpc.store import RedisServer, RedisSettings
+from motion_grpc.store.scripts import COMMIT, ENQUEUE, INIT_BEGIN, INIT_COMMIT, TAKE, sha1
+from tests.helpers import assert_eventually, unique
+
+Notes = Component("RedisCallsNotes")
+
+
+@Notes.init_state
+def notes_setup() -> dict[str, int]:
+    return {"count": 0}
+
+
+@Notes.update("note")
+async def notes_add(state: Any, props: Any) -> dict[str, int]:
+    await asyncio.sleep(props["seconds"])
+    return {"count": state["count"] + 1}
+
+
+def _engine(url: str, lease_ttl: float = 5.0) -> AsyncEngine:
+    return AsyncEngine(RedisSettings(url=url), [Notes], EngineSettings(lease_ttl=lease_ttl))
+
+
+def test_a_fresh_engine_loads_its_scripts_so_a_first_burst_meets_no_noscript(tmp_path: pathlib.Path) -> None:
+    """Without the load ahead, each of the burst's first commits met NOSCRIPT and loaded the script again."""
+    shas = [sha1(source) for source in (INIT_BEGIN, INIT_COMMIT, ENQUEUE, TAKE, COMMIT)]
+    with RedisServer(tmp_path / "redis", appendonly=False) as server:
+        admin = redis.Redis.from_url(server.url)
+
+        async def main() -> None:
+            engine = await _engine(server.url).start()
+            try:
+                await asyncio.to_thread(assert_eventually, lambda: all(admin.script_exists(*shas)))
+                ids = [unique("burst") for _ in range(50)]
+                await asyncio.gather(
+                    *(
+                        engine.run(Notes.name, i, "note", {"seconds": 0.01}, RunOptions(flush_update=True))
+                        for i in ids
+                    )
+                )
+                states = await asyncio.gather(*(engine.get_state(Notes.name, i) for i in ids))
+                assert [view.state["count"] for view in states] == [1] * 50
+            finally:
+                await engine.close()
+
+        asyncio.run(main())
+        errors = admin.info("errorstats")
+        admin.close()
+    assert "errorstat_NOSCRIPT" not in errors, errors
+
+
+def test_leases_of_short_drains_are_never_renewed_and_long_ones_are(redis_url: str) -> None:
+    """Leases are renewed only once a sixth of their TTL has passed since a take set it."""
+    renewed: list[str] = []
+
+    async def main() -> None:
+        engine = await _engine(redis_url, lease_ttl=6.0).start()  # ticks every second
+        renew = engine.store.renew
+
+        async def recorded(leases: Any, ttl_ms: int) -> list[bool]:
+            renewed.extend(key for key, _ in leases)
+            return await renew(leases, ttl_ms)
+
+        engine.store.renew = recorded  # type: ignore[method-assign]
+        try:
+            short = [unique("short") for _ in range(5)]
+
+            async def cycles(instance_id: str) -> None:  # 12 drains of 0.2 s each, one after the other
+                for _ in range(12):
+                    await engine.run(
+                        Notes.name, instance_id, "note", {"seconds": 0.2}, RunOptions(flush_update=True)
+                    )
+
+            await asyncio.gather(*(cycles(instance_id) for instance_id in short))
+            assert not renewed
+            long = unique("long")
+            await engine.run(Notes.name, long, "note", {"seconds": 2.5}, RunOptions(flush_update=True))
+            assert set(renewed) == {engine.resolve(Notes.name, long)[1].lease}
+            assert (await engine.get_state(Notes.name, long)).state == {"count": 1}
+        finally:
+            await engine.close()
+
+    asyncio.run(main())
