@@ -28,7 +28,7 @@ from motion_grpc.observability.redaction import redacted_url
 from motion_grpc.observability.rpc import ObservingInterceptor
 from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
 from motion_grpc.observability.worker_metrics import WorkerMetrics
-from motion_grpc.server import grpc_batches
+from motion_grpc.server import collector, grpc_batches
 from motion_grpc.server.auth import AuthInterceptor
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from motion_grpc.server.limits import Limits, LimitsInterceptor
@@ -278,6 +278,7 @@ async def serve_forever(
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     motion = await create_server(components, redis, options, engine_settings)
+    collector.settle()
     host = options.address.rsplit(":", 1)[0]
     names = ", ".join(c.name for c in components)
     log.info("motion-grpc serving %s on %s:%d (Redis %s)", names, host, motion.port, redacted_url(redis.url))
