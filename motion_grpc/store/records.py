@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import redis
 
-from motion_grpc.errors import InternalError, StoreUnavailableError
+from motion_grpc.errors import InternalError, MotionError, StoreUnavailableError
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 
@@ -48,26 +48,34 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def mapped_error(exc: redis.exceptions.RedisError) -> MotionError:
+    """The error a redis-py failure leaves the store as: mapped in exactly one place."""
+    if isinstance(exc, redis.exceptions.BusyLoadingError):
+        return StoreUnavailableError("Redis is loading its data; retry shortly")
+    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        return StoreUnavailableError(f"Redis is unavailable: {exc}")
+    return InternalError(f"Redis error: {exc}")
+
+
 @contextmanager
 def store_errors() -> Iterator[None]:
-    """Map redis-py failures to StoreUnavailableError in exactly one place."""
+    """Map redis-py failures (see `mapped_error`)."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise StoreUnavailableError(f"Redis is unavailable: {exc}") from exc
-    except redis.exceptions.BusyLoadingError as exc:  # pragma: no cover - subclass of ConnectionError
-        raise StoreUnavailableError("Redis is loading its data; retry shortly") from exc
     except redis.exceptions.RedisError as exc:
-        raise InternalError(f"Redis error: {exc}") from exc
+        raise mapped_error(exc) from exc
 
 
 def mapped_async(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Map the redis-py exceptions a coroutine method raises (see `store_errors`)."""
+    """Map the redis-py exceptions a coroutine method raises (see `mapped_error`); a try, not a
+    context manager, as it wraps every store call."""
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        with store_errors():
+        try:
             return await method(*args, **kwargs)
+        except redis.exceptions.RedisError as exc:
+            raise mapped_error(exc) from exc
 
     return wrapper
 
