@@ -35,7 +35,7 @@ from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import WaitResult
 from motion_grpc.engine.wakeups import WakeListener
-from motion_grpc.errors import InvalidArgumentError, MotionError
+from motion_grpc.errors import InvalidArgumentError
 from motion_grpc.names import validate_name
 from motion_grpc.store.connection import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
@@ -289,7 +289,7 @@ class AsyncEngine:
     async def _load_scripts(self) -> None:
         try:
             await self.store.load_scripts()
-        except MotionError as exc:  # Redis is not there yet: each script loads at its first call
+        except Exception as exc:  # best effort (Redis not there yet): each script loads at its first call
             log.info("Redis scripts not loaded ahead: %s", exc)
 
 

@@ -277,8 +277,8 @@ async def serve_forever(
     engine_settings: EngineSettings | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    collector.settle()  # the modules and the app are loaded: before the port opens, not on a call
     motion = await create_server(components, redis, options, engine_settings)
-    collector.settle()
     host = options.address.rsplit(":", 1)[0]
     names = ", ".join(c.name for c in components)
     log.info("motion-grpc serving %s on %s:%d (Redis %s)", names, host, motion.port, redacted_url(redis.url))

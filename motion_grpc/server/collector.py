@@ -6,8 +6,8 @@ every 700 net allocations (Python's default), promotes those of calls in flight
 to older generations, and so now and then walks every object of the process:
 modules, grpc, protobuf and the app, tens of milliseconds during which no call
 is answered (one full collection took 63 ms in the bench's 1,000-user burst).
-`settle()`, once the server has started, moves what exists then to the
-permanent generation (`gc.freeze`: never walked again) and collects the young
+`settle()`, once the app is loaded and before the port opens, moves what
+exists then to the permanent generation (`gc.freeze`: never walked again) and collects the young
 generation less often. Cycles are still collected, only later.
 """
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import pathlib
+import time
 from typing import Any
 
 import redis
@@ -61,11 +63,11 @@ def test_a_fresh_engine_loads_its_scripts_so_a_first_burst_meets_no_noscript(tmp
 
 
 def test_leases_of_short_drains_are_never_renewed_and_long_ones_are(redis_url: str) -> None:
-    """Leases are renewed only once a sixth of their TTL has passed since a take set it."""
+    """Leases are renewed only once 3/16 of their TTL has passed since a take set it."""
     renewed: list[str] = []
 
     async def main() -> None:
-        engine = await _engine(redis_url, lease_ttl=6.0).start()  # ticks every second
+        engine = await _engine(redis_url, lease_ttl=6.0).start()  # renews what is 1.125 s old
         renew = engine.store.renew
 
         async def recorded(leases: Any, ttl_ms: int) -> list[bool]:
@@ -92,3 +94,33 @@ def test_leases_of_short_drains_are_never_renewed_and_long_ones_are(redis_url: s
             await engine.close()
 
     asyncio.run(main())
+
+
+def test_a_long_op_s_lease_is_renewed_every_quarter_of_its_ttl_and_never_late(redis_url: str) -> None:
+    """TTL 1.6 s: the first renewal within 5/16 of it (0.5 s) of the take, then one every 0.4 s;
+    the bounds checked leave 0.3 s for a busy machine, and renewals never come at every tick."""
+    started: list[float] = []
+    renewals: list[float] = []
+
+    async def main() -> None:
+        engine = await _engine(redis_url, lease_ttl=1.6).start()
+        renew = engine.store.renew
+
+        async def recorded(leases: Any, ttl_ms: int) -> list[bool]:
+            renewals.append(time.monotonic())
+            return await renew(leases, ttl_ms)
+
+        engine.store.renew = recorded  # type: ignore[method-assign]
+        try:
+            instance_id = unique("timed")
+            await engine.run(Notes.name, instance_id, "note", {"seconds": 0.0}, RunOptions(flush_update=True))
+            started.append(time.monotonic())
+            await engine.run(Notes.name, instance_id, "note", {"seconds": 3.0}, RunOptions(flush_update=True))
+            assert (await engine.get_state(Notes.name, instance_id)).state == {"count": 2}
+        finally:
+            await engine.close()
+
+    asyncio.run(main())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(renewals)]
+    assert renewals and renewals[0] - started[0] <= 0.8, (started, renewals)
+    assert len(gaps) >= 4 and all(0.25 <= gap <= 0.8 for gap in gaps), gaps
