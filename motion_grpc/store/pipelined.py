@@ -37,6 +37,8 @@ _ERRORS: Mapping[str, type[redis.exceptions.RedisError]] = {
     "NOSCRIPT": redis.exceptions.NoScriptError,
     "LOADING": redis.exceptions.BusyLoadingError,
     "READONLY": redis.exceptions.ReadOnlyError,
+    "MASTERDOWN": redis.exceptions.MasterDownError,
+    "OOM": redis.exceptions.OutOfMemoryError,
     "NOAUTH": redis.exceptions.AuthenticationError,
     "WRONGPASS": redis.exceptions.AuthenticationError,
     "NOPERM": redis.exceptions.NoPermissionError,

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import redis
 
-from motion_grpc.errors import InternalError, MotionError, StoreUnavailableError
+from motion_grpc.errors import InternalError, MotionError, ResourceExhaustedError, StoreUnavailableError
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 
@@ -48,13 +48,50 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def mapped_error(exc: redis.exceptions.RedisError) -> MotionError:
+#: What store calls catch: redis-py's errors, and its cluster client's, which are not RedisErrors.
+REDIS_FAILURES = (redis.exceptions.RedisError, redis.exceptions.RedisClusterException)
+#: Failures to retry later: Redis is down or unreachable, or fails over (READONLY: the node became
+#: a replica; MASTERDOWN: a replica lost its primary), or a cluster is down or moving a slot.
+_TRANSIENT = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
+#: The same, as the code of an error a script's redis.call met (see `_script_error_code`).
+_TRANSIENT_CODES = frozenset({"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"})
+#: The cluster client's errors that are a wrong call, not an unreachable cluster.
+_CLUSTER_MISUSE = (redis.exceptions.CrossSlotTransactionError, redis.exceptions.InvalidPipelineStack)
+
+
+def mapped_error(exc: Exception) -> MotionError:
     """The error a redis-py failure leaves the store as: mapped in exactly one place."""
-    if isinstance(exc, redis.exceptions.BusyLoadingError):
+    code = _script_error_code(exc)
+    if isinstance(exc, redis.exceptions.BusyLoadingError) or code == "LOADING":
         return StoreUnavailableError("Redis is loading its data; retry shortly")
-    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+    if isinstance(exc, redis.exceptions.OutOfMemoryError) or code == "OOM":
+        return ResourceExhaustedError(f"Redis is out of memory (its maxmemory); retry later: {exc}")
+    if (
+        isinstance(exc, _TRANSIENT)
+        or code in _TRANSIENT_CODES
+        or (isinstance(exc, redis.exceptions.RedisClusterException) and not isinstance(exc, _CLUSTER_MISUSE))
+    ):
         return StoreUnavailableError(f"Redis is unavailable: {exc}")
     return InternalError(f"Redis error: {exc}")
+
+
+def _script_error_code(exc: Exception) -> str | None:
+    """The code of the error a script's redis.call met, which Redis 6 wraps in a script error:
+    `ERR Error running script (call to f_...): @user_script:3: @user_script: 3: -READONLY ...`
+    (Redis 7 answers it with its own code, which the reply's exception type already says)."""
+    message = str(exc)
+    if not isinstance(exc, redis.exceptions.ResponseError) or not message.startswith(
+        "ERR Error running script"
+    ):
+        return None
+    inner = message.find(": -")
+    return None if inner < 0 else message[inner + 3 :].split(" ", 1)[0]
 
 
 @contextmanager
@@ -62,7 +99,7 @@ def store_errors() -> Iterator[None]:
     """Map redis-py failures (see `mapped_error`)."""
     try:
         yield
-    except redis.exceptions.RedisError as exc:
+    except REDIS_FAILURES as exc:
         raise mapped_error(exc) from exc
 
 
@@ -74,7 +111,7 @@ def mapped_async(method: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(*args, **kwargs)
-        except redis.exceptions.RedisError as exc:
+        except REDIS_FAILURES as exc:
             raise mapped_error(exc) from exc
 
     return wrapper

@@ -8,10 +8,13 @@ import pathlib
 import time
 from typing import Any
 
+import grpc
+import pytest
 import redis
 
 from motion_grpc import Component
 from motion_grpc.engine import AsyncEngine, EngineSettings, RunOptions
+from motion_grpc.errors import StoreUnavailableError
 from motion_grpc.store import RedisServer, RedisSettings
 from motion_grpc.store.scripts import COMMIT, ENQUEUE, INIT_BEGIN, INIT_COMMIT, TAKE, sha1
 from tests.helpers import assert_eventually, unique
@@ -124,3 +127,25 @@ def test_a_long_op_s_lease_is_renewed_every_quarter_of_its_ttl_and_never_late(re
     gaps = [later - earlier for earlier, later in itertools.pairwise(renewals)]
     assert renewals and renewals[0] - started[0] <= 0.8, (started, renewals)
     assert len(gaps) >= 4 and all(0.25 <= gap <= 0.8 for gap in gaps), gaps
+
+
+def test_a_redis_that_turned_replica_answers_unavailable_so_clients_retry(tmp_path: pathlib.Path) -> None:
+    """A failover leaves the engine on a read-only replica: runs fail UNAVAILABLE (retried), not INTERNAL."""
+    with (
+        RedisServer(tmp_path / "primary", appendonly=False) as primary,
+        RedisServer(tmp_path / "replica", appendonly=False) as replica,
+    ):
+        admin = redis.Redis.from_url(replica.url)
+        admin.replicaof("127.0.0.1", primary.port)
+        admin.close()
+
+        async def main() -> None:
+            engine = await _engine(replica.url).start()
+            try:
+                with pytest.raises(StoreUnavailableError) as raised:
+                    await engine.run(Notes.name, unique("replica"), "note", {"seconds": 0.0})
+                assert raised.value.code == grpc.StatusCode.UNAVAILABLE
+            finally:
+                await engine.close()
+
+        asyncio.run(main())

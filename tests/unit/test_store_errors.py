@@ -7,8 +7,11 @@ import asyncio
 import pytest
 import redis
 
-from motion_grpc.errors import InternalError, StoreUnavailableError
+from motion_grpc.errors import InternalError, ResourceExhaustedError, StoreUnavailableError
 from motion_grpc.store.records import mapped_async, mapped_error, store_errors
+
+#: How Redis 6 wraps the error a script's redis.call met.
+_SCRIPT_SAID = "ERR Error running script (call to f_c5f0): @user_script:3: @user_script: 3: "
 
 
 @pytest.mark.parametrize(
@@ -17,11 +20,29 @@ from motion_grpc.store.records import mapped_async, mapped_error, store_errors
         (redis.exceptions.BusyLoadingError("LOADING"), StoreUnavailableError, "loading its data"),
         (redis.exceptions.ConnectionError("refused"), StoreUnavailableError, "unavailable: refused"),
         (redis.exceptions.TimeoutError("no reply"), StoreUnavailableError, "unavailable: no reply"),
+        (redis.exceptions.ReadOnlyError("READONLY replica"), StoreUnavailableError, "unavailable: READONLY"),
+        (redis.exceptions.ClusterDownError("CLUSTERDOWN"), StoreUnavailableError, "unavailable: CLUSTERDOWN"),
+        (redis.exceptions.TryAgainError("TRYAGAIN"), StoreUnavailableError, "unavailable: TRYAGAIN"),
+        (redis.exceptions.RedisClusterException("no node"), StoreUnavailableError, "unavailable: no node"),
+        (redis.exceptions.SlotNotCoveredError("slot 7"), StoreUnavailableError, "unavailable: slot 7"),
+        (redis.exceptions.OutOfMemoryError("OOM"), ResourceExhaustedError, "out of memory"),
+        (
+            redis.exceptions.ResponseError(_SCRIPT_SAID + "-READONLY You can't write"),
+            StoreUnavailableError,
+            "READONLY",
+        ),
+        (
+            redis.exceptions.ResponseError(_SCRIPT_SAID + "-OOM command not allowed"),
+            ResourceExhaustedError,
+            "OOM",
+        ),
+        (redis.exceptions.ResponseError(_SCRIPT_SAID + "-WRONGTYPE Operation"), InternalError, "WRONGTYPE"),
         (redis.exceptions.ResponseError("WRONGTYPE"), InternalError, "Redis error: WRONGTYPE"),
+        (redis.exceptions.CrossSlotTransactionError("slots"), InternalError, "Redis error: slots"),
     ],
 )
 def test_each_failure_maps_the_same_through_every_path(
-    failure: redis.exceptions.RedisError, kind: type[Exception], says: str
+    failure: Exception, kind: type[Exception], says: str
 ) -> None:
     assert isinstance(mapped_error(failure), kind) and says in str(mapped_error(failure))
 
