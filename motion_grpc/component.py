@@ -1,7 +1,9 @@
 """Component definitions: Motion's decorator API.
 
 A `Component` checks each decorated target at once, so a wrong signature or
-a duplicate fails at import time rather than on the first request, and builds
+a second serve op for a flow fails at import time rather than on the first
+request (decorating init_state, or an update op of the same name, again
+replaces the first, as in Motion: a notebook cell can be run twice), and builds
 a frozen `ComponentDefinition` (motion_grpc.definition) from what it has
 recorded: once, and again only after a later decoration. The runtime reads
 only that definition.
@@ -24,7 +26,7 @@ from motion_grpc.definition import (
     ServeOp,
     UpdateOp,
 )
-from motion_grpc.errors import InvalidArgumentError
+from motion_grpc.errors import ArgumentTypeError, InvalidArgumentError
 from motion_grpc.instance import ComponentInstance
 from motion_grpc.names import validate_name as validate_name  # noqa: PLC0414 - re-exported
 
@@ -128,10 +130,8 @@ class Component(ComponentSource):
         return self._load_state
 
     def init_state(self, func: F) -> F:
-        """Decorate the function that returns an instance's first state (a dict)."""
+        """Decorate the function that returns an instance's first state (a dict); a later one replaces it."""
         _require_callable(func, "init_state")
-        if self._init_state is not None:
-            raise ValueError(f"{self.name} already has an init_state ({self._init_state.__name__})")
         with self._changing():
             self._init_state = func
         return func
@@ -226,12 +226,14 @@ class Component(ComponentSource):
                 is_async=inspect.iscoroutinefunction(func),
                 timeout=timeout,
             )
-            for key in flow_keys:
-                if any(existing.name == op.name for existing in self._updates.get(key, [])):
-                    raise ValueError(f"flow {key!r} of {self.name} already has an update op named {op.name}")
             with self._changing():
                 for key in flow_keys:
-                    self._updates.setdefault(key, []).append(op)
+                    ops = self._updates.setdefault(key, [])
+                    same = [i for i, existing in enumerate(ops) if existing.name == op.name]
+                    if same:  # decorated again (a notebook cell run twice): it replaces the first
+                        ops[same[0]] = op
+                    else:
+                        ops.append(op)
             return func
 
         return register
@@ -284,6 +286,7 @@ def _require_callable(func: object, what: str) -> None:
 
 
 def _require_arity(func: Callable[..., Any], count: int, what: str, shape: str) -> None:
+    """A wrong signature raises an error that is both a TypeError and a ValueError (Motion's)."""
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
@@ -294,4 +297,10 @@ def _require_arity(func: Callable[..., Any], count: int, what: str, shape: str) 
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     required = [p for p in positional if p.default is p.empty]
     if len(required) > count or len(positional) < count:
-        raise TypeError(f"{what} {func.__name__} must take {shape}, not {signature}")
+        raise ArgumentTypeError(f"{what} {func.__name__} must take {shape}, not {signature}")
+    if count == 2 and [p.name for p in positional[:2]] == ["props", "state"]:
+        # Motion passes them by name; they are passed in order here: say so rather than swap them.
+        raise ArgumentTypeError(
+            f"{what} {func.__name__} takes (props, state): ops are called with the state first, "
+            "so write it as (state, props)"
+        )

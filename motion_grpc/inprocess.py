@@ -15,7 +15,8 @@ instances cost one connection pool, not a thousand worker threads.
   entry point with `if __name__ == "__main__":`, as Motion asks too.
 
 MOTION_PROCESS_UPDATES=0 makes a process only serve and enqueue, leaving
-every update to servers (or other processes).
+every update to servers (or other processes). MOTION_MAX_STATE_BYTES raises
+(or lowers) the state size limit, as it does for `motion-grpc serve`.
 """
 
 from __future__ import annotations
@@ -63,13 +64,27 @@ def processes_updates() -> bool:
     return flag not in ("0", "false", "no", "off")
 
 
+def engine_settings(process_updates: bool) -> EngineSettings:
+    """The settings of the shared engines: the defaults, and MOTION_MAX_STATE_BYTES when set."""
+    raw = os.environ.get("MOTION_MAX_STATE_BYTES", "").strip()
+    if not raw:
+        return EngineSettings(process_updates=process_updates)
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise InvalidArgumentError(f"MOTION_MAX_STATE_BYTES must be a whole number of bytes > 0, not {raw!r}")
+    return EngineSettings(process_updates=process_updates, max_state_bytes=limit)
+
+
 def shared_engine(settings: RedisSettings | None = None) -> Engine:
     """The process-wide engine for a Redis, applying updates on its own threads."""
     settings = settings or redis_settings()
     with _lock:
         engine = _engines.get((settings.url, ""))
         if engine is None:
-            engine = Engine(settings, settings=EngineSettings(process_updates=processes_updates()))
+            engine = Engine(settings, settings=engine_settings(processes_updates()))
             _engines[(settings.url, "")] = engine.start()
         return engine
 
@@ -97,13 +112,13 @@ def _process_engine(app: str, settings: RedisSettings) -> Engine:
     with _lock:
         engine = _engines.get((settings.url, app))
         if engine is None:
-            workers = UpdateProcesses([app], settings, UPDATE_PROCESSES, EngineSettings())
+            workers = UpdateProcesses([app], settings, UPDATE_PROCESSES, engine_settings(True))
             if not _workers:
                 # Registered after multiprocessing's own exit hook, so it runs first: workers
                 # finish the op in hand and hand their leases back instead of being terminated.
                 atexit.register(_stop_workers)
             _workers.append(workers.start())
-            engine = Engine(settings, settings=EngineSettings(process_updates=False), wake=workers.wake)
+            engine = Engine(settings, settings=engine_settings(False), wake=workers.wake)
             _engines[(settings.url, app)] = engine.start()
         return engine
 

@@ -181,11 +181,15 @@ class ComponentInstance:
         """Run a flow whose serve op is a generator, yielding its items as they are produced.
 
         The update ops are enqueued once the last item has been taken, with the
-        list of items as serve_result; stopping early enqueues nothing.
+        list of items as serve_result; stopping early enqueues nothing. A plain
+        serve op's result is the one item, as in Motion (its run is complete then).
         """
         plan = self._plan(flow_key, ignore_cache, force_refresh, flush_update, timeout)
         stream = _call(self._open_stream, flow_key, props, plan)
         try:
+            if stream.completed is not None:
+                yield self._settle(stream.completed, plan).result
+                return
             while (item := _call(stream.next_item)) is not END:
                 yield item
             self._settle(_call(stream.finish), plan)
@@ -210,6 +214,9 @@ class ComponentInstance:
         )
         stream = BlockingStream(await _acall(self._engine.acall(opened)), self._engine)
         try:
+            if stream.completed is not None:
+                yield (await asyncio.to_thread(self._settle, stream.completed, plan)).result
+                return
             while (item := await _acall(stream.anext_item())) is not END:
                 yield item
             finished = await _acall(stream.afinish())

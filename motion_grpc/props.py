@@ -11,7 +11,7 @@ class Props(dict[str, Any]):
     """The props of one run: a dict, plus `serve_result` in update ops.
 
     As in Motion, update ops read what the serve op answered through
-    `props.serve_result`; serve ops see it unset.
+    `props.serve_result`; serve ops see None there.
     """
 
     __slots__ = ("_serve_result",)
@@ -22,9 +22,7 @@ class Props(dict[str, Any]):
 
     @property
     def serve_result(self) -> Any:
-        if self._serve_result is _UNSET:
-            raise AttributeError("serve_result is only set for update ops")
-        return self._serve_result
+        return None if self._serve_result is _UNSET else self._serve_result
 
     def __reduce__(self) -> Any:
         if self._serve_result is _UNSET:

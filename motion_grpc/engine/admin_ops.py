@@ -22,6 +22,7 @@ from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.waiting import LocalDrains, Wait, WaitResult, wait_for_flush, wait_for_updates
 from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError, ResourceExhaustedError
 from motion_grpc.logs import excerpt
+from motion_grpc.state import private_copy
 from motion_grpc.store import protocol
 from motion_grpc.store.events import parse_event_id
 from motion_grpc.store.keys import InstanceKeys
@@ -55,13 +56,14 @@ class Administration:
             raise NotFoundError(f"instance {excerpt(keys.instance_id)} of {component.name} does not exist")
         snapshot = await self._instances.snapshot_at(component, keys, version)
         if not names:
-            return StateView(snapshot.version, dict(snapshot.data))
+            names = list(snapshot.data)
         missing = [name for name in names if name not in snapshot.data]
         if missing:
             raise NotFoundError(
                 f"state of {component.name}/{excerpt(keys.instance_id)} has no key(s) {excerpt(missing)}"
             )
-        return StateView(snapshot.version, {name: snapshot.data[name] for name in names})
+        # Copies: a caller in this process may change what it is given in place.
+        return StateView(snapshot.version, {name: private_copy(snapshot.data[name]) for name in names})
 
     async def flush(
         self,

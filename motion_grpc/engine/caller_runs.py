@@ -9,13 +9,15 @@ fast path) goes over a blocking Redis connection of the caller's: one round
 trip, no hop. The loop's drain is then told, without waiting for it.
 
 Everything else goes the engine's way, unchanged: an async, slow or timed
-serve op, no snapshot at hand, a stale one (the op then runs again on fresh
-state, as on the loop's fast path), flush_update, force_refresh, a Redis
-Cluster, or a caller on the engine's own loop thread.
+serve op, no snapshot at hand, flush_update, force_refresh, a Redis Cluster,
+or a caller on the engine's own loop thread. A snapshot found stale (or an
+op that failed on it) goes the engine's checked way: the op runs once more,
+on fresh state, as on the loop's fast path, and not a third time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -53,7 +55,8 @@ class CallerRuns:
             client.close()
 
     def run(self, call: ServeCall) -> RunResult | None:
-        """The run served here; None when it must go the engine's way (then nothing was enqueued)."""
+        """The run served here (or checked after a try here); None when it must go the engine's way
+        (then nothing was enqueued)."""
         if not self._eligible(call.options):
             return None
         core = self._core
@@ -62,24 +65,33 @@ class CallerRuns:
         if snapshot is None:
             return None
         served_props = dict(call.props)  # what the serve op adds to them counts only if its result does
+        known = serving.known_hit(call, snapshot)
         try:
-            result = serving.call_serve_here(call, served_props, snapshot)
-            if needs_loop(result):  # a plain function that returned a coroutine or async generator
-                result = self._loop.run(finish_serve(call, result))
+            if known is not None:
+                result = known.result
+            else:
+                result = serving.call_serve_here(call, served_props, snapshot)
+                if needs_loop(result):  # a plain function that returned a coroutine or async generator
+                    result = self._loop.run(finish_serve(call, result))
             call.check(result)
-        except MotionError:
-            return None  # maybe an artefact of a stale snapshot: the engine decides on checked state
+        except MotionError:  # maybe an artefact of a stale snapshot: decide on checked state
+            return self._checked(call)
         call.options.check_deadline()
-        request = serving.fast_request(call, snapshot, served_props, result)
+        request = serving.fast_request(call, snapshot, served_props, result, known is not None)
         enqueued = core.store.enqueue_blocking(request, self._client_here())
-        outcome = serving.fast_outcome(call, snapshot, result, enqueued)
-        if outcome is None:
-            return None
+        outcome = serving.fast_outcome(call, snapshot, result, enqueued, known is not None)
+        if outcome is None:  # stale: nothing was enqueued
+            return self._checked(call)
         if isinstance(outcome, CacheHit):
             outcome = self._loop.run(serving.serve_cached(call, outcome))
         elif enqueued.ids:
             serving.wake_from_thread(self._loop.loop, call.keys)
         return outcome.run_result()
+
+    def _checked(self, call: ServeCall) -> RunResult:
+        """The run served on the engine's loop, on checked state (not on the snapshot again)."""
+        result: RunResult = self._loop.run(self._core.run_call(dataclasses.replace(call, fast=False)))
+        return result
 
     def _eligible(self, options: RunOptions) -> bool:
         """Runs that need nothing of the loop until their enqueue, from a thread other than its own."""

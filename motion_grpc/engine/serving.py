@@ -17,7 +17,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from motion_grpc import codec
 from motion_grpc.definition import ComponentDefinition, Flow
@@ -28,6 +28,7 @@ from motion_grpc.engine.ops import describe_error, guarded
 from motion_grpc.engine.options import RunOptions
 from motion_grpc.engine.results import RunResult
 from motion_grpc.engine.runner import OpRunner, call_sync
+from motion_grpc.engine.serve_cache import CacheHit, KnownResults, cache_hit
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import LocalDrains, Wait, wait_for_updates
@@ -43,19 +44,11 @@ from motion_grpc.store.records import (
     QueuedEntry,
     cache_value,
     now_ms,
-    parse_cache_value,
 )
 from motion_grpc.store.store import Store
 
 #: Checks a serve result before anything is enqueued (raising a MotionError refuses it).
 ResultCheck = Callable[[Any], object]
-
-
-class CacheHit(NamedTuple):
-    """A cached serve result, and the version of the state it was computed from."""
-
-    version: int
-    result: Any
 
 
 @dataclass(frozen=True)
@@ -91,6 +84,8 @@ class ServeCall:
     options: RunOptions
     check: ResultCheck
     digest: str | None  # the serve cache's field, None when this flow is not cached
+    #: The op may run on the unchecked snapshot first; False once a try on it was stale or failed.
+    fast: bool = True
 
     @property
     def lookup(self) -> str | None:
@@ -124,10 +119,11 @@ class Serving:
         self._timeout = timeout
         self._request_id_ttl_ms = max(1, int(request_id_ttl * 1000))
         self.serve_times = OpTimes(fast_op_seconds)
+        self._known = KnownResults()
 
     async def run(self, call: ServeCall) -> RunResult:
         try:
-            served = await self._serve_fast(call) or await self._serve_checked(call)
+            served = (call.fast and await self._serve_fast(call)) or await self._serve_checked(call)
         except OpError as exc:
             failures.serve_failed(f"serve of {call.component.name}/{call.flow.key}", exc)
             raise
@@ -187,14 +183,19 @@ class Serving:
         if snapshot is None:
             return None
         served_props = dict(call.props)  # what the serve op adds to them counts only if its result does
+        known = self.known_hit(call, snapshot)
         try:
-            result = await self.call_serve(call, served_props, snapshot)
+            if known is not None:
+                result = known.result
+            else:
+                result = await self.call_serve(call, served_props, snapshot)
             call.check(result)
         except MotionError:
             return None  # maybe an artefact of a stale snapshot: decide on the checked path
         call.options.check_deadline()
-        enqueued = await self._enqueue(self.fast_request(call, snapshot, served_props, result))
-        outcome = self.fast_outcome(call, snapshot, result, enqueued)
+        from_copy = known is not None
+        enqueued = await self._enqueue(self.fast_request(call, snapshot, served_props, result, from_copy))
+        outcome = self.fast_outcome(call, snapshot, result, enqueued, from_copy)
         if isinstance(outcome, CacheHit):
             return await self.serve_cached(call, outcome)
         return outcome
@@ -232,33 +233,52 @@ class Serving:
         """Whether the flow's serve op may run on an unchecked snapshot: it is fast, or there is none."""
         return call.flow.serve is None or self.serve_times.is_fast(call.component.name, call.flow.key)
 
+    def known_hit(self, call: ServeCall, snapshot: Snapshot) -> CacheHit | None:
+        """This process's copy of the cache entry for the run at the snapshot's version, if any."""
+        return self._known.hit(call.keys, call.lookup, snapshot.version)
+
     def fast_request(
-        self, call: ServeCall, snapshot: Snapshot, served_props: dict[str, Any], result: Any
+        self, call: ServeCall, snapshot: Snapshot, served_props: dict[str, Any], result: Any, known: bool
     ) -> EnqueueRequest:
-        """The enqueue of a run served on `snapshot`, fenced on its version."""
-        cache = cache_entry(call, snapshot.version, result)
+        """The enqueue of a run served on `snapshot`, fenced on its version; `known`: its result is
+        this process's copy of the cache entry (nothing to look up or write)."""
+        cache = None if known else self._cached(call, snapshot.version, result)
         entries = queue_entries(call.flow, served_props, result)
         return self._store.enqueue_request(
             call.keys,
             entries,
             cache,
             snapshot.version,
-            call.lookup is not None,
+            call.lookup is not None and not known,
             self._request_of(call.options.request_id),
             served_version=snapshot.version,
         )
 
     def fast_outcome(
-        self, call: ServeCall, snapshot: Snapshot, result: Any, enqueued: EnqueueResult
+        self, call: ServeCall, snapshot: Snapshot, result: Any, enqueued: EnqueueResult, known: bool
     ) -> Served | CacheHit | None:
         """What a fenced enqueue decided: served; a cached result to answer instead (nothing was
         enqueued); or None, the snapshot being stale (serve the checked way). Wakes nobody."""
         if enqueued.code == protocol.CACHED:
-            return cache_hit(enqueued.cached, None)
+            return self._hit(call, enqueued.cached, None)
         if enqueued.code in (protocol.STALE, protocol.NO_INSTANCE):
             return None
         check_enqueue(call.keys, enqueued.code, self._store.max_queue)
-        return Served.of(result, snapshot.version, False, enqueued)
+        return Served.of(result, snapshot.version, known, enqueued)
+
+    def _cached(self, call: ServeCall, version: int, result: Any) -> tuple[str, bytes, float] | None:
+        """The cache entry of a result computed from `version`, a copy of it kept here."""
+        cache = cache_entry(call, version, result)
+        if cache is not None:  # the result was computed from `version`: right for it, written or not
+            self._known.remember(call.keys, cache[0], cache[1])
+        return cache
+
+    def _hit(self, call: ServeCall, cached: bytes | None, version: int | None) -> CacheHit | None:
+        """A cache entry read from Redis, a copy of it kept here when it answers."""
+        hit = cache_hit(cached, version)
+        if hit is not None and call.digest is not None:
+            self._known.remember(call.keys, call.digest, cached)
+        return hit
 
     async def _serve_checked(self, call: ServeCall) -> Served:
         """Read the version (and the cache) first, then serve and enqueue."""
@@ -266,14 +286,14 @@ class Serving:
         version, cached = await self._instances.checked_version(
             call.component, call.keys, call.lookup, options.init_state_params, options.deadline
         )
-        hit = cache_hit(cached, version)
+        hit = self._hit(call, cached, version)
         if hit is not None:
             return await self.serve_cached(call, hit)
         snapshot = await self._instances.snapshot_at(call.component, call.keys, version)
         result = await self.call_serve(call, call.props, snapshot)
         options.check_deadline()
         call.check(result)
-        cache = cache_entry(call, snapshot.version, result)
+        cache = self._cached(call, snapshot.version, result)
         enqueued = await self.enqueue(
             call.keys, call.flow, call.props, result, cache, snapshot.version, options.request_id
         )
@@ -401,20 +421,6 @@ def cache_digest(component: ComponentDefinition, flow: Flow, props: Mapping[str,
     if component.cache_ttl <= 0 or flow.serve is None or flow.serve.is_generator:
         return None
     return codec.props_digest(flow.key, props)
-
-
-def cache_hit(cached: bytes | None, version: int | None) -> CacheHit | None:
-    """(version, result) of an unexpired cache entry computed from this version (any, when None)."""
-    parsed = None if cached is None else parse_cache_value(cached)
-    if parsed is None:
-        return None
-    cached_version, expires, result = parsed
-    if (version is not None and cached_version != version) or expires <= now_ms():
-        return None
-    try:
-        return CacheHit(cached_version, codec.loads(result))
-    except Exception:  # not what a replica wrote (see motion_grpc.trust): computed afresh instead
-        return None
 
 
 def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:

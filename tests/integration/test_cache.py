@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import time
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,41 @@ def test_a_cheap_op_hits_in_its_enqueue_round_trip(engine: Engine) -> None:
     assert (first.cached, hit.cached) == (False, True)
     assert hit.result == first.result and hit.version == first.version
     assert noted == [{"token": first.result["token"], "computed": False}]
+
+
+def test_a_cheap_op_is_not_run_again_for_an_answer_the_cache_holds(engine: Engine) -> None:
+    """As in Motion, a hit does not call the op (a counted mock of a model, say); a new state does."""
+    calls: list[int] = []
+    counted = Component(unique("Counted"))
+
+    @counted.init_state
+    def setup() -> dict[str, int]:
+        return {"n": 0}
+
+    @counted.serve("ask")
+    def ask(state: Any, props: Any) -> dict[str, Any]:
+        calls.append(state["n"])
+        return {"n": state["n"], "words": ["a", "b"]}
+
+    @counted.update("ask")
+    def bump(state: Any, props: Any) -> dict[str, int]:
+        return {"n": state["n"] + 1} if props.get("bump") else {}
+
+    engine.add_component(counted)
+    instance = ComponentInstance(counted, unique("counted"), engine=engine)
+    results = [instance.run_result("ask", {"q": 1}) for _ in range(6)]
+    assert calls == [0]
+    assert [result.cached for result in results] == [False] + [True] * 5
+    results[1].result["words"].append("mutated by a caller")  # each answer is a copy of its own
+    assert instance.run("ask", {"q": 1}) == {"n": 0, "words": ["a", "b"]}
+    instance.run("ask", {"q": 2, "bump": True}, flush_update=True)
+    assert calls == [0, 0]
+    assert [instance.run("ask", {"q": 1}) for _ in range(3)] == [{"n": 1, "words": ["a", "b"]}] * 3
+    assert calls == [0, 0, 1]
+    assert instance.run_result("ask", {"q": 1}, ignore_cache=True).cached is False
+    assert calls == [0, 0, 1, 1]
+    instance.flush_update("ask")
+    assert instance.read_state("n") == 1  # every run's update was enqueued and applied, hits too
 
 
 def test_unhashable_props_are_served_uncached(engine: Engine) -> None:

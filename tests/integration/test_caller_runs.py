@@ -104,6 +104,25 @@ def test_many_threads_at_once_lose_no_update_and_keep_each_ones_order(engine: En
             assert own == [f"{n}:{step}" for step in range(25)]
 
 
+def test_a_snapshot_made_stale_elsewhere_costs_one_more_serve_not_two(engine: Engine, redis_url: str) -> None:
+    instance = ComponentInstance(Ledger, unique("stale"), engine=engine)
+    for item in range(3):  # load the snapshot and time the op
+        instance.run("append", {"item": item})
+        instance.flush_update("append")
+    other = Engine(RedisSettings(redis_url), [Ledger]).start()
+    try:
+        elsewhere = ComponentInstance(Ledger, instance.instance_id, engine=other)
+        elsewhere.run("append", {"item": 3}, flush_update=True)
+    finally:
+        other.close()
+    served_before = len(_threads_of(instance.instance_id))
+    assert instance.run("append", {"item": 4}) == 4  # from the state the other engine committed
+    # Once on this engine's stale snapshot, in the caller's thread; once more on checked state.
+    assert len(_threads_of(instance.instance_id)) - served_before == 2
+    instance.flush_update("append")
+    assert instance.read_state("items") == [0, 1, 2, 3, 4]
+
+
 def test_a_raising_op_raises_its_own_exception_and_enqueues_nothing(engine: Engine) -> None:
     instance = ComponentInstance(Ledger, unique("fails"), engine=engine)
     for item in range(3):

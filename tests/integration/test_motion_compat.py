@@ -358,6 +358,49 @@ def test_the_exception_a_user_op_raised_reaches_the_caller_as_itself() -> None:
         asyncio.run(agen_items())
 
 
+def test_gen_of_a_plain_serve_op_yields_its_result_once_as_in_motion() -> None:
+    instance = Tally(unique("gen"))
+    assert list(instance.gen("append", {"i": "a"}, flush_update=True)) == [0]
+    assert instance.read_state("items") == ["a"]  # its update applied before the item came
+
+    async def agen_items() -> list[object]:
+        return [item async for item in instance.agen("append", {"i": "b"}, flush_update=True)]
+
+    assert asyncio.run(agen_items()) == [1]
+    assert instance.read_state("items") == ["a", "b"]
+    with pytest.raises(RuntimeError, match="bad update"):  # a flushed update that failed, as run says
+        list(Faulty(unique("gen")).gen("update_fails", {}, flush_update=True))
+
+
+def test_a_serve_op_reads_serve_result_as_none_as_in_motion() -> None:
+    Echo = Component(unique("CompatEcho").replace("-", "_"), cache_ttl=0)
+
+    @Echo.serve("ask")
+    def ask(state, props):  # type: ignore[no-untyped-def]
+        return ("served", props.serve_result)
+
+    @Echo.update("ask")
+    def remember(state, props):  # type: ignore[no-untyped-def]
+        return {"seen": props.serve_result}
+
+    instance = Echo(unique("echo"))
+    assert instance.run("ask", {}, flush_update=True) == ("served", None)
+    assert instance.read_state("seen") == ("served", None)
+
+
+def test_motion_max_state_bytes_sets_the_in_process_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTION_MAX_STATE_BYTES", "2000")
+    instance = Tally(unique("big"))
+    with pytest.raises(RuntimeError, match="over the limit of 2000 bytes"):
+        instance.run("append", {"i": "x" * 3000}, flush_update=True)
+    instance.run("append", {"i": "x" * 500}, flush_update=True)  # under it
+    assert len(instance.read_state("items")) == 1
+    close_engines()
+    monkeypatch.setenv("MOTION_MAX_STATE_BYTES", "lots")
+    with pytest.raises(ValueError, match="MOTION_MAX_STATE_BYTES must be a whole number"):
+        Tally(unique("big"))
+
+
 @pytest.mark.parametrize("flow_key", ["nope", 42, ("a", "b"), ["unhashable"], ""])
 def test_an_unknown_flow_is_a_key_error(flow_key: object) -> None:
     instance = Tally(unique("flow"))

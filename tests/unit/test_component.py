@@ -4,7 +4,7 @@ import pytest
 
 from motion_grpc import Component, DiscardPolicy
 from motion_grpc.definition import ComponentDefinition, definition_of
-from motion_grpc.errors import NotFoundError
+from motion_grpc.errors import ArgumentTypeError, NotFoundError
 
 
 def test_decorators_record_flows() -> None:
@@ -79,15 +79,59 @@ def test_duplicates_fail_at_decoration() -> None:
     def up(state, props):
         return {}
 
-    with pytest.raises(ValueError, match="already has an update op named up"):
-        c.update("x")(up)
+
+def test_init_state_and_an_update_op_decorated_again_replace_the_first_as_in_motion() -> None:
+    """A notebook cell run twice decorates its functions again."""
+    c = Component("C")
+
+    @c.serve("x")
+    def serve(state, props):
+        return 1
 
     @c.init_state
     def setup():
+        return {"v": 1}
+
+    @c.update("x")
+    def up(state, props):
+        return {"v": 1}
+
+    @c.update("x")
+    def after(state, props):
         return {}
 
-    with pytest.raises(ValueError, match="already has an init_state"):
-        c.init_state(setup)
+    first = up
+
+    @c.init_state
+    def setup_again():
+        return {"v": 2}
+
+    @c.update("x")
+    def up(state, props):
+        return {"v": 2}
+
+    definition = c.definition
+    assert definition.init_state_func is setup_again
+    assert [(op.name, op.func) for op in definition.flow("x").updates] == [("up", up), ("after", after)]
+    assert up is not first
+
+
+def test_props_named_before_state_are_refused_rather_than_swapped() -> None:
+    """Motion passes (state, props) by name; here they are passed in order."""
+    c = Component("C")
+    with pytest.raises(ArgumentTypeError, match=r"write it as \(state, props\)") as caught:
+
+        @c.serve("x")
+        def serve(props, state):
+            return 1
+
+    assert isinstance(caught.value, ValueError)  # what Motion raises
+    assert isinstance(caught.value, TypeError)
+    with pytest.raises(ValueError, match="must take"):
+
+        @c.update("x")
+        def update(state):
+            return {}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,76 @@
+"""The serve cache as a run reads it: entries from Redis, and this process's copies of them.
+
+A cheap serve op runs on this process's snapshot before its enqueue, which is
+where the cache in Redis is looked up: on a hit the op would have run for
+nothing (and its side effects, a counted mock among them, happened again).
+So the process keeps a copy of each cache entry it writes or reads, and a
+run whose snapshot is at the entry's version answers from the copy without
+running the op. Its enqueue is fenced on that version as before, so the
+answer is never older than the state, exactly as with the entry in Redis.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, NamedTuple
+
+from motion_grpc import codec
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.records import now_ms, parse_cache_value
+
+#: Copies kept per process (the oldest go first), and the largest encoded result copied.
+KNOWN_ENTRIES = 4096
+KNOWN_RESULT_BYTES = 64 * 1024
+
+
+class CacheHit(NamedTuple):
+    """A cached serve result, and the version of the state it was computed from."""
+
+    version: int
+    result: Any
+
+
+def cache_hit(cached: bytes | None, version: int | None) -> CacheHit | None:
+    """(version, result) of an unexpired cache entry computed from this version (any, when None)."""
+    parsed = None if cached is None else parse_cache_value(cached)
+    if parsed is None:
+        return None
+    cached_version, expires, result = parsed
+    if (version is not None and cached_version != version) or expires <= now_ms():
+        return None
+    try:
+        return CacheHit(cached_version, codec.loads(result))
+    except Exception:  # not what a replica wrote (see motion_grpc.trust): computed afresh instead
+        return None
+
+
+class KnownResults:
+    """This process's copies of serve cache entries, by instance and cache field (thread-safe)."""
+
+    def __init__(self, max_entries: int = KNOWN_ENTRIES, max_result_bytes: int = KNOWN_RESULT_BYTES) -> None:
+        self._max_entries = max_entries
+        self._max_result_bytes = max_result_bytes
+        self._entries: dict[tuple[InstanceKeys, str], bytes] = {}
+        self._lock = threading.Lock()  # runs in callers' threads add entries too
+
+    def remember(self, keys: InstanceKeys, field: str, entry: bytes | None) -> None:
+        """Keep a copy of a cache entry (as stored in Redis) written or read for an instance."""
+        if entry is None or len(entry) > self._max_result_bytes:
+            return
+        key = (keys, field)
+        with self._lock:
+            entries = self._entries
+            entries.pop(key, None)
+            entries[key] = entry
+            if len(entries) > self._max_entries:
+                del entries[next(iter(entries))]
+
+    def hit(self, keys: InstanceKeys, field: str | None, version: int) -> CacheHit | None:
+        """The copied result computed from exactly this version, unless it expired."""
+        if field is None:
+            return None
+        entry = self._entries.get((keys, field))
+        return None if entry is None else cache_hit(entry, version)
+
+
+__all__ = ["KNOWN_ENTRIES", "CacheHit", "KnownResults", "cache_hit"]
