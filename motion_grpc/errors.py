@@ -262,10 +262,27 @@ def error_for(
     return error
 
 
+#: The most bytes of a status message sent. It travels twice in the trailers (grpc-message,
+#: percent-encoded, and the google.rpc.Status), which gRPC caps at 8 KiB by default: a longer
+#: one (an op's exception that quotes its input) would fail the call with RESOURCE_EXHAUSTED.
+MAX_STATUS_MESSAGE_BYTES = 1024
+
+
+def wire_message(message: str) -> str:
+    """`message` as a status can carry it: valid UTF-8 (a lone surrogate escaped), cut to size."""
+    if message.isascii() and len(message) <= MAX_STATUS_MESSAGE_BYTES:
+        return message
+    data = message.encode("utf-8", "backslashreplace")
+    if len(data) <= MAX_STATUS_MESSAGE_BYTES:
+        return data.decode("utf-8")
+    kept = data[: MAX_STATUS_MESSAGE_BYTES - 48].decode("utf-8", "ignore")
+    return f"{kept}... ({len(data) - len(kept.encode())} more bytes cut)"
+
+
 def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and message a server answers with for an exception."""
     if isinstance(error, MotionError):
-        return error.code, error.message
+        return error.code, wire_message(error.message)
     if isinstance(error, NotImplementedError):  # the generated servicer's default for an RPC
         return grpc.StatusCode.UNIMPLEMENTED, "this server does not implement that method yet"
     return grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}"

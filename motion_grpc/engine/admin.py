@@ -45,7 +45,7 @@ def decode_token(token: str) -> tuple[int, str | None]:
         cursor = int(cursor_text)
     except (binascii.Error, UnicodeError, ValueError):
         raise InvalidArgumentError("page_token is not a token this service returned") from None
-    if cursor < 0:
+    if not 0 <= cursor < 2**64:  # an SSCAN cursor is an unsigned 64-bit number
         raise InvalidArgumentError("page_token is not a token this service returned")
     return cursor, (after if newline else None)
 

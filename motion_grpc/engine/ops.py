@@ -73,8 +73,24 @@ async def stop_task(task: asyncio.Task[Any], timeout: float = 2.0) -> None:
     await asyncio.wait([task], timeout=timeout)
 
 
+#: The most characters of an exception's message kept (events, logs, statuses): an op's
+#: exception may quote its whole input.
+MAX_ERROR_CHARS = 2000
+#: The most characters of an exception type's name kept (it travels as a trailer).
+MAX_ERROR_TYPE_CHARS = 200
+
+
 def describe_error(exc: BaseException) -> str:
-    text = str(exc)
+    """`Type: message`, the message cut to MAX_ERROR_CHARS and made storable (a lone surrogate,
+    which neither Redis nor gRPC can carry as UTF-8, escaped)."""
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose __str__ raises
+        text = "(its message could not be read)"
+    if len(text) > MAX_ERROR_CHARS:
+        text = f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS} more characters cut)"
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -91,7 +107,7 @@ def op_failed(exc: BaseException) -> bool:
 def op_error(what: str, exc: BaseException) -> OpError:
     """The OpError naming the op and the exception it raised."""
     log.debug("%s raised", what, exc_info=exc)
-    return OpError(f"{what} raised {describe_error(exc)}", type(exc).__name__)
+    return OpError(f"{what} raised {describe_error(exc)}", type(exc).__name__[:MAX_ERROR_TYPE_CHARS])
 
 
 def call_op(what: str, func: Callable[..., Any], args: tuple[Any, ...], loop: LoopThread | None) -> Any:

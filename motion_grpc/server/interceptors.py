@@ -35,6 +35,7 @@ from motion_grpc.errors import (
     OpError,
     error_info,
     status_for,
+    wire_message,
 )
 from motion_grpc.grpc_handlers import Handler, WrappingInterceptor, rewrapped
 from motion_grpc.logs import RateLimitedLog
@@ -135,7 +136,7 @@ class ErrorMappingInterceptor(WrappingInterceptor):
             _flood_safe_log.log(logging.ERROR, kind, "unexpected error in %s: %s", method, _Traceback(exc))
         code, message = status_for(exc)
         if self._debug:
-            message = f"{message}\n{_Traceback(exc.__cause__ or exc)}"
+            message = wire_message(f"{message}\n{_Traceback(exc.__cause__ or exc)}")
         await context.abort(code, message, trailing_metadata=status_trailers(exc, code, message))
 
 

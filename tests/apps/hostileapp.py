@@ -30,3 +30,24 @@ def hostile_level(state, props):
 def hostile_set_level(state, props):
     # writes a non-finite number into the state when asked to
     return {"level": float(props["text"])}
+
+
+@Hostile.serve("shout")
+def hostile_shout(state, props):
+    # an exception that quotes its (large, or not UTF-8-encodable) input
+    raise ValueError(_message(props))
+
+
+@Hostile.serve("whisper")
+def hostile_whisper(state, props):
+    return None
+
+
+@Hostile.update("whisper")
+def hostile_whisper_update(state, props):
+    raise ValueError(_message(props))
+
+
+def _message(props):
+    """The text repeated, with a lone surrogate (which UTF-8 cannot carry) when asked."""
+    return props["text"] * props.get("times", 1) + ("\udcff" if props.get("surrogate") else "")

@@ -196,6 +196,31 @@ def test_a_serve_result_that_cannot_be_sent_enqueues_nothing(
     assert handle.get_state()["runs"] == 3
 
 
+@pytest.mark.parametrize(
+    ("text", "times", "surrogate"), [("é", 20_000, False), ("bad", 1, True), ("x", 9_000, True)]
+)
+def test_an_op_error_with_a_huge_or_unencodable_message_answers_op_failed(
+    hostile: MotionClient, text: str, times: int, surrogate: bool
+) -> None:
+    """The message travels cut and as valid UTF-8 (it overflowed grpc's 8 KB of trailers, or failed
+    to encode, and answered RESOURCE_EXHAUSTED or UNKNOWN without a reason); an update op's is stored
+    the same way in its FAILED event, and the queue goes on."""
+    handle = hostile.instance("Hostile", unique())
+    with pytest.raises(OpError) as info:
+        handle.run("shout", {"text": text, "times": times, "surrogate": surrogate})
+    error = info.value
+    assert error.code == grpc.StatusCode.UNKNOWN and error.reason == "OP_FAILED"
+    assert error.error_type == "ValueError" and "serve op hostile_shout" in error.message
+    assert len(error.message.encode()) <= 1024
+    assert ("cut" in error.message) == (times > 1)
+    props = {"text": text, "times": times, "surrogate": surrogate}
+    outcome = handle.run_outcome("whisper", props, flush_update=True)
+    (failed,) = outcome.update_outcomes
+    assert failed.status == pb.UPDATE_STATUS_FAILED and failed.error_type == "ValueError"
+    assert len(failed.error_message) <= 2200 and failed.error_message.encode()
+    assert handle.run_outcome("level", {"text": "2"}, flush_update=True).version == outcome.version + 1
+
+
 def test_a_pickled_serve_result_may_be_nan(hostile: MotionClient) -> None:
     handle = hostile.instance("Hostile", unique())
     request = pb.RunRequest(instance=handle.ref, flow="number", accept_pickle=True, flush_update=True)

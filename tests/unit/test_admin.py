@@ -15,7 +15,9 @@ def test_first_page_has_no_token() -> None:
     assert admin.decode_token("") == (0, None)
 
 
-@pytest.mark.parametrize("token", ["%%%", "bm90IGEgbnVtYmVy", admin.encode_token(-1, None)])
+@pytest.mark.parametrize(
+    "token", ["%%%", "bm90IGEgbnVtYmVy", admin.encode_token(-1, None), admin.encode_token(2**64, None)]
+)
 def test_garbage_tokens_are_invalid_arguments(token: str) -> None:
     with pytest.raises(InvalidArgumentError, match="page_token"):
         admin.decode_token(token)
