@@ -10,25 +10,44 @@ is one `call_soon_threadsafe`.
 Threads start on demand, one for each job that finds no idle thread, up to
 `max_threads`. They are daemons: a user op that never returns cannot keep
 the process from exiting.
+
+A call's timeout counts from when a thread starts it, never while it waits
+for one. A call left running (past its timeout, or its caller gone) keeps
+its thread until it returns, maybe never; the pool starts another in its
+place, up to `max_threads` more, so ops that hang do not take the threads
+every other instance's ops need.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
 
-class _Job(NamedTuple):
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    func: Callable[..., Any]
-    args: tuple[Any, ...]
+
+class _Job:
+    __slots__ = ("abandoned", "args", "finished", "func", "future", "loop", "started")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+    ) -> None:
+        self.loop, self.future, self.func, self.args = loop, future, func, args
+        self.started: float | None = None  # time.monotonic() when a thread took it
+        self.abandoned = False  # left running: another thread was started in its place
+        self.finished = False
 
 
 class OpThreads:
@@ -43,6 +62,7 @@ class OpThreads:
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0  # threads waiting for a job and not yet promised one
+        self._abandoned = 0  # threads held by calls left running, each replaced (up to max_threads)
         self._closed = False
 
     @property
@@ -56,19 +76,65 @@ class OpThreads:
         Cancelling the future before a thread picks the job up skips it; a
         call already running finishes on its own and its result is dropped.
         """
+        future: asyncio.Future[T] = self._submit(func, args).future
+        return future
+
+    async def call(self, timeout: float | None, func: Callable[..., T], *args: Any) -> T:
+        """`func(*args)` on a pool thread; TimeoutError once it has run `timeout` seconds.
+
+        The wait for a free thread does not count. A call that times out, or
+        whose caller is cancelled, while it runs keeps its thread: another is
+        started in its place.
+        """
+        job = self._submit(func, args)
+        future: asyncio.Future[T] = job.future
+        wait = timeout
+        try:
+            if timeout is None:
+                return await future
+            while True:
+                done, _ = await asyncio.wait((future,), timeout=wait)
+                if done:
+                    return future.result()
+                started = job.started
+                wait = timeout if started is None else started + timeout - time.monotonic()
+                if wait <= 0:
+                    raise TimeoutError
+        except BaseException:
+            if future.cancelled() or not future.done():  # (awaiting it, a cancelled caller cancels it)
+                future.cancel()
+                self._abandon(job)
+            raise
+
+    def _submit(self, func: Callable[..., Any], args: tuple[Any, ...]) -> _Job:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
+        job = _Job(loop, loop.create_future(), func, args)
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"the {self._name} threads are closed")
             if self._idle:
                 self._idle -= 1
-            elif self._threads < self._max:
+            elif self._threads < self._max + self._abandoned:
                 self._threads += 1
                 name = f"{self._name}_{self._threads}"
                 threading.Thread(target=self._work, name=name, daemon=True).start()
-        self._jobs.put(_Job(loop, future, func, args))
-        return future
+        self._jobs.put(job)
+        return job
+
+    def _abandon(self, job: _Job) -> None:
+        """A call left running: unless it has not started (then it is skipped), or has just returned,
+        another thread may start in the place of the one it holds."""
+        with self._lock:
+            if job.started is None or job.finished or job.abandoned or self._abandoned >= self._max:
+                return
+            job.abandoned = True
+            self._abandoned += 1
+            held = self._abandoned
+        log.warning(
+            "%d of the %s threads are held by calls left running (past their timeout, or their caller "
+            "gone); a thread was started in place of one (at most %d are)",
+            held, self._name, self._max,
+        )  # fmt: skip
 
     def close(self) -> None:
         """Cancel the jobs no thread has started; threads end once their call in hand returns."""
@@ -91,23 +157,29 @@ class OpThreads:
             if job is None:
                 return
             if not job.future.cancelled():
+                job.started = time.monotonic()
                 try:
                     result = job.func(*job.args)
                 except BaseException as exc:
-                    self._done()
+                    self._done(job)
                     _call_on(job.loop, _fail, job.future, exc)
                 else:
-                    self._done()
+                    self._done(job)
                     _call_on(job.loop, _succeed, job.future, result)
                     del result
             else:
-                self._done()
+                self._done(job)
             del job  # nothing of a finished call stays alive while this thread waits
 
-    def _done(self) -> None:
-        """Count this thread idle before its result is handed over, so the next job finds it."""
+    def _done(self, job: _Job) -> None:
+        """Count this thread idle before its result is handed over, so the next job finds it; a
+        thread that was replaced while its call ran is one of the pool's again."""
         with self._lock:
             self._idle += 1
+            job.finished = True
+            if job.abandoned:
+                job.abandoned = False
+                self._abandoned -= 1
 
 
 def _call_on(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: Any) -> None:

@@ -57,7 +57,10 @@ class OpRunner:
             started = time.perf_counter()
             result = await _within(what, guarded(what, func(*args)), timeout)
             return result, time.perf_counter() - started
-        result, seconds = await _within(what, self.offload(_timed_sync, what, func, args), timeout)
+        try:
+            result, seconds = await self._threads.call(timeout, _timed_sync, what, func, args)
+        except TimeoutError:
+            raise _timed_out(what, timeout) from None
         if inspect.iscoroutine(result):  # a plain function that returned a coroutine
             started = time.perf_counter()
             result = await _within(what, guarded(what, result), timeout)
@@ -92,7 +95,11 @@ async def _within(
     try:
         return await asyncio.wait_for(awaitable, timeout)
     except asyncio.TimeoutError:
-        raise OpTimeoutError(f"{what} did not finish within its timeout of {timeout:g} s") from None
+        raise _timed_out(what, timeout) from None
+
+
+def _timed_out(what: str, timeout: float | None) -> OpTimeoutError:
+    return OpTimeoutError(f"{what} did not finish within its timeout of {timeout:g} s")
 
 
 def failure_of(exc: OpError | OpTimeoutError) -> tuple[str, str]:

@@ -130,6 +130,30 @@ def test_an_update_op_past_its_timeout_fails_and_the_queue_goes_on(model_client:
         assert handle.get_state(["done"]) == {"done": [1]}
 
 
+def test_sync_ops_that_hang_past_their_timeout_do_not_take_every_thread(redis_url: str) -> None:
+    """An op's timeout counts from when a thread starts it, and a thread held by an op that never
+    returns is replaced: before, the third instance's update waited for one of the two threads, hit
+    its timeout unrun and ended FAILED, and the serve op of a fourth waited past its deadline."""
+    args = ["--update-threads", "2", "--serve-threads", "2"]
+    with (
+        ServerProcess(apps=[MODEL_APP], redis_url=redis_url, args=args) as server,
+        MotionClient(server.target) as client,
+    ):
+        hung = [client.instance("Limited", unique("hung")) for _ in range(2)]
+        for handle in hung:
+            handle.run("sync_ask", {"i": 0, "update": 8})
+        for _ in range(2):
+            with pytest.raises(DeadlineExceededError):
+                client.instance("Limited", unique("hung-serve")).run("sync_ask", {"i": 0, "sleep": 8})
+        for handle in hung:
+            failed = handle.flush(timeout=30).failed
+            assert [(o.error_type, o.status) for o in failed] == [("Timeout", scripts.FAILED)]
+        others = [client.instance("Limited", unique("other")) for _ in range(3)]
+        for n, handle in enumerate(others):  # the threads of the ops above are still held
+            assert handle.run("sync_ask", {"i": n}, flush_update=True) == "answer"
+            assert handle.get_state(["done"]) == {"done": [n]}
+
+
 def test_thousands_of_calls_arriving_at_once_are_all_answered(model_server: ServerProcess) -> None:
     """gRPC Core's own queue of calls not yet picked up must not cancel any (its default did, past
     about 3,000, with a bare CANCELLED): only the server's named bounds may refuse a call."""

@@ -139,3 +139,58 @@ def test_a_call_that_never_returns_does_not_hold_the_process() -> None:
         assert [t.daemon for t in threading.enumerate() if t.name.startswith("test-hung_")] == [True]
     finally:
         hung.set()
+
+
+def test_a_calls_timeout_counts_from_when_a_thread_starts_it(make: Make) -> None:
+    threads = make(1)
+
+    async def main() -> None:
+        busy = threads.submit(time.sleep, 0.3)  # the only thread, for 0.3 s
+        started = time.monotonic()
+        assert await threads.call(0.2, lambda: "ran") == "ran"  # waited 0.3 s for the thread, ran at once
+        assert time.monotonic() - started >= 0.25
+        await busy
+        with pytest.raises(TimeoutError):
+            await threads.call(0.05, time.sleep, 0.5)
+
+    asyncio.run(main())
+
+
+def test_calls_left_running_get_their_threads_replaced_up_to_the_pools_size(make: Make) -> None:
+    threads = make(2)
+    release = threading.Event()
+
+    async def main() -> None:
+        for _ in range(2):  # both threads hang past their call's timeout
+            with pytest.raises(TimeoutError):
+                await threads.call(0.05, release.wait)
+        assert await threads.call(1.0, lambda: "served") == "served"  # on a thread started in place
+        for _ in range(2):  # the replacements hang too: two more are the most the pool starts
+            with pytest.raises(TimeoutError):
+                await threads.call(0.05, release.wait)
+        waiting = asyncio.ensure_future(threads.call(0.05, lambda: "late"))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # it waits for a thread, and its timeout has not started
+        assert threads.threads == 4
+        release.set()
+        assert await waiting == "late"  # a hung call returned: its thread is the pool's again
+        assert await threads.call(1.0, lambda: "again") == "again"
+        assert threads.threads == 4
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_caller_leaves_its_call_running_on_a_thread_replaced(make: Make) -> None:
+    threads = make(1)
+    release = threading.Event()
+
+    async def main() -> None:
+        hung = asyncio.ensure_future(threads.call(None, release.wait))
+        await asyncio.sleep(0.05)  # started on the pool's only thread
+        hung.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await hung
+        assert await threads.call(1.0, lambda: "served") == "served"
+        release.set()
+
+    asyncio.run(main())
