@@ -38,6 +38,8 @@ class RunOutcome:
     cached: bool
     update_ids: list[str] = field(default_factory=list)
     update_outcomes: list[pb.UpdateOutcome] = field(default_factory=list)
+    #: The run's request id was seen before: the answer is to a retry, and nothing was enqueued again.
+    deduplicated: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ def run_outcome(response: pb.RunResponse, accept_pickle: bool) -> RunOutcome:
         cached=response.cached,
         update_ids=list(response.update_ids),
         update_outcomes=list(response.update_outcomes),
+        deduplicated=response.deduplicated,
     )
 
 

@@ -32,7 +32,8 @@ from motion_grpc.engine.serve_cache import CacheHit, KnownResults, cache_hit
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import LocalDrains, Wait, wait_for_updates
-from motion_grpc.errors import MotionError, NotFoundError, OpError, QueueFullError
+from motion_grpc.errors import InvalidRequestIdError, MotionError, NotFoundError, OpError, QueueFullError
+from motion_grpc.logs import excerpt
 from motion_grpc.observability import serve_op, tracing
 from motion_grpc.props import Props
 from motion_grpc.state import State
@@ -250,7 +251,7 @@ class Serving:
             cache,
             snapshot.version,
             call.lookup is not None and not known,
-            self._request_of(call.options.request_id),
+            self._request_of(call.options.request_id, call.flow, call.props, call.digest),
             served_version=snapshot.version,
         )
 
@@ -376,15 +377,26 @@ class Serving:
         repeat of its request id is answered with."""
         entries = queue_entries(flow, props, result)
         request = self._store.enqueue_request(
-            keys, entries, cache, request=self._request_of(request_id), served_version=served_version
+            keys,
+            entries,
+            cache,
+            request=self._request_of(request_id, flow, props, cache[0] if cache else None),
+            served_version=served_version,
         )
         enqueued = await self._enqueue(request)
         check_enqueue(keys, enqueued.code, self._store.max_queue)
         return enqueued
 
-    def _request_of(self, request_id: str) -> tuple[str, int] | None:
-        """The (request id, ttl) an enqueue deduplicates on; None for a run without a request id."""
-        return (request_id, self._request_id_ttl_ms) if request_id else None
+    def _request_of(
+        self, request_id: str, flow: Flow, props: Mapping[str, Any], digest: str | None
+    ) -> tuple[str, int, str] | None:
+        """The (request id, ttl, mark) an enqueue deduplicates on; None for a run without a request
+        id. The mark (`digest`, the cache's, when at hand) tells a retry from another run that
+        reused the id."""
+        if not request_id:
+            return None
+        mark = digest if digest is not None else codec.props_digest(flow.key, props)
+        return request_id, self._request_id_ttl_ms, mark or ""
 
     def wake_from_thread(self, loop: asyncio.AbstractEventLoop, keys: InstanceKeys) -> None:
         """Have the loop's drain pick up what a caller's thread enqueued."""
@@ -424,6 +436,12 @@ def cache_digest(component: ComponentDefinition, flow: Flow, props: Mapping[str,
 
 
 def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:
+    if code == protocol.REQUEST_REUSED:
+        raise InvalidRequestIdError(
+            f"this request_id was sent before with another flow or other props, to "
+            f"{keys.component}/{excerpt(keys.instance_id)}; a retry must send what the first call sent, "
+            "and every new run a request id of its own"
+        )
     if code == protocol.QUEUE_FULL:
         raise QueueFullError(
             f"the update queue of {keys.component}/{keys.instance_id} holds its maximum of "

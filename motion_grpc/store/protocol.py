@@ -137,13 +137,15 @@ CACHED: Final = -7
 NOT_COMMITTED: Final = -8
 #: ENQUEUE: the run's request id was seen before; the reply carries what that first call enqueued.
 DUPLICATE_REQUEST: Final = -9
+#: ENQUEUE: the run's request id was seen before, for another flow or other props.
+REQUEST_REUSED: Final = -10
 
 #: The reply codes of each script (besides data: versions, entry ids, counts).
 REPLY_CODES: Final[Mapping[str, frozenset[int]]] = {
     "INIT_BEGIN": frozenset({INIT_EXISTS, INIT_GRANTED, INIT_BUSY}),
     "INIT_COMMIT": frozenset({INIT_EXISTED, NOT_LEASE_HOLDER}),
     "DELETE": frozenset({DELETED, NOTHING_DELETED}),
-    "ENQUEUE": frozenset({NO_INSTANCE, DUPLICATE_REQUEST, STALE, CACHED, QUEUE_FULL}),
+    "ENQUEUE": frozenset({NO_INSTANCE, DUPLICATE_REQUEST, REQUEST_REUSED, STALE, CACHED, QUEUE_FULL}),
     "TAKE": frozenset({NOT_COMMITTED, NOT_LEASE_HOLDER, NO_INSTANCE, TAKEN, IDLE, TAKE_AGAIN}),
     "COMMIT": frozenset({NOT_LEASE_HOLDER, VERSION_MISMATCH, ENTRY_GONE}),
     "RENEW": frozenset({NOT_RENEWED}),

@@ -66,12 +66,14 @@ return 1
 # ARGV: now_ms, events_maxlen, max_queue, expect_version ('' = any), engine_id, cache_field ('' = none),
 #       cache_value, cache_ttl_ms, count, (flow, op, payload)*count, lookup ('1': look the field up first),
 #       instance_id, request_ttl_ms ('' = the run has no request id, and `request` is not among the keys),
-#       served_version (the version the serve read and its caller reports; '' = the current one).
+#       served_version (the version the serve read and its caller reports; '' = the current one),
+#       request_mark (a digest of the run's flow and props; '' = none to compare).
 # With the pending set among the keys (not on Redis Cluster, where it lives in another slot), an
 # instance given entries joins it here.
 # With a request id, the reply is also kept in `request` for request_ttl_ms; a later call with the
 # same request id (a client's retry) enqueues nothing and gets {-9, <the first call's reply>...},
-# with the version the first call reported (served_version).
+# with the version the first call reported (served_version); -10 when both calls have a
+# request_mark and they differ (the id was reused for another run: nothing is enqueued).
 # The check and the write are in this one script, so two replicas receiving the same retry at
 # once still enqueue once.
 # Appends a run's update entries and caches its serve result, atomically, and only if the
@@ -92,7 +94,14 @@ local request, pending = nil, KEYS[5]
 if ARGV[tail + 2] ~= '' then
   request, pending = KEYS[5], KEYS[6]
   local first = redis.call('GET', request)
-  if first then return {-9, unpack(cjson.decode(first))} end
+  if first then
+    local mark, reply = string.match(first, '^#([^\\n]*)\\n(.*)$')
+    if mark then
+      if mark ~= '' and ARGV[tail + 4] ~= '' and mark ~= ARGV[tail + 4] then return -10 end
+      first = reply
+    end
+    return {-9, unpack(cjson.decode(first))}
+  end
 end
 if ARGV[4] ~= '' and ARGV[4] ~= version then
   local own = redis.call('HMGET', KEYS[1], 'committer', 'run_start')
@@ -128,7 +137,7 @@ end
 if pending and count > 0 then redis.call('ZADD', pending, 'NX', ARGV[1], ARGV[tail + 1]) end
 if request then
   if ARGV[tail + 3] ~= '' then reply[2] = ARGV[tail + 3] end
-  redis.call('SET', request, cjson.encode(reply), 'PX', ARGV[tail + 2])
+  redis.call('SET', request, '#' .. ARGV[tail + 4] .. '\\n' .. cjson.encode(reply), 'PX', ARGV[tail + 2])
 end
 return reply
 """

@@ -212,13 +212,14 @@ class Store(EventReads):
         cache: tuple[str, bytes, float] | None = None,
         expect_version: int | None = None,
         lookup: bool = False,
-        request: tuple[str, int] | None = None,
+        request: tuple[str, int, str] | None = None,
         served_version: int | None = None,
     ) -> EnqueueRequest:
         """Append a run's entries and cache its result, if the version the serve read is still
         the newest (`expect_version`; protocol.STALE otherwise); see scripts.ENQUEUE.
 
-        `served_version`, the version the run reports, is what a repeat of its request id gets.
+        `request`: (request id, ttl ms, digest of the run's flow and props). `served_version`,
+        the version the run reports, is what a repeat of its request id gets.
         """
         stamp = now_ms()
         cache_field, cached, cache_ttl = cache if cache is not None else (protocol.UNSET, b"", 0.0)
@@ -227,9 +228,16 @@ class Store(EventReads):
                            cache_field, cached, max(1, int(cache_ttl * 1000)), len(entries)]  # fmt: skip
         for entry in entries:
             args += [entry.flow, entry.op, entry.payload]
-        request_id, request_ttl_ms = request if request is not None else (protocol.UNSET, protocol.UNSET)
+        no_request = (protocol.UNSET, protocol.UNSET, protocol.UNSET)
+        request_id, request_ttl_ms, request_mark = request if request is not None else no_request
         served = protocol.UNSET if served_version is None else served_version
-        args += [protocol.flag(lookup and cache is not None), keys.instance_id, request_ttl_ms, served]
+        args += [
+            protocol.flag(lookup and cache is not None),
+            keys.instance_id,
+            request_ttl_ms,
+            served,
+            request_mark,
+        ]
         script_keys = [keys.meta, keys.updates, keys.events, keys.cache]
         if request_id:
             script_keys.append(keys.request(request_id))

@@ -17,6 +17,7 @@ from motion_grpc import MotionClient, codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.engine import Engine, RunOptions
+from motion_grpc.errors import InvalidArgumentError, Reason
 from motion_grpc.server.loader import load_components
 from motion_grpc.store import RedisServer, RedisSettings, protocol
 from motion_grpc.store.keys import InstanceKeys
@@ -87,7 +88,7 @@ def test_a_repeat_gets_the_version_its_first_call_reported_though_the_state_move
         store, keys = engine.store, InstanceKeys.of("Conformance", instance_id)
         assert engine.get_state("Conformance", instance_id).version == 2
         entry = QueuedEntry("add", "add", codec.dumps([{"n": 1}, 1]))
-        request = (unique("request"), TTL_SECONDS * 1000)
+        request = (unique("request"), TTL_SECONDS * 1000, "")
         first = store.enqueue(store.enqueue_request(keys, [entry], request=request, served_version=1))
         again = store.enqueue(store.enqueue_request(keys, [entry], request=request, served_version=2))
         assert (again.code, again.ids, again.version) == (protocol.DUPLICATE_REQUEST, first.ids, 1)
@@ -104,22 +105,57 @@ def test_a_request_id_is_remembered_for_the_request_id_ttl(redis_url: str, repli
     assert 0 < remaining_ms <= TTL_SECONDS * 1000
 
 
-class _UnavailableOnce(motion_pb2_grpc.MotionServiceServicer):
-    """Fails every other Run with UNAVAILABLE (a replica going away); records the request ids."""
+def test_a_request_id_reused_for_other_props_is_refused_and_enqueues_nothing(replicas: list[str]) -> None:
+    """A client that reuses an id by mistake learns it: before, the second run was answered as a
+    repeat of the first, and its updates silently never enqueued."""
+    instance_id, request_id = unique("reused"), unique("request")
+    with MotionClient(replicas[0]) as client:
+        handle = client.instance("Conformance", instance_id)
+        first = handle.run_outcome("add", {"n": 1}, request_id=request_id)
+        again = handle.run_outcome("add", {"n": 1}, request_id=request_id)  # a retry: the same run
+        assert again.deduplicated and again.update_ids == first.update_ids
+        for flow, props in (("add", {"n": 2}), ("tokens", {"n": 1})):
+            with pytest.raises(InvalidArgumentError, match="request_id was sent before") as refused:
+                handle.run_outcome(flow, props, request_id=request_id)
+            assert refused.value.reason == Reason.INVALID_REQUEST_ID
+        handle.flush()
+        assert handle.get_state(["history"]) == {"history": [1]}
 
-    def __init__(self) -> None:
+
+def test_a_request_id_remembered_by_an_older_server_still_deduplicates(redis_url: str) -> None:
+    """Ids kept before runs were marked with their flow and props (a plain JSON reply) answer
+    repeats as before, whatever their props."""
+    engine = Engine(RedisSettings(redis_url), load_components([APP])).start()
+    try:
+        instance_id, request_id = unique("older"), unique("request")
+        engine.run("Conformance", instance_id, "add", {"n": 1}, RunOptions(flush_update=True))
+        key = InstanceKeys.of("Conformance", instance_id).request(request_id)
+        redis.Redis.from_url(redis_url).set(key, '["0-0", 2, "1-0"]', px=60_000)
+        repeat = engine.run("Conformance", instance_id, "add", {"n": 5}, RunOptions(request_id=request_id))
+        assert (repeat.deduplicated, repeat.update_ids, repeat.version) == (True, ["1-0"], 2)
+    finally:
+        engine.close()
+
+
+class _FailsEveryOther(motion_pb2_grpc.MotionServiceServicer):
+    """Fails every other Run with `code` (a replica going away); records the request ids."""
+
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self.code = code
         self.request_ids: list[str] = []
 
     def Run(self, request: pb.RunRequest, context: grpc.ServicerContext) -> pb.RunResponse:
         self.request_ids.append(request.request_id)
         if len(self.request_ids) % 2 == 1:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "going away")
+            context.abort(self.code, "going away")
         return pb.RunResponse(version=1, update_ids=["1-0"])
 
 
-def test_the_python_client_retries_a_run_with_the_same_request_id() -> None:
-    """Retries come from the published service config, on by default; the id is new per call."""
-    service = _UnavailableOnce()
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED])
+def test_the_python_client_retries_a_run_with_the_same_request_id(code: grpc.StatusCode) -> None:
+    """Retries come from the published service config, on by default; the id is new per call.
+    CANCELLED is what a server shutting down answers the calls it received but had not started."""
+    service = _FailsEveryOther(code)
     with fake_motion_server(service) as target, MotionClient(target) as client:
         handle = client.instance("Conformance", unique())
         assert handle.run_outcome("add").update_ids == ["1-0"]

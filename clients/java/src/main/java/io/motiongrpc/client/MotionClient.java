@@ -38,7 +38,7 @@ import java.util.concurrent.TimeUnit;
  * }</pre>
  *
  * <p>Every client uses the published service config ({@link #defaultServiceConfig()}): UNAVAILABLE
- * is retried for Run, GetState, FlushUpdates, DescribeComponents and ListInstances.
+ * and CANCELLED (a server shutting down) are retried for Run, GetState, FlushUpdates, DescribeComponents and ListInstances.
  */
 public final class MotionClient implements AutoCloseable {
   private final ManagedChannel channel;
