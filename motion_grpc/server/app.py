@@ -32,6 +32,7 @@ from motion_grpc.server import collector, grpc_batches
 from motion_grpc.server.auth import AuthInterceptor
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from motion_grpc.server.limits import Limits, LimitsInterceptor
+from motion_grpc.server.results import RESPONSE_ROOM
 from motion_grpc.server.security import SecurityOptions
 from motion_grpc.server.servicer import MotionServicer
 from motion_grpc.server.watch import WatchService
@@ -184,7 +185,9 @@ async def create_server(
             exported.close()
         raise
     hub = _watch_hub(redis, options)
-    servicer = MotionServicer(engine, options.allow_pickle, watches=WatchService(engine, hub))
+    limit = options.limits.max_message_bytes
+    max_result = max(limit // 2, limit - RESPONSE_ROOM)
+    servicer = MotionServicer(engine, options.allow_pickle, WatchService(engine, hub), max_result)
     motion_pb2_grpc.add_MotionServiceServicer_to_server(servicer, GenericOnly(server))
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericOnly(server))

@@ -41,16 +41,23 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[misc]
     """Thin handlers: decode, await the engine (on this loop), encode."""
 
-    def __init__(self, engine: AsyncEngine, allow_pickle: bool, watches: WatchService | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        allow_pickle: bool,
+        watches: WatchService | None = None,
+        max_result_bytes: int | None = None,
+    ) -> None:
         self._engine = engine
         self._allow_pickle = allow_pickle
         self._watches = watches
+        self._max_result_bytes = max_result_bytes  # what a response may carry of a result
 
     async def Run(self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]) -> pb.RunResponse:
         ref = request.instance
         check_request_id(request.request_id)
         props = self._decode_props(request)
-        check = ResultCheck(request.flow, request.accept_pickle)
+        check = ResultCheck(request.flow, request.accept_pickle, self._max_result_bytes)
         options = run_options(request, _deadline(context))
         result = await self._engine.run(ref.component, ref.instance_id, request.flow, props, options, check)
         response = pb.RunResponse(
@@ -72,7 +79,8 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
     ) -> AsyncIterator[pb.RunStreamResponse]:
         check_request_id(request.request_id)
         props = self._decode_props(request)
-        async for message in run_stream(self._engine, request, props, _deadline(context)):
+        deadline = _deadline(context)
+        async for message in run_stream(self._engine, request, props, deadline, self._max_result_bytes):
             yield message
 
     async def WatchUpdates(

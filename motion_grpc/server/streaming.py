@@ -40,12 +40,16 @@ def run_options(request: pb.RunRequest, deadline: float | None) -> RunOptions:
 
 
 async def run_stream(
-    engine: AsyncEngine, request: pb.RunRequest, props: Mapping[str, Any], deadline: float | None
+    engine: AsyncEngine,
+    request: pb.RunRequest,
+    props: Mapping[str, Any],
+    deadline: float | None,
+    max_bytes: int | None = None,
 ) -> AsyncIterator[pb.RunStreamResponse]:
-    """The messages of one RunStream call."""
+    """The messages of one RunStream call (results and items of at most `max_bytes` encoded)."""
     options = run_options(request, deadline)
     if not _streams(engine, request):
-        yield await _run_whole(engine, request, props, options)
+        yield await _run_whole(engine, request, props, options, max_bytes)
         return
     ref = request.instance
     async with engine.serve_slot():
@@ -53,7 +57,8 @@ async def run_stream(
         try:
             while (item := await stream.next_item()) is not END:
                 message = pb.RunStreamResponse(version=stream.version)
-                _fill_item(message, encode_result(item, request.flow, request.accept_pickle, "an item"))
+                encoded = encode_result(item, request.flow, request.accept_pickle, max_bytes, "an item")
+                _fill_item(message, encoded)
                 yield message
             yield _final(await stream.finish())
         finally:
@@ -68,10 +73,14 @@ def _streams(engine: AsyncEngine, request: pb.RunRequest) -> bool:
 
 
 async def _run_whole(
-    engine: AsyncEngine, request: pb.RunRequest, props: Mapping[str, Any], options: RunOptions
+    engine: AsyncEngine,
+    request: pb.RunRequest,
+    props: Mapping[str, Any],
+    options: RunOptions,
+    max_bytes: int | None,
 ) -> pb.RunStreamResponse:
     """A plain serve op's one message; its result is checked before its updates are enqueued."""
-    check = ResultCheck(request.flow, request.accept_pickle)
+    check = ResultCheck(request.flow, request.accept_pickle, max_bytes)
     ref = request.instance
     result = await engine.run(ref.component, ref.instance_id, request.flow, props, options, check)
     message = _final(result)

@@ -51,3 +51,13 @@ def hostile_whisper_update(state, props):
 def _message(props):
     """The text repeated, with a lone surrogate (which UTF-8 cannot carry) when asked."""
     return props["text"] * props.get("times", 1) + ("\udcff" if props.get("surrogate") else "")
+
+
+@Hostile.serve("big")
+def hostile_big(state, props):
+    return "x" * props["size"]
+
+
+@Hostile.update("big")
+def hostile_big_update(state, props):
+    return {"runs": state["runs"] + 1}

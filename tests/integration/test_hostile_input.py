@@ -20,7 +20,13 @@ from grpc import aio
 
 from motion_grpc import MotionClient, codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
-from motion_grpc.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, OpError
+from motion_grpc.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    OpError,
+    ResourceExhaustedError,
+)
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from tests.helpers import ROOT, TEST_APP, ServerProcess, unique
 from tests.integration.conftest import events_of
@@ -219,6 +225,27 @@ def test_an_op_error_with_a_huge_or_unencodable_message_answers_op_failed(
     assert failed.status == pb.UPDATE_STATUS_FAILED and failed.error_type == "ValueError"
     assert len(failed.error_message) <= 2200 and failed.error_message.encode()
     assert handle.run_outcome("level", {"text": "2"}, flush_update=True).version == outcome.version + 1
+
+
+def test_a_result_too_large_for_a_response_is_refused_before_anything_is_enqueued(redis_url: str) -> None:
+    """gRPC itself refused to send it (RESOURCE_EXHAUSTED, no reason, no flag named), after the
+    run's updates had been enqueued and were applied."""
+    args = ["--max-message-bytes", str(1024 * 1024)]
+    with (
+        ServerProcess(apps=[HOSTILE_APP], redis_url=redis_url, args=args) as server,
+        MotionClient(server.target) as client,
+    ):
+        handle = client.instance("Hostile", unique())
+        assert handle.run("big", {"size": 10}, flush_update=True) == "x" * 10
+        for size in (1024 * 1024, 990_000):  # over the limit, and under it by less than a response's room
+            with pytest.raises(ResourceExhaustedError, match="--max-message-bytes") as refused:
+                handle.run("big", {"size": size})
+            assert refused.value.reason == "RESOURCE_EXHAUSTED"
+            with pytest.raises(ResourceExhaustedError, match="--max-message-bytes"):
+                list(handle.stream("big", {"size": size}))
+        assert len(handle.run("big", {"size": 900_000})) == 900_000
+        handle.flush()
+        assert handle.get_state(["runs"]) == {"runs": 2}  # the two runs that were answered
 
 
 def test_a_pickled_serve_result_may_be_nan(hostile: MotionClient) -> None:
