@@ -153,7 +153,7 @@ class Serving:
         if not (inspect.isgenerator(produced) or inspect.isasyncgen(produced)):
             produced = iter([produced])  # a generator-declared op that returned a plain value
         finish = functools.partial(self._finish_stream, call, snapshot.version)
-        return ServeStream(what, produced, snapshot.version, self._runner, finish)
+        return ServeStream(what, produced, snapshot.version, self._runner, finish, timeout=timeout)
 
     async def _finish_stream(self, call: ServeCall, version: int, items: list[Any]) -> RunResult:
         """After the last item: enqueue the update ops with the items as serve_result."""

@@ -41,6 +41,7 @@ class ServeStream:
         version: The state version the serve op read.
         finish: Enqueues the update ops for the collected items.
         done: For a plain serve op: its already complete run result.
+        timeout: Seconds the generator may take for each item (the serve op's timeout).
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class ServeStream:
         runner: OpRunner,
         finish: Callable[[list[Any]], Awaitable[RunResult]],
         done: RunResult | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.what = what
         self.version = version
@@ -60,6 +62,7 @@ class ServeStream:
         self._finish = finish
         self._result = done
         self._exhausted = done is not None
+        self._timeout = timeout
         self._step: asyncio.Future[Any] | None = None
         self._closed = False
 
@@ -72,10 +75,8 @@ class ServeStream:
         """The next item, or END."""
         if self._exhausted or self._closed:
             return END
-        if inspect.isasyncgen(self._produced):
-            self._step = asyncio.ensure_future(self._anext())
-        else:
-            self._step = asyncio.ensure_future(self._runner.offload(self._next_sync))
+        step = self._anext if inspect.isasyncgen(self._produced) else self._next_sync
+        self._step = asyncio.ensure_future(self._runner.call(self.what, step, (), self._timeout))
         return await asyncio.shield(self._step)  # a cancelled caller leaves the step to end by itself
 
     def _next_sync(self) -> Any:

@@ -19,7 +19,12 @@ from typing import Any
 
 from grpc import aio
 
-from motion_grpc.errors import DeadlineExceededError, InvalidArgumentError, ResourceExhaustedError
+from motion_grpc.errors import (
+    DeadlineExceededError,
+    InvalidArgumentError,
+    MotionError,
+    ResourceExhaustedError,
+)
 from motion_grpc.grpc_handlers import Handler, WrappingInterceptor, rewrapped
 
 SERVICE_PREFIX = "/motion.v1.MotionService/"
@@ -203,6 +208,8 @@ async def _within(messages: AsyncIterator[Any], seconds: float) -> AsyncIterator
                 message = await asyncio.wait_for(anext(iterator), remaining)
             except StopAsyncIteration:
                 return
+            except MotionError:
+                raise  # the stream's own error (a serve op's timeout is a TimeoutError too)
             except TimeoutError:
                 raise DeadlineExceededError(
                     f"the RunStream call ran past its limit of {seconds:g} s (--max-stream-seconds); "

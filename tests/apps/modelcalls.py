@@ -81,6 +81,30 @@ def limited_sync_update(state, props):
     return {"done": [*state["done"], props["i"]]}
 
 
+@Limited.serve("sync_tokens", timeout=OP_TIMEOUT)
+def limited_sync_tokens(state, props):
+    yield "first"
+    time.sleep(props.get("stall", 0))  # a model that stops streaming after its first token
+    yield "second"
+
+
+@Limited.update("sync_tokens")
+def limited_tokens_update(state, props):
+    return {"done": [*state["done"], props["i"]]}
+
+
+@Limited.serve("tokens", timeout=OP_TIMEOUT)
+async def limited_tokens(state, props):
+    yield "first"
+    await asyncio.sleep(props.get("stall", 0))
+    yield "second"
+
+
+@Limited.update("tokens")
+async def limited_async_tokens_update(state, props):
+    return {"done": [*state["done"], props["i"]]}
+
+
 Crowd = Component("Crowd", cache_ttl=0)
 
 

@@ -119,6 +119,21 @@ def test_a_serve_op_past_its_timeout_answers_deadline_exceeded(model_client: Mot
         assert handle.run(flow, {"i": 1}, flush_update=True) == "answer"
 
 
+def test_a_generator_that_stalls_past_its_serve_timeout_ends_its_stream(model_client: MotionClient) -> None:
+    """The serve op's timeout bounds the wait for each item (it did not apply to generators: a
+    stalled one held its call until --max-stream-seconds, an hour by default)."""
+    for flow in ("tokens", "sync_tokens"):
+        handle = model_client.instance("Limited", unique("stream-timeout"))
+        items = []
+        with pytest.raises(DeadlineExceededError, match=f"timeout of {OP_TIMEOUT:g} s"):
+            for item in handle.stream(flow, {"i": 0, "stall": 5}):
+                items.append(item)
+        assert items == ["first"]
+        assert handle.flush().failed == []  # nothing was enqueued for it
+        assert list(handle.stream(flow, {"i": 1})) == ["first", "second"]
+        assert handle.flush().version == 2
+
+
 def test_an_update_op_past_its_timeout_fails_and_the_queue_goes_on(model_client: MotionClient) -> None:
     for flow in ("ask", "sync_ask"):
         handle = model_client.instance("Limited", unique("update-timeout"))
