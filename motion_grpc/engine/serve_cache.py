@@ -18,9 +18,11 @@ from motion_grpc import codec
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import now_ms, parse_cache_value
 
-#: Copies kept per process (the oldest go first), and the largest encoded result copied.
+#: Copies kept per process and their bytes in all (past either, the oldest go first), and the
+#: largest entry copied.
 KNOWN_ENTRIES = 4096
-KNOWN_RESULT_BYTES = 64 * 1024
+KNOWN_BYTES = 16 * 1024 * 1024
+KNOWN_ENTRY_BYTES = 64 * 1024
 
 
 class CacheHit(NamedTuple):
@@ -47,23 +49,31 @@ def cache_hit(cached: bytes | None, version: int | None) -> CacheHit | None:
 class KnownResults:
     """This process's copies of serve cache entries, by instance and cache field (thread-safe)."""
 
-    def __init__(self, max_entries: int = KNOWN_ENTRIES, max_result_bytes: int = KNOWN_RESULT_BYTES) -> None:
+    def __init__(
+        self,
+        max_entries: int = KNOWN_ENTRIES,
+        max_bytes: int = KNOWN_BYTES,
+        max_entry: int = KNOWN_ENTRY_BYTES,
+    ) -> None:
         self._max_entries = max_entries
-        self._max_result_bytes = max_result_bytes
+        self._max_bytes = max_bytes
+        self._max_entry = max_entry
         self._entries: dict[tuple[InstanceKeys, str], bytes] = {}
+        self._bytes = 0
         self._lock = threading.Lock()  # runs in callers' threads add entries too
 
     def remember(self, keys: InstanceKeys, field: str, entry: bytes | None) -> None:
         """Keep a copy of a cache entry (as stored in Redis) written or read for an instance."""
-        if entry is None or len(entry) > self._max_result_bytes:
+        if entry is None or len(entry) > self._max_entry:
             return
         key = (keys, field)
         with self._lock:
             entries = self._entries
-            entries.pop(key, None)
+            replaced = entries.pop(key, None)
             entries[key] = entry
-            if len(entries) > self._max_entries:
-                del entries[next(iter(entries))]
+            self._bytes += len(entry) - (0 if replaced is None else len(replaced))
+            while len(entries) > self._max_entries or self._bytes > self._max_bytes:
+                self._bytes -= len(entries.pop(next(iter(entries))))
 
     def hit(self, keys: InstanceKeys, field: str | None, version: int) -> CacheHit | None:
         """The copied result computed from exactly this version, unless it expired."""
@@ -73,4 +83,4 @@ class KnownResults:
         return None if entry is None else cache_hit(entry, version)
 
 
-__all__ = ["KNOWN_ENTRIES", "CacheHit", "KnownResults", "cache_hit"]
+__all__ = ["CacheHit", "KnownResults", "cache_hit"]
