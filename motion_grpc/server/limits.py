@@ -21,7 +21,7 @@ from grpc import aio
 
 from motion_grpc.errors import (
     DeadlineExceededError,
-    InvalidArgumentError,
+    InvalidPropsError,
     MotionError,
     ResourceExhaustedError,
 )
@@ -158,10 +158,10 @@ class LimitsInterceptor(WrappingInterceptor):
         return handler
 
     def check_props(self, request: Any) -> None:
-        """INVALID_ARGUMENT naming the limit when a run's props are too large."""
+        """INVALID_ARGUMENT (INVALID_PROPS) naming the limit when a run's props are too large."""
         size = request.props.ByteSize() + len(request.pickled_props)
         if size > self.limits.max_props_bytes:
-            raise InvalidArgumentError(
+            raise InvalidPropsError(
                 f"props are {size} bytes encoded, over the limit of {self.limits.max_props_bytes} "
                 "(--max-props-bytes); send less, or keep large data elsewhere and send its key"
             )

@@ -175,9 +175,11 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
 def check_request_id(request_id: str) -> None:
     """INVALID_ARGUMENT for a request id a client cannot have meant ("" is none at all)."""
     if request_id and not _REQUEST_ID.fullmatch(request_id):
+        bad = next((char for char in request_id if not _REQUEST_ID.fullmatch(char)), None)
+        why = f"it holds {bad!r}" if bad is not None else f"it is {len(request_id)} characters long"
         raise InvalidRequestIdError(
             f"request_id {excerpt(request_id)} must be 1 to 128 characters among A-Z a-z 0-9 - _ . : "
-            f"(a UUID fits); it is {len(request_id)} characters long"
+            f"(a UUID fits); {why}"
         )
 
 

@@ -39,8 +39,9 @@ def _still_serves(client: MotionClient) -> None:
 
 
 def test_props_over_the_limit_name_the_flag(client: MotionClient) -> None:
-    with pytest.raises(InvalidArgumentError, match="--max-props-bytes"):
+    with pytest.raises(InvalidArgumentError, match="--max-props-bytes") as refused:
         client.instance("Ledger", unique()).run("append", {"i": "x" * 3000})
+    assert refused.value.reason == "INVALID_PROPS"
     with (
         pytest.raises(InvalidArgumentError, match="--max-props-bytes"),
         client.instance("Tokens", unique()).stream("tokens", {"pad": "x" * 3000}) as items,
