@@ -11,6 +11,10 @@ Threads start on demand, one for each job that finds no idle thread, up to
 `max_threads`. They are daemons: a user op that never returns cannot keep
 the process from exiting.
 
+A call runs in a copy of its submitter's context (contextvars), as
+`asyncio.to_thread` runs it: a tracing span or request id the caller set is
+the op's too.
+
 A call's timeout counts from when a thread starts it, never while it waits
 for one. A call left running (past its timeout, or its caller gone) keeps
 its thread until it returns, maybe never; the pool starts another in its
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import queue
 import threading
@@ -35,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class _Job:
-    __slots__ = ("abandoned", "args", "finished", "func", "future", "loop", "started")
+    __slots__ = ("abandoned", "args", "context", "finished", "func", "future", "loop", "started")
 
     def __init__(
         self,
@@ -45,6 +50,7 @@ class _Job:
         args: tuple[Any, ...],
     ) -> None:
         self.loop, self.future, self.func, self.args = loop, future, func, args
+        self.context = contextvars.copy_context()
         self.started: float | None = None  # time.monotonic() when a thread took it
         self.abandoned = False  # left running: another thread was started in its place
         self.finished = False
@@ -159,7 +165,7 @@ class OpThreads:
             if not job.future.cancelled():
                 job.started = time.monotonic()
                 try:
-                    result = job.func(*job.args)
+                    result = job.context.run(job.func, *job.args)
                 except BaseException as exc:
                     self._done(job)
                     _call_on(job.loop, _fail, job.future, exc)

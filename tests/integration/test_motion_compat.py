@@ -7,6 +7,7 @@ shared engines, with MOTION_REDIS_URL pointing at the test Redis.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import pathlib
 import time
@@ -399,6 +400,36 @@ def test_motion_max_state_bytes_sets_the_in_process_limit(monkeypatch: pytest.Mo
     monkeypatch.setenv("MOTION_MAX_STATE_BYTES", "lots")
     with pytest.raises(ValueError, match="MOTION_MAX_STATE_BYTES must be a whole number"):
         Tally(unique("big"))
+
+
+#: What a tracing library keeps per request (a span, a request id).
+TRACE: contextvars.ContextVar[str] = contextvars.ContextVar("trace", default="none")
+Traced = Component("CompatTraced", cache_ttl=0)
+
+
+@Traced.serve("ask")
+def traced_ask(state, props):  # type: ignore[no-untyped-def]
+    time.sleep(props.get("sleep", 0))  # slow: served on the engine's threads, not the caller's
+    return TRACE.get()
+
+
+@Traced.serve("aask")
+async def traced_aask(state, props):  # type: ignore[no-untyped-def]
+    return TRACE.get()
+
+
+def test_serve_ops_see_the_callers_context_variables_as_in_motion() -> None:
+    instance = Traced(unique("traced"))
+    TRACE.set("request-1")
+    assert [instance.run("ask", {"sleep": 0.06}) for _ in range(2)] == ["request-1"] * 2
+    assert instance.run("ask", {}) == "request-1"
+    assert instance.run("aask", {}) == "request-1"
+
+    async def traced_call() -> list[str]:
+        TRACE.set("request-2")
+        return [await instance.arun("ask", {"sleep": 0.06}), await instance.arun("aask", {})]
+
+    assert asyncio.run(traced_call()) == ["request-2", "request-2"]
 
 
 @pytest.mark.parametrize("flow_key", ["nope", 42, ("a", "b"), ["unhashable"], ""])
