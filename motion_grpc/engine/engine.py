@@ -29,7 +29,7 @@ from motion_grpc.engine.registry import Registry
 from motion_grpc.engine.results import RunResult, StateView
 from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.scheduling import UpdateScheduler, waking
-from motion_grpc.engine.serving import ResultCheck, ServeCall, Serving, cache_digest
+from motion_grpc.engine.serving import ResultCheck, ServeCall, Serving, cache_digest, request_mark
 from motion_grpc.engine.signals import Signals
 from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.streaming import ServeStream
@@ -217,7 +217,8 @@ class AsyncEngine:
         if not isinstance(props, Mapping):
             raise InvalidArgumentError(f"props must be a dict, not {type(props).__name__}")
         digest = cache_digest(component, flow, props)
-        return ServeCall(component, keys, flow, dict(props), options, check_result or _accept, digest)
+        mark = request_mark(flow, props, digest, options.request_id)
+        return ServeCall(component, keys, flow, dict(props), options, check_result or _accept, digest, mark)
 
     @property
     def serving(self) -> Serving:

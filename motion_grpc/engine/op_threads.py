@@ -39,6 +39,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+class CallTimedOut(TimeoutError):
+    """`OpThreads.call` ran past its timeout (not a TimeoutError the call itself raised)."""
+
+
 class _Job:
     __slots__ = ("abandoned", "args", "context", "finished", "func", "future", "loop", "started")
 
@@ -86,7 +90,7 @@ class OpThreads:
         return future
 
     async def call(self, timeout: float | None, func: Callable[..., T], *args: Any) -> T:
-        """`func(*args)` on a pool thread; TimeoutError once it has run `timeout` seconds.
+        """`func(*args)` on a pool thread; CallTimedOut once it has run `timeout` seconds.
 
         The wait for a free thread does not count. A call that times out, or
         whose caller is cancelled, while it runs keeps its thread: another is
@@ -105,7 +109,7 @@ class OpThreads:
                 started = job.started
                 wait = timeout if started is None else started + timeout - time.monotonic()
                 if wait <= 0:
-                    raise TimeoutError
+                    raise CallTimedOut
         except BaseException:
             if future.cancelled() or not future.done():  # (awaiting it, a cancelled caller cancels it)
                 future.cancel()
@@ -206,4 +210,4 @@ def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
     future.set_exception(exc)
 
 
-__all__ = ["OpThreads"]
+__all__ = ["CallTimedOut", "OpThreads"]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from motion_grpc.engine.op_threads import OpThreads
+from motion_grpc.engine.op_threads import CallTimedOut, OpThreads
 from motion_grpc.engine.ops import guarded, op_error, op_failed
 from motion_grpc.errors import DeadlineExceededError, OpError, Reason
 
@@ -59,7 +59,7 @@ class OpRunner:
             return result, time.perf_counter() - started
         try:
             result, seconds = await self._threads.call(timeout, _timed_sync, what, func, args)
-        except TimeoutError:
+        except CallTimedOut:  # not a TimeoutError (or DeadlineExceededError) the op raised itself
             raise _timed_out(what, timeout) from None
         if inspect.iscoroutine(result):  # a plain function that returned a coroutine
             started = time.perf_counter()
@@ -99,7 +99,7 @@ async def _within(
 
 
 def _timed_out(what: str, timeout: float | None) -> OpTimeoutError:
-    return OpTimeoutError(f"{what} did not finish within its timeout of {timeout:g} s")
+    return OpTimeoutError(f"{what} did not finish within its timeout of {timeout or 0:g} s")
 
 
 def failure_of(exc: OpError | OpTimeoutError) -> tuple[str, str]:

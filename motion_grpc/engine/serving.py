@@ -85,6 +85,9 @@ class ServeCall:
     options: RunOptions
     check: ResultCheck
     digest: str | None  # the serve cache's field, None when this flow is not cached
+    #: What a repeat of the run's request id must match: a digest of the flow and of the props as
+    #: sent (not as a serve op changed them); "" without a request id.
+    mark: str = ""
     #: The op may run on the unchecked snapshot first; False once a try on it was stale or failed.
     fast: bool = True
 
@@ -158,9 +161,7 @@ class Serving:
     async def _finish_stream(self, call: ServeCall, version: int, items: list[Any]) -> RunResult:
         """After the last item: enqueue the update ops with the items as serve_result."""
         call.options.check_deadline()
-        enqueued = await self.enqueue(
-            call.keys, call.flow, call.props, items, None, version, call.options.request_id
-        )
+        enqueued = await self.enqueue(call, items, None, version)
         return await self.complete(call.keys, Served.of(items, version, False, enqueued), call.options)
 
     async def complete(self, keys: InstanceKeys, served: Served, options: RunOptions) -> RunResult:
@@ -251,7 +252,7 @@ class Serving:
             cache,
             snapshot.version,
             call.lookup is not None and not known,
-            self._request_of(call.options.request_id, call.flow, call.props, call.digest),
+            self._request_of(call),
             served_version=snapshot.version,
         )
 
@@ -295,18 +296,14 @@ class Serving:
         options.check_deadline()
         call.check(result)
         cache = self._cached(call, snapshot.version, result)
-        enqueued = await self.enqueue(
-            call.keys, call.flow, call.props, result, cache, snapshot.version, options.request_id
-        )
+        enqueued = await self.enqueue(call, result, cache, snapshot.version)
         return Served.of(result, snapshot.version, False, enqueued)
 
     async def serve_cached(self, call: ServeCall, hit: CacheHit) -> Served:
         """A cache hit: its result is the answer, and what the flow's update ops are given."""
         version, result = hit
         call.check(result)  # cached for a caller that could take what this one cannot (a pickle)
-        enqueued = await self.enqueue(
-            call.keys, call.flow, call.props, result, None, version, call.options.request_id
-        )
+        enqueued = await self.enqueue(call, result, None, version)
         return Served.of(result, version, True, enqueued)
 
     async def call_serve(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
@@ -364,39 +361,22 @@ class Serving:
             props.update(view)
 
     async def enqueue(
-        self,
-        keys: InstanceKeys,
-        flow: Flow,
-        props: dict[str, Any],
-        result: Any,
-        cache: tuple[str, bytes, float] | None,
-        served_version: int,
-        request_id: str = "",
+        self, call: ServeCall, result: Any, cache: tuple[str, bytes, float] | None, served_version: int
     ) -> EnqueueResult:
-        """Enqueue a run's update ops; `served_version` (the version the run reports) is what a
-        repeat of its request id is answered with."""
-        entries = queue_entries(flow, props, result)
+        """Enqueue a run's update ops (with its props, as its serve op left them); `served_version`
+        (the version the run reports) is what a repeat of its request id is answered with."""
+        entries = queue_entries(call.flow, call.props, result)
         request = self._store.enqueue_request(
-            keys,
-            entries,
-            cache,
-            request=self._request_of(request_id, flow, props, cache[0] if cache else None),
-            served_version=served_version,
+            call.keys, entries, cache, request=self._request_of(call), served_version=served_version
         )
         enqueued = await self._enqueue(request)
-        check_enqueue(keys, enqueued.code, self._store.max_queue)
+        check_enqueue(call.keys, enqueued.code, self._store.max_queue)
         return enqueued
 
-    def _request_of(
-        self, request_id: str, flow: Flow, props: Mapping[str, Any], digest: str | None
-    ) -> tuple[str, int, str] | None:
-        """The (request id, ttl, mark) an enqueue deduplicates on; None for a run without a request
-        id. The mark (`digest`, the cache's, when at hand) tells a retry from another run that
-        reused the id."""
-        if not request_id:
-            return None
-        mark = digest if digest is not None else codec.props_digest(flow.key, props)
-        return request_id, self._request_id_ttl_ms, mark or ""
+    def _request_of(self, call: ServeCall) -> tuple[str, int, str] | None:
+        """The (request id, ttl, mark) an enqueue deduplicates on; None for a run without a request id."""
+        request_id = call.options.request_id
+        return (request_id, self._request_id_ttl_ms, call.mark) if request_id else None
 
     def wake_from_thread(self, loop: asyncio.AbstractEventLoop, keys: InstanceKeys) -> None:
         """Have the loop's drain pick up what a caller's thread enqueued."""
@@ -427,6 +407,14 @@ def cache_entry(call: ServeCall, version: int, result: Any) -> tuple[str, bytes,
         return call.digest, cache_value(version, now_ms() + int(ttl * 1000), codec.dumps(result)), ttl
     except Exception:
         return None  # a result that cannot be pickled is served, just not cached
+
+
+def request_mark(flow: Flow, props: Mapping[str, Any], digest: str | None, request_id: str) -> str:
+    """What a repeat of a run's request id must match (see ServeCall.mark); `digest`, the cache's
+    digest of the same flow and props, when at hand."""
+    if not request_id:
+        return ""
+    return (digest if digest is not None else codec.props_digest(flow.key, props)) or ""
 
 
 def cache_digest(component: ComponentDefinition, flow: Flow, props: Mapping[str, Any]) -> str | None:
@@ -487,4 +475,5 @@ async def _collect_async(generator: Any) -> list[Any]:
 __all__ = [
     "CacheHit", "ResultCheck", "ServeCall", "Served", "Serving",
     "cache_digest", "cache_entry", "check_enqueue", "finish_serve", "needs_loop", "queue_entries",
+    "request_mark",
 ]  # fmt: skip

@@ -13,7 +13,7 @@ import grpc
 import pytest
 import redis
 
-from motion_grpc import MotionClient, codec
+from motion_grpc import Component, MotionClient, codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.engine import Engine, RunOptions
@@ -120,6 +120,42 @@ def test_a_request_id_reused_for_other_props_is_refused_and_enqueues_nothing(rep
             assert refused.value.reason == Reason.INVALID_REQUEST_ID
         handle.flush()
         assert handle.get_state(["history"]) == {"history": [1]}
+
+
+def test_a_retry_matches_its_first_call_whatever_its_serve_op_added_to_the_props(redis_url: str) -> None:
+    """The mark is the props as sent: a first call served the checked way (its serve op's additions
+    reaching the props its updates get) and a retry served on the snapshot are the same run."""
+    noting = Component(unique("Noting"), cache_ttl=0)  # no cache digest to take the mark from
+
+    @noting.init_state
+    def setup() -> dict[str, int]:
+        return {"n": 0}
+
+    @noting.serve("note")
+    def note(state: Any, props: Any) -> int:
+        props["seen"] = state["n"]  # reaches the update ops, as in Motion
+        return int(state["n"])
+
+    @noting.update("note")
+    def count(state: Any, props: Any) -> dict[str, int]:
+        return {"n": state["n"] + props["by"]}
+
+    warm = Engine(RedisSettings(redis_url), [noting]).start()
+    try:
+        instance_id = unique("noted")
+        for _ in range(3):  # the op is timed cheap: this engine's runs go the snapshot's way
+            warm.run(noting.name, instance_id, "note", {"by": 0}, RunOptions(flush_update=True))
+        for n in range(2):
+            request = RunOptions(request_id=unique("request"), flush_update=True)
+            cold = Engine(RedisSettings(redis_url), [noting]).start()  # no snapshot: the checked way
+            try:
+                first = cold.run(noting.name, instance_id, "note", {"by": 1}, request)
+            finally:
+                cold.close()
+            again = warm.run(noting.name, instance_id, "note", {"by": 1}, request)  # a retry elsewhere
+            assert again.deduplicated and again.update_ids == first.update_ids, n
+    finally:
+        warm.close()
 
 
 def test_a_request_id_remembered_by_an_older_server_still_deduplicates(redis_url: str) -> None:

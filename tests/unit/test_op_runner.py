@@ -9,7 +9,7 @@ import time
 import pytest
 
 from motion_grpc.engine.runner import OpRunner, OpTimeoutError
-from motion_grpc.errors import OpError
+from motion_grpc.errors import DeadlineExceededError, OpError
 
 
 def test_a_sync_op_is_timed_on_its_thread_not_while_it_waits_for_one() -> None:
@@ -66,6 +66,31 @@ def test_errors_and_timeouts_of_timed_calls_are_those_of_calls() -> None:
             await runner.timed_call("op", fails, (), None)
         with pytest.raises(OpTimeoutError, match=r"within its timeout of 0\.05 s"):
             await runner.timed_call("op", asyncio.sleep, (5,), 0.05)
+
+    try:
+        asyncio.run(main())
+    finally:
+        runner.close()
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_a_timeout_an_op_raises_itself_is_its_error_not_its_timeout(timeout: float | None) -> None:
+    """A nested call past its own deadline raises DeadlineExceededError (a TimeoutError) in the op:
+    that is the op's error, as it came, and not this op running past its timeout."""
+    runner = OpRunner(1, "test")
+
+    def nested() -> None:
+        raise DeadlineExceededError("the nested call's deadline passed")
+
+    def plain() -> None:
+        raise TimeoutError("a socket timed out")
+
+    async def main() -> None:
+        with pytest.raises(DeadlineExceededError, match="nested call's deadline") as raised:
+            await runner.call("op", nested, (), timeout)
+        assert not isinstance(raised.value, OpTimeoutError)
+        with pytest.raises(OpError, match="raised TimeoutError: a socket timed out"):
+            await runner.call("op", plain, (), timeout)
 
     try:
         asyncio.run(main())
