@@ -57,8 +57,7 @@ class Administration:
         snapshot = await self._instances.snapshot_at(component, keys, version)
         if not names:
             names = list(snapshot.data)
-        missing = [name for name in names if name not in snapshot.data]
-        if missing:
+        elif missing := [name for name in names if name not in snapshot.data]:
             raise NotFoundError(
                 f"state of {component.name}/{excerpt(keys.instance_id)} has no key(s) {excerpt(missing)}"
             )

@@ -47,12 +47,13 @@ def encode_result(
             f"{what} of flow {flow} cannot be {how}: {type(exc).__name__}: {excerpt(str(exc))}",
             type(exc).__name__,
         ) from exc
-    size = len(encoded) if isinstance(encoded, bytes) else encoded.ByteSize()
-    if max_bytes is not None and size > max_bytes:
-        raise ResourceExhaustedError(
-            f"{what} of flow {flow} is {size} bytes encoded, more than a response may carry "
-            f"({max_bytes} bytes under --max-message-bytes); return less, or raise the limit"
-        )
+    if max_bytes is not None:
+        size = len(encoded) if isinstance(encoded, bytes) else encoded.ByteSize()
+        if size > max_bytes:
+            raise ResourceExhaustedError(
+                f"{what} of flow {flow} is {size} bytes encoded, more than a response may carry "
+                f"({max_bytes} bytes under --max-message-bytes); return less, or raise the limit"
+            )
     return encoded
 
 
