@@ -24,7 +24,7 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,24 @@ class DrainBackoffError(Exception):
         self.reason = reason
 
 
+class ProcessExitedError(Exception):
+    """The process applying entries for this one (see Isolation) died with `in_hand` of them."""
+
+    def __init__(self, exitcode: int | None, in_hand: int) -> None:
+        how = "killed by a signal" if exitcode is None or exitcode < 0 else f"exit code {exitcode}"
+        hand = f" with {in_hand} update(s) in hand" if in_hand else ""
+        super().__init__(f"the process applying it ended ({how}){hand}")
+        self.exitcode = exitcode
+        self.in_hand = in_hand
+
+
+#: Applies retried entries (an earlier attempt never finished) in another process, so that an op
+#: that ends its process cannot end this one (see server.isolation); ProcessExitedError if it dies.
+Isolation = Callable[[InstanceKeys, ComponentDefinition, Taken], Awaitable[Applied]]
+#: The error type of an entry whose op ended the process that ran it alone.
+PROCESS_EXITED = "ProcessExited"
+
+
 @dataclass(frozen=True)
 class DrainSettings:
     max_attempts: int = 3
@@ -173,6 +191,7 @@ class Drainer:
         leases: LeaseKeeper,
         settings: DrainSettings,
         progressed: Callable[[InstanceKeys, str | None], None] = lambda keys, ended: None,
+        isolation: Isolation | None = None,
     ) -> None:
         self._store = store
         self._components = components
@@ -184,6 +203,7 @@ class Drainer:
         #: Called after each commit with the last entry it ended, and with None after a take that
         #: discarded entries or a commit that was refused: waiters here look again (see signals).
         self._progressed = progressed
+        self._isolation = isolation
         self.stopping = False
         self._load_errors: dict[InstanceKeys, str] = {}  # why an instance's state last failed to load
         #: Per component (a replaced one is a new definition): (op times generation, its policies).
@@ -339,8 +359,25 @@ class Drainer:
             ]
             return await self._commit(drain, runtime, taken.version, Applied(records))
         snapshot = await self._snapshot_for(drain, runtime, taken)
-        applied = await self._applier.apply(keys, drain.component, snapshot, taken)
+        if attempts > 1 and self._isolation is not None:
+            applied = await self._apply_isolated(self._isolation, drain, taken)
+        else:
+            applied = await self._applier.apply(keys, drain.component, snapshot, taken)
         return await self._commit(drain, runtime, snapshot.version, applied)
+
+    async def _apply_isolated(self, isolation: Isolation, drain: _Drain, taken: Taken) -> Applied:
+        """A retry, whose op may be what ended the process of the attempt before, elsewhere."""
+        try:
+            return await isolation(drain.keys, drain.component, taken)
+        except ProcessExitedError as exc:
+            if exc.in_hand > 1:  # which op ended it is not known: each is tried again, alone
+                raise DrainBackoffError(self._settings.backoff, str(exc)) from exc
+            message = (
+                f"{exc}, on attempt {max(taken.attempts)}: an op that ends the process running it "
+                "(os._exit, a crash in native code, running out of memory) is not tried again"
+            )
+            pairs = zip(taken.entries, taken.attempts)
+            return Applied([failed(entry, PROCESS_EXITED, message, attempt) for entry, attempt in pairs])
 
     async def _snapshot_for(self, drain: _Drain, runtime: InstanceRuntime, taken: Taken) -> Snapshot:
         """The state the taken entries apply to; DrainBackoffError when it cannot be loaded."""
@@ -390,6 +427,8 @@ class Drainer:
                 return taken
             if applied.changes:
                 _fold(drain.component, runtime, base, version, applied)
+            elif applied.patch:  # applied in another process (isolated): the next reader loads it
+                runtime.snapshot = None
         self._progressed(keys, applied.records[-1].entry.id)
         _log_failures(keys, applied)
         observed.committed(keys.component, applied.records)

@@ -18,7 +18,7 @@ from typing import Any
 from motion_grpc.definition import ComponentDefinition, Definable
 from motion_grpc.engine.admin_ops import Administration
 from motion_grpc.engine.applying import Applier
-from motion_grpc.engine.draining import FAST_OP_SECONDS, Drainer, DrainSettings
+from motion_grpc.engine.draining import FAST_OP_SECONDS, Drainer, DrainSettings, Isolation
 from motion_grpc.engine.instances import Instances
 from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.limits import Limiter
@@ -59,15 +59,18 @@ class AsyncEngine:
         components: Iterable[Definable] = (),
         settings: EngineSettings | None = None,
         wake: Callable[[InstanceKeys], None] | None = None,
+        isolation: Isolation | None = None,
     ) -> None:
         """Args:
         wake: Told of every instance this engine enqueues updates for; by default its own
             scheduler (or nobody, with process_updates off: other processes apply them).
+        isolation: Where retried updates run (see server.isolation); by default here.
         """
         self.settings = settings or EngineSettings()
         self.registry = Registry(components)
         self._redis = redis
         self._wake_override = wake
+        self._isolation = isolation
         self._started = False
 
     async def start(self) -> AsyncEngine:
@@ -90,7 +93,7 @@ class AsyncEngine:
         signals = Signals()
         drain_settings = DrainSettings(max_attempts=s.max_attempts, group_wait=s.update_group_wait)
         self._drainer = Drainer(self.store, self.registry.get, self._runtimes, self._instances, applier,
-                                self._leases, drain_settings, signals.fire)  # fmt: skip
+                                self._leases, drain_settings, signals.fire, self._isolation)  # fmt: skip
         self._scheduler = UpdateScheduler(
             self.store, self._drainer.drain, s.max_concurrent_updates, s.sweep_interval, signals
         )

@@ -31,6 +31,7 @@ from motion_grpc.observability.worker_metrics import WorkerMetrics
 from motion_grpc.server import collector, grpc_batches
 from motion_grpc.server.auth import AuthInterceptor
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
+from motion_grpc.server.isolation import IsolatedUpdates
 from motion_grpc.server.limits import Limits, LimitsInterceptor
 from motion_grpc.server.results import RESPONSE_ROOM
 from motion_grpc.server.security import SecurityOptions
@@ -92,6 +93,7 @@ class MotionServer:
         self._options = options
         self._health_task: asyncio.Task[None] | None = None
         self.update_processes: UpdateProcesses | None = None
+        self.isolated_updates: IsolatedUpdates | None = None
         self.watch_hub: WatchHub | None = None
         self.auth: AuthInterceptor | None = None
         self.observability: Observability | None = None
@@ -113,6 +115,8 @@ class MotionServer:
             await self.watch_hub.close()  # watches never end by themselves; clients resume elsewhere
         await self.server.stop(self._options.grace if grace is None else grace)
         await self.engine.close()
+        if self.isolated_updates is not None:
+            await self.isolated_updates.close()
         if self.observability is not None:
             self.observability.close()
         if self.update_processes is not None:
@@ -192,7 +196,10 @@ async def create_server(
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, GenericOnly(server))
     motion = MotionServer(server, port, engine, health_servicer, options)
-    motion.update_processes = processes
+    if isinstance(processes, UpdateProcesses):
+        motion.update_processes = processes
+    else:
+        motion.isolated_updates = processes
     motion.watch_hub = hub
     motion.auth = auth
     motion.worker_metrics = exported
@@ -252,10 +259,12 @@ async def _start_engine(
     options: ServerOptions,
     settings: EngineSettings,
     worker_metrics: WorkerMetrics | None = None,
-) -> tuple[AsyncEngine, UpdateProcesses | None]:
-    """The engine, with its update worker processes when `options.update_processes` asks for them."""
+) -> tuple[AsyncEngine, UpdateProcesses | IsolatedUpdates | None]:
+    """The engine, with its update worker processes when `options.update_processes` asks for them,
+    else with processes for retried updates when it knows the apps to import in them."""
     if options.update_processes <= 0:
-        return await AsyncEngine(redis, components, settings).start(), None
+        isolated = IsolatedUpdates(options.apps, redis, settings) if options.apps else None
+        return await AsyncEngine(redis, components, settings, isolation=isolated).start(), isolated
     on_exit = None if worker_metrics is None else worker_metrics.process_ended
     processes = UpdateProcesses(
         options.apps, redis, options.update_processes, settings, options.update_niceness, on_exit

@@ -1,4 +1,8 @@
-"""An update op that kills its worker process on every attempt ends FAILED; the queue behind it moves on."""
+"""An update op that kills the process running it ends FAILED; the queue behind it moves on.
+
+A retried update runs in a process apart from the server's (server.isolation), so such an op
+ends one replica at most; with --update-processes it ends update worker processes only.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,12 @@ import pytest
 
 from motion_grpc import MotionClient
 from motion_grpc.store import RedisServer
-from tests.fault.support import COMPONENT, FAILED, RUNNING, events, read_marks, replica
+from tests.fault.support import COMPONENT, FAILED, RUNNING, events, read_marks, replica, wait_for_mark
 from tests.helpers import ServerProcess, unique
 
 pytestmark = pytest.mark.fault
 
-MAX_ATTEMPTS = 3  # the engine's default
+MAX_ATTEMPTS = 3  # the engine's default (update processes retry in place)
 POISON_AT = 3
 
 
@@ -33,7 +37,7 @@ def _supervise_until(replicas: list[ServerProcess], done: object, timeout: float
     return restarts
 
 
-def test_op_killing_its_worker_fails_after_max_attempts(tmp_path: pathlib.Path) -> None:
+def test_op_killing_its_server_ends_one_replica_and_fails_alone(tmp_path: pathlib.Path) -> None:
     marks = tmp_path / "marks"
     instance_id = unique("poison")
     with RedisServer(tmp_path / "redis", appendonly=False) as redis_server:
@@ -62,21 +66,57 @@ def test_op_killing_its_worker_fails_after_max_attempts(tmp_path: pathlib.Path) 
                 flushed = handle.flush(timeout=30)
                 items = handle.get_state(["items"])["items"]
             history = [e for e in events(redis_server.url, instance_id) if e.update_id == poison_id]
+            alive = [s for s in replicas if s.process is not None and s.process.poll() is None]
         finally:
             for server in replicas:
                 server.kill()
 
     assert items == [i for i in range(10) if i != POISON_AT]
     assert flushed.version == 1 + 9
-    started = [e.attempt for e in history if e.status == RUNNING]
-    assert started[:MAX_ATTEMPTS] == list(range(1, MAX_ATTEMPTS + 1))
+    assert [e.attempt for e in history if e.status == RUNNING] == [1, 2]
     failed = [e for e in history if e.status == FAILED]
-    assert len(failed) == 1
-    assert failed[0].error_type == "AttemptsExhausted"
-    assert failed[0].attempt == MAX_ATTEMPTS + 1
-    # Every attempt that ran the op killed a process; the replicas were restarted after each death.
-    assert sum(1 for _, i in read_marks(marks) if i == POISON_AT) == MAX_ATTEMPTS
-    assert restarts == MAX_ATTEMPTS
+    assert [(e.error_type, e.attempt) for e in failed] == [("ProcessExited", 2)]
+    assert "is not tried again" in failed[0].error_message
+    # The first attempt ended the replica running it; the retry ended only its isolated process.
+    poison_runs = [pid for pid, i in read_marks(marks) if i == POISON_AT]
+    assert len(poison_runs) == 2
+    assert restarts == 1
+    assert len(alive) == 2
+    replica_pids = {s.process.pid for s in replicas if s.process is not None}
+    assert poison_runs[1] not in replica_pids
+
+
+def test_retries_in_hand_when_the_isolated_process_dies_run_again_one_at_a_time(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Which retried op ended the shared process is not known: each runs again alone, and only
+    the one that ends its process fails."""
+    marks = tmp_path / "marks"
+    innocent, poisoned = unique("innocent"), unique("poisoned")
+    with (
+        RedisServer(tmp_path / "redis", appendonly=False) as redis_server,
+        replica(redis_server.url, marks) as first,
+        replica(redis_server.url, marks) as second,
+    ):
+        with MotionClient(first.target) as client:
+            client.instance(COMPONENT, innocent).run("append", {"i": 1, "sleep": 3.0})
+            wait_for_mark(marks, 1)
+            client.instance(COMPONENT, poisoned).run("append", {"i": 2, "sleep": 1.0, "poison": True})
+        assert first.process is not None
+        first.process.wait(30)  # the poison op ended it, the innocent op in hand
+        with MotionClient(second.target) as client:
+            flushed = client.instance(COMPONENT, innocent).flush(timeout=60)
+            items = client.instance(COMPONENT, innocent).get_state(["items"])["items"]
+            client.instance(COMPONENT, poisoned).flush(timeout=60)
+        assert second.process is not None and second.process.poll() is None
+        innocent_history = events(redis_server.url, innocent)
+        poisoned_history = events(redis_server.url, poisoned)
+    assert items == [1] and flushed.failed == []
+    assert [e.attempt for e in innocent_history if e.status == RUNNING] == [1, 2, 3]
+    assert [(e.error_type, e.attempt) for e in poisoned_history if e.status == FAILED] == [
+        ("ProcessExited", 3)
+    ]
+    assert [i for _, i in read_marks(marks)].count(2) == 3
 
 
 def test_op_killing_its_update_process_fails_after_max_attempts(tmp_path: pathlib.Path) -> None:

@@ -1,0 +1,303 @@
+"""Retried updates in processes of their own, so an op that ends its process cannot end the server.
+
+An update whose earlier attempt never finished was in a process that died:
+SIGKILL, out of memory, or the op itself (`os._exit`, a crash in native
+code). Run again in the serving process, an op of the last kind would end it
+too, and then every replica that takes the instance over, each time taking
+the updates of other instances in hand down with it. So the serving process
+runs retries in spawned processes that only apply updates:
+
+- second attempts share one process: a replica that died mid-drain leaves
+  many, nearly all innocent, and they run side by side as before;
+- later attempts run one at a time in another, so when it dies the entry
+  that ended it is known, and fails (`ProcessExited`) rather than being tried
+  again.
+
+The drainer of the serving process keeps the lease and commits what the
+child sends back (the records and the encoded state patch). The child is our
+own process, spawned with the app's paths; requests and replies cross a
+private pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from motion_grpc.definition import ComponentDefinition
+from motion_grpc.engine.applying import Applied, Applier
+from motion_grpc.engine.draining import FAST_OP_SECONDS, DrainBackoffError, ProcessExitedError
+from motion_grpc.engine.instances import Instances
+from motion_grpc.engine.leases import LeaseKeeper
+from motion_grpc.engine.op_times import OpTimes
+from motion_grpc.engine.ops import describe_error
+from motion_grpc.engine.options import EngineSettings
+from motion_grpc.engine.registry import Registry
+from motion_grpc.engine.runner import OpRunner
+from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes
+from motion_grpc.store import RedisSettings
+from motion_grpc.store.keys import InstanceKeys
+from motion_grpc.store.records import CommitRecord, Taken
+from motion_grpc.store.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Seconds before a retry when the isolated process could not start or apply (it is tried again).
+RETRY_SECONDS = 1.0
+#: Seconds a child whose server is gone may take to wind down before it exits anyway.
+ORPHAN_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Request:
+    number: int
+    component: str
+    instance_id: str
+    taken: Taken
+
+
+@dataclass(frozen=True)
+class _Reply:
+    number: int
+    records: list[CommitRecord]
+    patch: dict[str, bytes]
+    error: str = ""  # the apply could not be done (state unreadable, ...): nothing to commit
+
+
+#: What a child sends once its apps are imported and it can take requests.
+_READY = "ready"
+
+
+class IsolatedUpdates:
+    """The drainer's Isolation: retried entries applied in spawned processes (see the module)."""
+
+    def __init__(self, apps: Sequence[str], redis: RedisSettings, settings: EngineSettings) -> None:
+        if not apps:
+            raise ValueError("isolated update processes need the app paths to import")
+        spawn = (tuple(apps), redis, settings)
+        self._shared = _Lane("motion-retries", spawn, one_at_a_time=False)
+        self._alone = _Lane("motion-retries-alone", spawn, one_at_a_time=True)
+
+    async def __call__(self, keys: InstanceKeys, component: ComponentDefinition, taken: Taken) -> Applied:
+        lane = self._shared if max(taken.attempts) <= 2 else self._alone
+        return await lane.apply(keys, taken)
+
+    async def close(self) -> None:
+        await asyncio.gather(self._shared.close(), self._alone.close())
+
+
+class _Lane:
+    """One child process at a time (started when first needed, again after it died)."""
+
+    def __init__(
+        self, name: str, spawn: tuple[tuple[str, ...], RedisSettings, EngineSettings], one_at_a_time: bool
+    ) -> None:
+        self._name = name
+        self._spawn = spawn
+        self._slots = asyncio.Semaphore(1) if one_at_a_time else None
+        self._starting = asyncio.Lock()
+        self._child: _Child | None = None
+        self._numbers = itertools.count()
+
+    async def apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
+        if self._slots is None:
+            return await self._apply(keys, taken)
+        async with self._slots:
+            return await self._apply(keys, taken)
+
+    async def _apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
+        child = await self._started()
+        reply = await child.submit(_Request(next(self._numbers), keys.component, keys.instance_id, taken))
+        if reply.error:
+            raise DrainBackoffError(RETRY_SECONDS, f"the retry could not be applied: {reply.error}")
+        return Applied(reply.records, reply.patch)
+
+    async def _started(self) -> _Child:
+        async with self._starting:
+            if self._child is None or not self._child.alive:
+                self._child = await _Child.start(self._name, self._spawn)
+            return self._child
+
+    async def close(self) -> None:
+        async with self._starting:
+            child, self._child = self._child, None
+        if child is not None:
+            await asyncio.to_thread(child.stop)
+
+
+class _Child:
+    """A spawned process, its end of the pipe, and the applies it has in hand."""
+
+    def __init__(self, process: BaseProcess, connection: Connection) -> None:
+        self.process = process
+        self._connection = connection
+        self._loop = asyncio.get_running_loop()
+        self._pending: dict[int, asyncio.Future[_Reply]] = {}
+        self._ready: asyncio.Future[None] = self._loop.create_future()
+        self.alive = True
+        threading.Thread(target=self._read, name=f"{process.name}-replies", daemon=True).start()
+
+    @classmethod
+    async def start(cls, name: str, spawn: tuple[tuple[str, ...], RedisSettings, EngineSettings]) -> _Child:
+        context = multiprocessing.get_context("spawn")  # a process that made gRPC objects must not fork
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(target=run_child, args=(*spawn, theirs), name=name, daemon=True)
+        await asyncio.to_thread(process.start)
+        theirs.close()  # the child has its copy: once it is gone, reads here end
+        child = cls(process, ours)
+        try:
+            await child._ready
+        except ProcessExitedError as exc:
+            reason = f"the process for retried updates did not start: {exc}"
+            raise DrainBackoffError(RETRY_SECONDS, reason) from exc
+        log.info("started process %s (%s) for retried updates", process.pid, name)
+        return child
+
+    def submit(self, request: _Request) -> asyncio.Future[_Reply]:
+        """The reply to `request`; ProcessExitedError if the process dies first."""
+        future: asyncio.Future[_Reply] = self._loop.create_future()
+        if not self.alive:
+            future.set_exception(ProcessExitedError(self.process.exitcode, 1))
+            return future
+        self._pending[request.number] = future
+        with contextlib.suppress(OSError):  # it died: the reader fails the future
+            self._connection.send(request)
+        return future
+
+    def stop(self) -> None:
+        """Ask the process to exit (it has nothing in hand once the drains stopped); end it if it hangs."""
+        with contextlib.suppress(OSError):
+            self._connection.send(None)
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+        self._connection.close()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                reply = self._connection.recv()
+            except (EOFError, OSError):
+                break
+            self._call(self._resolve, reply)
+        self.process.join(5)
+        self._call(self._died, self.process.exitcode)
+
+    def _call(self, *args: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            self._loop.call_soon_threadsafe(*args)  # type: ignore[arg-type]
+
+    def _resolve(self, reply: _Reply | str) -> None:
+        if isinstance(reply, str):
+            if not self._ready.done():
+                self._ready.set_result(None)
+            return
+        future = self._pending.pop(reply.number, None)
+        if future is not None and not future.done():
+            future.set_result(reply)
+
+    def _died(self, exitcode: int | None) -> None:
+        self.alive = False
+        pending, self._pending = self._pending, {}
+        if not self._ready.done():
+            self._ready.set_exception(ProcessExitedError(exitcode, 0))
+            self._ready.exception()  # retrieved: nobody may be waiting for it
+        if pending:
+            log.warning(
+                "process %s for retried updates exited (%s) with %d update(s) in hand",
+                self.process.pid, exitcode, len(pending),
+            )  # fmt: skip
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(ProcessExitedError(exitcode, len(pending)))
+
+
+def run_child(
+    apps: Sequence[str], redis: RedisSettings, settings: EngineSettings, connection: Connection
+) -> None:
+    """Body of a child process: apply the requests the server sends until it says stop or is gone."""
+    from motion_grpc.server.loader import load_components
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when its children stop
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
+    registry = Registry(load_components(apps))
+    asyncio.run(_apply_requests(registry, redis, settings, connection))
+
+
+async def _apply_requests(
+    registry: Registry, redis: RedisSettings, settings: EngineSettings, connection: Connection
+) -> None:
+    client, blocking = redis.store_clients(max_blocking=1)
+    store = Store(client, settings.events_retention, blocking_client=blocking)
+    runner = OpRunner(settings.update_threads, "motion-retry")
+    runtimes = Runtimes(1)
+    instances = Instances(
+        store, runtimes, runner, LeaseKeeper(store, settings.lease_ttl), settings.init_timeout,
+        settings.max_state_bytes,
+    )  # fmt: skip
+    applier = Applier(runner, instances, settings.update_timeout, OpTimes(FAST_OP_SECONDS),
+                      settings.max_state_bytes)  # fmt: skip
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def take(request: _Request) -> None:
+        task = loop.create_task(_apply_one(registry, instances, applier, request, connection))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def read() -> None:
+        while True:
+            try:
+                request = connection.recv()
+            except (EOFError, OSError):  # the server is gone, even by SIGKILL: do not outlive it
+                _exit_after(ORPHAN_GRACE_SECONDS)
+                break
+            if request is None:
+                break
+            loop.call_soon_threadsafe(take, request)
+        loop.call_soon_threadsafe(stopped.set)
+
+    threading.Thread(target=read, name="motion-retry-requests", daemon=True).start()
+    connection.send(_READY)
+    try:
+        await stopped.wait()
+        if tasks:
+            await asyncio.wait(tasks, timeout=ORPHAN_GRACE_SECONDS)
+    finally:
+        runner.close()
+        await store.close()
+
+
+async def _apply_one(
+    registry: Registry, instances: Instances, applier: Applier, request: _Request, connection: Connection
+) -> None:
+    keys = InstanceKeys.of(request.component, request.instance_id)
+    try:
+        component = registry.component(request.component)
+        snapshot = await instances.load_snapshot(InstanceRuntime(keys), component)
+        if snapshot.version != request.taken.version:
+            raise RuntimeError(f"the state is at version {snapshot.version}, not {request.taken.version}")
+        applied = await applier.apply(keys, component, snapshot, request.taken)
+        reply = _Reply(request.number, applied.records, applied.patch)
+    except Exception as exc:
+        reply = _Reply(request.number, [], {}, describe_error(exc))
+    with contextlib.suppress(OSError):
+        connection.send(reply)
+
+
+def _exit_after(seconds: float) -> None:
+    deadline = threading.Timer(seconds, os._exit, (1,))
+    deadline.daemon = True
+    deadline.start()
