@@ -82,6 +82,7 @@ class AsyncEngine:
         client, blocking = self._redis.store_clients(max_blocking=WAIT_CONNECTIONS)
         self.store = Store(client, s.events_retention, blocking_client=blocking)
         self._runtimes = Runtimes(s.max_cached_instances)
+        self.store.on_restart(self._redis_restarted)
         self._serve_runner = OpRunner(s.serve_threads, "motion-serve")
         self._update_runner = OpRunner(s.update_threads, "motion-update")
         self._leases = LeaseKeeper(self.store, s.lease_ttl)
@@ -121,6 +122,10 @@ class AsyncEngine:
             self._scheduler.start()
             self._wakeups.start()
         return self
+
+    def _redis_restarted(self) -> None:
+        log.warning("Redis restarted or failed over: state is read from it again, not from memory")
+        self._runtimes.forget_states()
 
     async def close(self) -> None:
         """Finish the update ops in hand, hand leases back, stop background work, disconnect."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from motion_grpc.errors import DeadlineExceededError, NotFoundError, OpError, Re
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class Instances:
@@ -87,8 +90,9 @@ class Instances:
             fields = await self.encode(component, {}, state)
             self._check_size(component, fields)
             version = await self._store.init_commit(keys, token, fields)
-            if version > 0 and not has_hooks(component):  # else ops see it through load_state
-                self._runtimes.get(keys).offer(Snapshot.stored(version, dict(state), fields))
+            if version > 0:  # created: a snapshot held here is of state that was lost or deleted
+                created = None if has_hooks(component) else Snapshot.stored(version, dict(state), fields)
+                self._adopt(self._runtimes.get(keys), created)  # with hooks, ops see it via load_state
         except BaseException:
             await asyncio.shield(self._store.release_init(keys, token))
             raise
@@ -122,11 +126,30 @@ class Instances:
     ) -> tuple[Snapshot | None, bytes | None]:
         """Read the state into the instance's snapshot (None: no such instance), with a cache entry."""
         async with runtime.load_lock:
+            commits = None if runtime.in_commit else runtime.commits_started
             version, raw, cached = await self._store.load(runtime.keys, cache_field)
             if version is None:
                 return None, cached
-            runtime.offer(Snapshot.stored(version, await self.decode(component, raw), raw))
-            return runtime.snapshot, cached
+            loaded = Snapshot.stored(version, await self.decode(component, raw), raw)
+            held = runtime.snapshot
+            if held is not None and version < held.version and commits == runtime.commits_started:
+                # No commit of this process raced the read, yet Redis is behind what it committed.
+                log.warning(
+                    "the state of %s/%s in Redis is at version %d, behind version %d seen here: "
+                    "Redis lost data (restarted without persistence, flushed, or failed over); "
+                    "serving what it holds",
+                    runtime.keys.component, runtime.keys.instance_id, version, held.version,
+                )  # fmt: skip
+                self._adopt(runtime, loaded)
+            else:
+                runtime.offer(loaded)
+            return loaded, cached
+
+    def _adopt(self, runtime: InstanceRuntime, snapshot: Snapshot | None) -> None:
+        """Replace whatever this process knew of an instance's state (and cached answers)."""
+        if runtime.snapshot is not None:
+            self._runtimes.known.forget(runtime.keys)
+        runtime.snapshot = snapshot
 
     async def load_snapshot(self, runtime: InstanceRuntime, component: ComponentDefinition) -> Snapshot:
         snapshot, _ = await self.load(runtime, component, None)

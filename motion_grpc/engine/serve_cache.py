@@ -75,6 +75,17 @@ class KnownResults:
             while len(entries) > self._max_entries or self._bytes > self._max_bytes:
                 self._bytes -= len(entries.pop(next(iter(entries))))
 
+    def forget(self, keys: InstanceKeys) -> None:
+        """Drop the copies of an instance's entries (its state in Redis was lost or deleted)."""
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == keys]:
+                self._bytes -= len(self._entries.pop(key))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
     def hit(self, keys: InstanceKeys, field: str | None, version: int) -> CacheHit | None:
         """The copied result computed from exactly this version, unless it expired."""
         if field is None:

@@ -28,7 +28,7 @@ from motion_grpc.engine.ops import describe_error, guarded
 from motion_grpc.engine.options import RunOptions
 from motion_grpc.engine.results import RunResult
 from motion_grpc.engine.runner import OpRunner, call_sync
-from motion_grpc.engine.serve_cache import CacheHit, KnownResults, cache_hit
+from motion_grpc.engine.serve_cache import CacheHit, cache_hit
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import LocalDrains, Wait, wait_for_updates
@@ -123,7 +123,7 @@ class Serving:
         self._timeout = timeout
         self._request_id_ttl_ms = max(1, int(request_id_ttl * 1000))
         self.serve_times = OpTimes(fast_op_seconds)
-        self._known = KnownResults()
+        self._known = runtimes.known
 
     async def run(self, call: ServeCall) -> RunResult:
         try:

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from motion_grpc.engine.serve_cache import KnownResults
 from motion_grpc.store.keys import InstanceKeys
 
 
@@ -49,13 +50,16 @@ def field_sizes(fields: Mapping[str, bytes]) -> dict[str, int]:
 class InstanceRuntime:
     """What this process keeps about one instance between calls."""
 
-    __slots__ = ("_commits", "_landed", "keys", "load_lock", "snapshot")
+    __slots__ = ("_commits", "_landed", "commits_started", "keys", "load_lock", "snapshot")
 
     def __init__(self, keys: InstanceKeys) -> None:
         self.keys = keys
         self.snapshot: Snapshot | None = None
         self.load_lock = asyncio.Lock()
         self._commits = 0
+        #: Commits of this process started so far: a read of Redis during which none started or
+        #: was in flight saw every commit this process's snapshot reflects.
+        self.commits_started = 0
         self._landed: asyncio.Future[None] | None = None  # resolved once no commit is in flight
 
     @contextlib.contextmanager
@@ -68,6 +72,7 @@ class InstanceRuntime:
         between must not answer from the snapshot it is about to replace.
         """
         self._commits += 1
+        self.commits_started += 1
         try:
             yield
         finally:
@@ -103,8 +108,10 @@ class InstanceRuntime:
         return self.unchecked_snapshot()
 
     def current(self, version: int) -> Snapshot | None:
+        """The snapshot if it is at exactly `version` (one ahead of what Redis said is read again:
+        after Redis lost its data, versions start over below the snapshots of the lost state)."""
         snapshot = self.snapshot
-        if snapshot is not None and snapshot.version >= version:
+        if snapshot is not None and snapshot.version == version:
             return snapshot
         return None
 
@@ -126,11 +133,13 @@ class InstanceRuntime:
 
 
 class Runtimes:
-    """An LRU map of InstanceRuntime, so memory stays bounded with many instances."""
+    """An LRU map of InstanceRuntime, so memory stays bounded with many instances, and this
+    process's copies of serve cache entries."""
 
     def __init__(self, max_size: int = 10_000) -> None:
         self._items: OrderedDict[InstanceKeys, InstanceRuntime] = OrderedDict()
         self._max_size = max_size
+        self.known = KnownResults()
 
     def get(self, keys: InstanceKeys) -> InstanceRuntime:
         runtime = self._items.get(keys)
@@ -148,6 +157,13 @@ class Runtimes:
 
     def forget(self, keys: InstanceKeys) -> None:
         self._items.pop(keys, None)
+        self.known.forget(keys)
+
+    def forget_states(self) -> None:
+        """Drop every snapshot and cached answer (Redis may have lost the state they copy)."""
+        for runtime in self._items.values():
+            runtime.snapshot = None
+        self.known.clear()
 
     def __len__(self) -> int:
         return len(self._items)

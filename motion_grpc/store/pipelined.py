@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -304,6 +305,13 @@ class PipelinedRedis(_Commands):
         self._blocking_slots = asyncio.Semaphore(max_blocking)
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()  # closed on aclose, even mid-read
+        self._run_id: bytes | None = None  # of the Redis server the shared connection last reached
+        self._restarted: list[Callable[[], None]] = []
+
+    def on_restart(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the shared connection, opened again, reaches another Redis process
+        than before (its run_id changed: Redis restarted or failed over, and may have lost data)."""
+        self._restarted.append(callback)
 
     async def _command(self, parse: Parser, *args: Any) -> Any:
         reply = await self.send(hiredis.pack_command(args), 1)
@@ -366,11 +374,29 @@ class PipelinedRedis(_Commands):
             self._connecting = asyncio.ensure_future(self._dial())
         connecting = self._connecting
         try:
-            self._connection = await asyncio.shield(connecting)
-            return self._connection
+            connection = await asyncio.shield(connecting)
+            if self._restarted and self._connection is not connection:
+                self._connection = connection
+                await self._check_run_id(connection)
+            self._connection = connection
+            return connection
         finally:
             if connecting.done() and self._connecting is connecting:
                 self._connecting = None
+
+    async def _check_run_id(self, connection: _Connection) -> None:
+        command: tuple[Any, ...] = ("INFO", "server")
+        reply = await connection.send(hiredis.pack_command(command), 1)
+        if not isinstance(reply, bytes):  # INFO not allowed (ACL, renamed): nothing to compare
+            return
+        found = re.search(rb"^run_id:(\w+)", reply, re.MULTILINE)
+        run_id = found.group(1) if found else None
+        if run_id is None or run_id == self._run_id:
+            return
+        before, self._run_id = self._run_id, run_id
+        if before is not None:
+            for callback in self._restarted:
+                callback()
 
     async def _dial(self) -> _Connection:
         """A new connection, set up (authenticated, on its database)."""

@@ -10,7 +10,7 @@ StoreUnavailableError (see store.store_errors).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
@@ -19,6 +19,7 @@ from redis.asyncio.cluster import RedisCluster
 from motion_grpc.store import protocol, scripts
 from motion_grpc.store.event_reads import EventReads
 from motion_grpc.store.keys import InstanceKeys, index_key, pending_key, wake_channel
+from motion_grpc.store.pipelined import PipelinedRedis
 from motion_grpc.store.records import (
     DEFAULT_MAX_QUEUE,
     CommitRecord,
@@ -99,6 +100,12 @@ class Store(EventReads):
         self.engine_id = secrets.token_hex(8)
         self.events_maxlen = events_retention_from_env() if events_maxlen is None else events_maxlen
         self.max_queue = max_queue
+
+    def on_restart(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when Redis is found to be another process than before (it restarted or
+        failed over, and may have lost data); not told on a cluster."""
+        if isinstance(self.client, PipelinedRedis):
+            self.client.on_restart(callback)
 
     async def close(self) -> None:
         await self.client.aclose()

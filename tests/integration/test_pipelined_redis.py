@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pathlib
 from collections.abc import Iterator
 
 import pytest
@@ -246,3 +247,39 @@ def test_an_idle_blocking_connection_closed_by_redis_is_not_reused() -> None:
                 await client.aclose()
 
         run(scenario())
+
+
+def test_a_restarted_redis_is_told_apart_from_a_dropped_connection(tmp_path: pathlib.Path) -> None:
+    """on_restart callbacks run when a new connection reaches another Redis process only."""
+    told: list[str] = []
+    server = RedisServer(tmp_path / "redis", appendonly=False).start()
+
+    async def scenario() -> None:
+        client = PipelinedRedis(server.url)
+        client.on_restart(lambda: told.append("restarted"))
+        try:
+            await client.ping()
+            await client.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no")
+            await _eventually_pings(client)  # the same Redis, reached again
+            assert told == []
+            await asyncio.to_thread(server.kill)
+            await asyncio.to_thread(server.start)
+            await _eventually_pings(client)
+            assert told == ["restarted"]
+        finally:
+            await client.aclose()
+
+    try:
+        run(scenario())
+    finally:
+        server.cleanup()
+
+
+async def _eventually_pings(client: PipelinedRedis) -> None:
+    for _ in range(100):
+        try:
+            await client.ping()
+            return
+        except redis.exceptions.ConnectionError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("Redis did not answer again")
