@@ -69,6 +69,7 @@ class CallerRuns:
         try:
             if known is not None:
                 result = known.result
+                served_props = served_props if known.props is None else known.props
             else:
                 result = serving.call_serve_here(call, served_props, snapshot)
                 if needs_loop(result):  # a plain function that returned a coroutine or async generator

@@ -25,23 +25,40 @@ KNOWN_BYTES = 16 * 1024 * 1024
 KNOWN_ENTRY_BYTES = 64 * 1024
 
 
+#: Starts a cached answer stored with the props its serve op left (they differ from those sent, and
+#: the flow's update ops get them on a hit as on the run that computed it). Never a codec's first byte.
+SERVED_PROPS_TAG = b"\x01"
+
+
 class CacheHit(NamedTuple):
-    """A cached serve result, and the version of the state it was computed from."""
+    """A cached serve result, the version of the state it was computed from, and the props its
+    serve op left when they differ from the props sent (None when they do not)."""
 
     version: int
     result: Any
+    props: dict[str, Any] | None = None
+
+
+def cached_answer(result: Any, sent: dict[str, Any], served: dict[str, Any]) -> bytes:
+    """The stored form of a serve result, with the props as the serve op left them if it changed them."""
+    if served == sent:
+        return codec.dumps(result)
+    return SERVED_PROPS_TAG + codec.dumps([served, result])
 
 
 def cache_hit(cached: bytes | None, version: int | None) -> CacheHit | None:
-    """(version, result) of an unexpired cache entry computed from this version (any, when None)."""
+    """An unexpired cache entry computed from this version (any, when None)."""
     parsed = None if cached is None else parse_cache_value(cached)
     if parsed is None:
         return None
-    cached_version, expires, result = parsed
+    cached_version, expires, answer = parsed
     if (version is not None and cached_version != version) or expires <= now_ms():
         return None
     try:
-        return CacheHit(cached_version, codec.loads(result))
+        if not answer.startswith(SERVED_PROPS_TAG):
+            return CacheHit(cached_version, codec.loads(answer))
+        props, result = codec.loads(answer[len(SERVED_PROPS_TAG) :])
+        return CacheHit(cached_version, result, dict(props))
     except Exception:  # not what a replica wrote (see motion_grpc.trust): computed afresh instead
         return None
 
@@ -94,4 +111,4 @@ class KnownResults:
         return None if entry is None else cache_hit(entry, version)
 
 
-__all__ = ["CacheHit", "KnownResults", "cache_hit"]
+__all__ = ["CacheHit", "KnownResults", "cache_hit", "cached_answer"]

@@ -28,7 +28,7 @@ from motion_grpc.engine.ops import describe_error, guarded
 from motion_grpc.engine.options import RunOptions
 from motion_grpc.engine.results import RunResult
 from motion_grpc.engine.runner import OpRunner, call_sync
-from motion_grpc.engine.serve_cache import CacheHit, cache_hit
+from motion_grpc.engine.serve_cache import CacheHit, cache_hit, cached_answer
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import LocalDrains, Wait, wait_for_updates
@@ -189,6 +189,7 @@ class Serving:
         try:
             if known is not None:
                 result = known.result
+                served_props = served_props if known.props is None else known.props
             else:
                 result = await self.call_serve(call, served_props, snapshot)
             call.check(result)
@@ -244,7 +245,7 @@ class Serving:
     ) -> EnqueueRequest:
         """The enqueue of a run served on `snapshot`, fenced on its version; `known`: its result is
         this process's copy of the cache entry (nothing to look up or write)."""
-        cache = None if known else self._cached(call, snapshot.version, result)
+        cache = None if known else self._cached(call, snapshot.version, served_props, result)
         entries = queue_entries(call.flow, served_props, result)
         return self._store.enqueue_request(
             call.keys,
@@ -268,9 +269,11 @@ class Serving:
         check_enqueue(call.keys, enqueued.code, self._store.max_queue)
         return Served.of(result, snapshot.version, known, enqueued)
 
-    def _cached(self, call: ServeCall, version: int, result: Any) -> tuple[str, bytes, float] | None:
+    def _cached(
+        self, call: ServeCall, version: int, served_props: dict[str, Any], result: Any
+    ) -> tuple[str, bytes, float] | None:
         """The cache entry of a result computed from `version`, a copy of it kept here."""
-        cache = cache_entry(call, version, result)
+        cache = cache_entry(call, version, served_props, result)
         if cache is not None:  # the result was computed from `version`: right for it, written or not
             self._known.remember(call.keys, cache[0], cache[1])
         return cache
@@ -292,18 +295,19 @@ class Serving:
         if hit is not None:
             return await self.serve_cached(call, hit)
         snapshot = await self._instances.snapshot_at(call.component, call.keys, version)
-        result = await self.call_serve(call, call.props, snapshot)
+        served_props = dict(call.props)
+        result = await self.call_serve(call, served_props, snapshot)
         options.check_deadline()
         call.check(result)
-        cache = self._cached(call, snapshot.version, result)
-        enqueued = await self.enqueue(call, result, cache, snapshot.version)
+        cache = self._cached(call, snapshot.version, served_props, result)
+        enqueued = await self.enqueue(call, result, cache, snapshot.version, served_props)
         return Served.of(result, snapshot.version, False, enqueued)
 
     async def serve_cached(self, call: ServeCall, hit: CacheHit) -> Served:
         """A cache hit: its result is the answer, and what the flow's update ops are given."""
-        version, result = hit
+        version, result, props = hit
         call.check(result)  # cached for a caller that could take what this one cannot (a pickle)
-        enqueued = await self.enqueue(call, result, None, version)
+        enqueued = await self.enqueue(call, result, None, version, props)
         return Served.of(result, version, True, enqueued)
 
     async def call_serve(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
@@ -361,11 +365,17 @@ class Serving:
             props.update(view)
 
     async def enqueue(
-        self, call: ServeCall, result: Any, cache: tuple[str, bytes, float] | None, served_version: int
+        self,
+        call: ServeCall,
+        result: Any,
+        cache: tuple[str, bytes, float] | None,
+        served_version: int,
+        served_props: dict[str, Any] | None = None,
     ) -> EnqueueResult:
-        """Enqueue a run's update ops (with its props, as its serve op left them); `served_version`
-        (the version the run reports) is what a repeat of its request id is answered with."""
-        entries = queue_entries(call.flow, call.props, result)
+        """Enqueue a run's update ops with its props as its serve op left them (`served_props`, when
+        it ran on a copy); `served_version` (the version the run reports) is what a repeat of its
+        request id is answered with."""
+        entries = queue_entries(call.flow, call.props if served_props is None else served_props, result)
         request = self._store.enqueue_request(
             call.keys, entries, cache, request=self._request_of(call), served_version=served_version
         )
@@ -398,13 +408,17 @@ def queue_entries(flow: Flow, props: dict[str, Any], result: Any) -> list[Queued
     return [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
 
 
-def cache_entry(call: ServeCall, version: int, result: Any) -> tuple[str, bytes, float] | None:
-    """The serve cache's (field, value, ttl) for a result computed from `version`; None when not cached."""
+def cache_entry(
+    call: ServeCall, version: int, served_props: dict[str, Any], result: Any
+) -> tuple[str, bytes, float] | None:
+    """The serve cache's (field, value, ttl) for a result computed from `version`, its serve op
+    having left the props as `served_props`; None when not cached."""
     if call.digest is None:
         return None
     ttl = call.component.cache_ttl
     try:
-        return call.digest, cache_value(version, now_ms() + int(ttl * 1000), codec.dumps(result)), ttl
+        answer = cached_answer(result, call.props, served_props)
+        return call.digest, cache_value(version, now_ms() + int(ttl * 1000), answer), ttl
     except Exception:
         return None  # a result that cannot be pickled is served, just not cached
 

@@ -70,7 +70,7 @@ def test_flush_update_returns_the_version_its_updates_produced(semantics_client:
 
 def test_a_cheap_op_hits_in_its_enqueue_round_trip(engine: Engine) -> None:
     """Cheap ops are served from the snapshot and the cache looked up as they enqueue: a hit still
-    wins, and the update ops get the cached result and the props as sent."""
+    wins, and the update ops get the cached result and the props as the serve op left them."""
     component = engine.component("Cached")
     noted = component.flow("note").updates[0].func.__globals__["NOTED"]  # the app module as loaded
     instance = ComponentInstance(component, unique("cheap"), engine=engine)
@@ -81,7 +81,40 @@ def test_a_cheap_op_hits_in_its_enqueue_round_trip(engine: Engine) -> None:
     hit = instance.run_result("note", {"q": 1}, flush_update=True)
     assert (first.cached, hit.cached) == (False, True)
     assert hit.result == first.result and hit.version == first.version
-    assert noted == [{"token": first.result["token"], "computed": False}]
+    assert noted == [{"token": first.result["token"], "computed": True}]
+
+
+@pytest.mark.parametrize("served_here", [True, False], ids=["caller-thread", "engine-loop"])
+def test_a_hit_gives_the_update_ops_what_the_serve_op_added_to_the_props(
+    engine: Engine, served_here: bool
+) -> None:
+    """As in Motion, which caches the props with the answer: an update op reading what the serve op
+    added (retrieved documents, say) gets it on a hit too, from Redis or from this process's copy."""
+    seen: list[tuple[str, Any, Any]] = []
+    rag = Component(unique("Rag"))
+
+    @rag.init_state
+    def setup() -> dict[str, Any]:
+        return {}
+
+    @rag.serve("ask")
+    def ask(state: Any, props: Any) -> str:
+        props["retrieved"] = ["doc-" + props["q"]]
+        props.pop("drop", None)
+        return "answer:" + props["q"]
+
+    @rag.update("ask")
+    def remember(state: Any, props: Any) -> dict[str, Any]:
+        seen.append((props["q"], props.get("retrieved"), props.get("drop")))
+        return {}
+
+    engine.add_component(rag)
+    instance = ComponentInstance(rag, unique("rag"), engine=engine)
+    options = {} if served_here else {"flush_update": True}  # flush_update goes the loop's way
+    results = [instance.run_result("ask", {"q": "x", "drop": 1}, **options) for _ in range(4)]
+    instance.flush_update("ask")
+    assert [r.cached for r in results] == [False, True, True, True]
+    assert seen == [("x", ["doc-x"], None)] * 4
 
 
 def test_a_cheap_op_is_not_run_again_for_an_answer_the_cache_holds(engine: Engine) -> None:
