@@ -50,8 +50,10 @@ class Component(ComponentSource):
         self, name: str, params: Mapping[str, Any] | None = None, cache_ttl: float = DEFAULT_CACHE_TTL
     ) -> None:
         self.name = validate_name(name, "component name")
-        if cache_ttl < 0:
-            raise ValueError("cache_ttl must be >= 0 (0 disables the cache)")
+        if not isinstance(cache_ttl, (int, float)) or isinstance(cache_ttl, bool) or cache_ttl < 0:
+            raise ArgumentTypeError(
+                f"cache_ttl must be a number of seconds >= 0 (0 disables the cache), not {cache_ttl!r}"
+            )
         self._params: Mapping[str, Any] = MappingProxyType(dict(params or {}))
         self._cache_ttl = float(cache_ttl)
         self._init_state: Callable[..., Any] | None = None

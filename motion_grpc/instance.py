@@ -110,9 +110,12 @@ class ComponentInstance:
         self._init_state_params = dict(init_state_params or {})
         self._keys = InstanceKeys.of(component.name, self.instance_id)
         self._caller_updates = CallerUpdates(engine, self._keys)
-        _call(self._engine.ensure_instance, component, self._keys, self._init_state_params, None)
+        if not self._engine.on_own_loop():  # in an async op, the first arun creates it instead
+            _call(self._engine.ensure_instance, component, self._keys, self._init_state_params, None)
         if flush_on_exit:
             atexit.register(self.shutdown)
+        #: As Motion's: True from creation until shutdown.
+        self.running = True
 
     @property
     def instance_name(self) -> str:
@@ -305,8 +308,11 @@ class ComponentInstance:
     def get_state(self) -> dict[str, Any]:
         return _call(self._engine.get_state, self.component.name, self.instance_id).state
 
-    def write_state(self, state_update: Mapping[str, Any], latest: bool = False) -> int:
-        """Patch state keys, serialized with queued updates; returns the new version."""
+    def write_state(self, state_update: Mapping[str, Any] | None, latest: bool = False) -> int:
+        """Patch state keys, serialized with queued updates; returns the new version (None or {}:
+        nothing to write, as in Motion; the current version)."""
+        if not state_update and (state_update is None or isinstance(state_update, Mapping)):
+            return self.get_version()
         if not isinstance(state_update, Mapping) or not all(isinstance(key, str) for key in state_update):
             raise ArgumentTypeError(
                 f"write_state takes a dict with string keys, not {type(state_update).__name__}"
@@ -333,6 +339,7 @@ class ComponentInstance:
             flows, self.flows_run = self.flows_run, set()
             for flow_key in sorted(flows):
                 self.flush_update(flow_key)
+        self.running = False
 
     close = shutdown
 

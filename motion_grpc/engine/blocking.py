@@ -58,8 +58,15 @@ class Engine:
         return self._loop.run(coroutine)  # type: ignore[no-any-return]
 
     async def acall(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Await a coroutine run on the engine's loop, from another event loop."""
+        """Await a coroutine run on the engine's loop, from another event loop or that one (an
+        async op calling another component)."""
+        if self._loop.is_current():
+            return await coroutine
         return await self._loop.submit(coroutine)
+
+    def on_own_loop(self) -> bool:
+        """Whether the caller runs on the engine's loop (in an async op), where it cannot block."""
+        return self._loop.is_current()
 
     @property
     def store(self) -> BlockingStore:
@@ -69,7 +76,10 @@ class Engine:
     # -- lookups ---------------------------------------------------------------------
 
     def add_component(self, component: Definable, replace: bool = False) -> None:
-        self.call(_now(self.core.add_component, component, replace))
+        if self._loop.is_current():  # an async op making an instance: already where the registry lives
+            self.core.add_component(component, replace)
+        else:
+            self.call(_now(self.core.add_component, component, replace))
 
     @property
     def components(self) -> list[ComponentDefinition]:

@@ -84,9 +84,9 @@ class Instances:
                 init = functools.partial(component.init_state_func, **params)
                 state = await self._runner.call(f"init_state of {component.name}", init, (), None)
             if not isinstance(state, Mapping) or not all(isinstance(key, str) for key in state):
-                raise OpError(
-                    f"init_state of {component.name} must return a dict with string keys", "TypeError"
-                )
+                message = f"init_state of {component.name} must return a dict with string keys"
+                # from a TypeError: in-process callers get that, as in Motion
+                raise OpError(message, "TypeError") from TypeError(message)
             fields = await self.encode(component, {}, state)
             self._check_size(component, fields)
             version = await self._store.init_commit(keys, token, fields)

@@ -212,6 +212,8 @@ class Serving:
         if not self._cheap(call):
             return None
         runtime = self._runtimes.get(call.keys)
+        if runtime.committed_elsewhere and call.flow.serve is not None:
+            return None
         if runtime.in_commit:
             return await runtime.snapshot_after_commit()
         return runtime.unchecked_snapshot()
@@ -225,7 +227,7 @@ class Serving:
         if not self._cheap(call):
             return None
         runtime = self._runtimes.peek(call.keys)
-        if runtime is None:
+        if runtime is None or runtime.committed_elsewhere:
             return None
         until = time.monotonic() + commit_wait
         while runtime.in_commit and time.monotonic() < until:
@@ -233,8 +235,12 @@ class Serving:
         return runtime.unchecked_snapshot()
 
     def _cheap(self, call: ServeCall) -> bool:
-        """Whether the flow's serve op may run on an unchecked snapshot: it is fast, or there is none."""
-        return call.flow.serve is None or self.serve_times.is_fast(call.component.name, call.flow.key)
+        """Whether the flow's serve op may run on an unchecked snapshot: there is none; or it is fast
+        and this process applies updates (else every commit is another's, and the op would run
+        twice whenever one came after the snapshot)."""
+        if call.flow.serve is None:
+            return True
+        return self._local is not None and self.serve_times.is_fast(call.component.name, call.flow.key)
 
     def known_hit(self, call: ServeCall, snapshot: Snapshot) -> CacheHit | None:
         """This process's copy of the cache entry for the run at the snapshot's version, if any."""
@@ -265,6 +271,9 @@ class Serving:
         if enqueued.code == protocol.CACHED:
             return self._hit(call, enqueued.cached, None)
         if enqueued.code in (protocol.STALE, protocol.NO_INSTANCE):
+            runtime = self._runtimes.peek(call.keys)  # (from callers' threads too: never reorders)
+            if runtime is not None and call.flow.serve is not None:
+                runtime.committed_elsewhere = True
             return None
         check_enqueue(call.keys, enqueued.code, self._store.max_queue)
         return Served.of(result, snapshot.version, known, enqueued)

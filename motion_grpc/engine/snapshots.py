@@ -50,7 +50,15 @@ def field_sizes(fields: Mapping[str, bytes]) -> dict[str, int]:
 class InstanceRuntime:
     """What this process keeps about one instance between calls."""
 
-    __slots__ = ("_commits", "_landed", "commits_started", "keys", "load_lock", "snapshot")
+    __slots__ = (
+        "_commits",
+        "_landed",
+        "commits_started",
+        "committed_elsewhere",
+        "keys",
+        "load_lock",
+        "snapshot",
+    )
 
     def __init__(self, keys: InstanceKeys) -> None:
         self.keys = keys
@@ -60,6 +68,9 @@ class InstanceRuntime:
         #: Commits of this process started so far: a read of Redis during which none started or
         #: was in flight saw every commit this process's snapshot reflects.
         self.commits_started = 0
+        #: Another process committed it behind this one's snapshot once: serve ops then run on
+        #: checked state only (once per run, as in Motion), not on the snapshot first.
+        self.committed_elsewhere = False
         self._landed: asyncio.Future[None] | None = None  # resolved once no commit is in flight
 
     @contextlib.contextmanager

@@ -44,14 +44,16 @@ class RedisSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RedisSettings | None:
-        """Settings from MOTION_REDIS_URL or Motion's MOTION_REDIS_HOST/PORT/DB/PASSWORD; None if unset."""
+        """Settings from MOTION_REDIS_URL or Motion's MOTION_REDIS_HOST/PORT/DB/PASSWORD (any of them
+        set, the others default as in Motion: localhost, 6379, 0); None if none is set."""
         env = os.environ if env is None else env
         url = env.get("MOTION_REDIS_URL")
         if url:
             return cls(url=url)
-        host = env.get("MOTION_REDIS_HOST")
-        if not host:
+        named = ("MOTION_REDIS_HOST", "MOTION_REDIS_PORT", "MOTION_REDIS_DB", "MOTION_REDIS_PASSWORD")
+        if not any(env.get(name) for name in named):
             return None
+        host = env.get("MOTION_REDIS_HOST") or "localhost"  # Motion's defaults for the ones unset
         port = env.get("MOTION_REDIS_PORT", "6379")
         db = env.get("MOTION_REDIS_DB", "0")
         password = env.get("MOTION_REDIS_PASSWORD")

@@ -5,6 +5,8 @@ import os
 from motion_grpc import Component
 
 Pids = Component("UpdatePids", cache_ttl=0)
+#: Every serve op call in this process, in order (serve ops run in the caller's process).
+SERVED: list[int] = []
 
 
 @Pids.init_state
@@ -14,6 +16,7 @@ def setup():
 
 @Pids.serve("record")
 def where(state, props):
+    SERVED.append(props.get("i", -1))
     return os.getpid()
 
 

@@ -297,6 +297,21 @@ def test_update_task_type_process_applies_updates_in_another_process() -> None:
     assert spawned.read_state("pids") == [worker, worker]
 
 
+def test_a_serve_op_runs_once_per_run_when_another_process_applies_the_updates() -> None:
+    """As in Motion: each commit is the worker's, after this process's snapshot; the serve op
+    (a charge, a counted model call) must not run on that snapshot first and again after."""
+    from tests.apps.process_updates import SERVED
+
+    spawned = Pids(unique("once"), update_task_type="process")
+    spawned.run("record", {"i": 0}, flush_update=True, timeout=60)
+    del SERVED[:]
+    for i in range(10):
+        spawned.run("record", {"i": i})
+        time.sleep(0.02)  # the worker commits meanwhile
+    spawned.flush_update("record", timeout=30)
+    assert SERVED == list(range(10))
+
+
 def test_update_task_type_is_thread_or_process() -> None:
     with pytest.raises(ValueError, match="update_task_type"):
         Tally(unique("type"), update_task_type="fiber")  # type: ignore[arg-type]
@@ -387,6 +402,69 @@ def test_a_serve_op_reads_serve_result_as_none_as_in_motion() -> None:
     instance = Echo(unique("echo"))
     assert instance.run("ask", {}, flush_update=True) == ("served", None)
     assert instance.read_state("seen") == ("served", None)
+
+
+def test_an_async_op_makes_and_runs_another_component_as_in_motion() -> None:
+    """`await Other(state.instance_id).arun(...)` inside an async op, as Motion's docs show: the
+    instance is made and run on the engine's own loop, without blocking it."""
+    Profile = Component(unique("CompatProfile").replace("-", "_"), cache_ttl=0)
+    Bot = Component(unique("CompatBot").replace("-", "_"), cache_ttl=0)
+
+    @Profile.init_state
+    def profile_setup():  # type: ignore[no-untyped-def]
+        return {"name": "ann", "hits": 0}
+
+    @Profile.serve("hit")
+    def profile_hit(state, props):  # type: ignore[no-untyped-def]
+        return state["name"], state["hits"]
+
+    @Profile.update("hit")
+    def profile_count(state, props):  # type: ignore[no-untyped-def]
+        return {"hits": state["hits"] + 1}
+
+    @Bot.serve("greet")
+    async def greet(state, props):  # type: ignore[no-untyped-def]
+        name, hits = await Profile(state.instance_id).arun("hit", {}, flush_update=True)
+        return f"hello {name} ({hits})"
+
+    @Bot.update("greet")
+    async def greeted(state, props):  # type: ignore[no-untyped-def]
+        await Profile(state.instance_id).arun("hit", {})
+        return {"greeted": props.serve_result}
+
+    bot = Bot(unique("bot"))
+    assert asyncio.run(bot.arun("greet", {}, flush_update=True)) == "hello ann (0)"
+    assert bot.run("greet", {}, flush_update=True) == "hello ann (2)"
+    assert bot.read_state("greeted") == "hello ann (2)"
+    profile = Profile(bot.instance_id)
+    profile.flush_update("hit")
+    assert profile.read_state("hits") == 4
+
+
+def test_smaller_motion_behaviours() -> None:
+    """`running`, write_state of nothing, init_state's and cache_ttl's error types, as in Motion."""
+    Plain = Component(unique("CompatPlain").replace("-", "_"), cache_ttl=0)
+
+    @Plain.init_state
+    def plain_setup():  # type: ignore[no-untyped-def]
+        return {"n": 1}
+
+    with Plain(unique("plain")) as instance:
+        assert instance.running is True
+        assert instance.write_state(None) == instance.write_state({}) == instance.get_version() == 1  # type: ignore[arg-type]
+        assert instance.read_state("n") == 1
+    assert instance.running is False
+
+    Listed = Component(unique("CompatListed").replace("-", "_"))
+
+    @Listed.init_state
+    def listed_setup():  # type: ignore[no-untyped-def]
+        return ["x"]
+
+    with pytest.raises(TypeError, match="must return a dict"):
+        Listed(unique("listed"))
+    with pytest.raises(ValueError, match="cache_ttl"):
+        Component(unique("CompatTtl").replace("-", "_"), cache_ttl=None)  # type: ignore[arg-type]
 
 
 def test_motion_max_state_bytes_sets_the_in_process_limit(monkeypatch: pytest.MonkeyPatch) -> None:

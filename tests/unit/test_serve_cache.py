@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from motion_grpc import codec
-from motion_grpc.engine.serve_cache import KnownResults
+from motion_grpc.engine.serve_cache import KnownResults, cache_hit, cached_answer
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import cache_value, now_ms
 
@@ -19,9 +19,9 @@ def test_a_copy_answers_its_own_version_until_it_expires() -> None:
     known.remember(KEYS, "f", _entry(3, {"a": [1]}))
     known.remember(KEYS, "old", _entry(3, "gone", ttl_ms=-1))
     hit = known.hit(KEYS, "f", 3)
-    assert hit is not None and hit == (3, {"a": [1]})
+    assert hit is not None and hit == (3, {"a": [1]}, None)
     hit.result["a"].append(2)  # each hit is a fresh copy: a caller's change stays its own
-    assert known.hit(KEYS, "f", 3) == (3, {"a": [1]})
+    assert known.hit(KEYS, "f", 3) == (3, {"a": [1]}, None)
     assert known.hit(KEYS, "f", 4) is None and known.hit(KEYS, "f", 2) is None
     assert known.hit(KEYS, "old", 3) is None and known.hit(KEYS, None, 3) is None
     assert known.hit(InstanceKeys.of("C", "other"), "f", 3) is None
@@ -37,3 +37,12 @@ def test_copies_are_bounded_by_count_and_bytes_the_oldest_going_first() -> None:
     for n in range(3):
         known.remember(KEYS, f"big{n}", _entry(1, "x" * 3_500))  # 3 of these exceed 10,000 bytes
     assert [known.hit(KEYS, f"big{n}", 1) is not None for n in range(3)] == [False, True, True]
+
+
+def test_an_entry_keeps_the_props_its_serve_op_left_when_they_differ() -> None:
+    sent = {"q": "x"}
+    plain = cache_hit(cache_value(3, now_ms() + 60_000, cached_answer("a", sent, dict(sent))), 3)
+    assert plain == (3, "a", None)
+    served = {"q": "x", "retrieved": ["doc"]}
+    hit = cache_hit(cache_value(3, now_ms() + 60_000, cached_answer("a", sent, served)), 3)
+    assert hit == (3, "a", served)

@@ -20,6 +20,13 @@ def test_motion_host_port_db_password() -> None:
     assert not settings.is_cluster
 
 
+def test_a_motion_port_alone_means_localhost_as_in_motion() -> None:
+    settings = RedisSettings.from_env({"MOTION_REDIS_PORT": "16402"})
+    assert settings is not None and settings.url == "redis://localhost:16402/0"
+    settings = RedisSettings.from_env({"MOTION_REDIS_DB": "2"})
+    assert settings is not None and settings.url == "redis://localhost:6379/2"
+
+
 def test_unset_means_embedded_default() -> None:
     assert RedisSettings.from_env({}) is None
 
