@@ -300,16 +300,16 @@ def test_update_task_type_process_applies_updates_in_another_process() -> None:
 def test_a_serve_op_runs_once_per_run_when_another_process_applies_the_updates() -> None:
     """As in Motion: each commit is the worker's, after this process's snapshot; the serve op
     (a charge, a counted model call) must not run on that snapshot first and again after."""
-    from tests.apps.process_updates import SERVED
+    from tests.apps.process_updates import SERVED as served
 
     spawned = Pids(unique("once"), update_task_type="process")
     spawned.run("record", {"i": 0}, flush_update=True, timeout=60)
-    del SERVED[:]
+    del served[:]
     for i in range(10):
         spawned.run("record", {"i": i})
         time.sleep(0.02)  # the worker commits meanwhile
     spawned.flush_update("record", timeout=30)
-    assert SERVED == list(range(10))
+    assert served == list(range(10))
 
 
 def test_update_task_type_is_thread_or_process() -> None:
