@@ -75,7 +75,9 @@ class CallerRuns:
                 if needs_loop(result):  # a plain function that returned a coroutine or async generator
                     result = self._loop.run(finish_serve(call, result))
             call.check(result)
-        except MotionError:  # maybe an artefact of a stale snapshot: decide on checked state
+        except MotionError:
+            if self._loop.run(serving.snapshot_is_current(call, snapshot)):
+                raise  # not an artefact of a stale snapshot: the op is not run again
             return self._checked(call)
         call.options.check_deadline()
         request = serving.fast_request(call, snapshot, served_props, result, known is not None)

@@ -194,7 +194,9 @@ class Serving:
                 result = await self.call_serve(call, served_props, snapshot)
             call.check(result)
         except MotionError:
-            return None  # maybe an artefact of a stale snapshot: decide on the checked path
+            if await self.snapshot_is_current(call, snapshot):
+                raise  # not an artefact of a stale snapshot: the op is not run again
+            return None
         call.options.check_deadline()
         from_copy = known is not None
         enqueued = await self._enqueue(self.fast_request(call, snapshot, served_props, result, from_copy))
@@ -202,6 +204,12 @@ class Serving:
         if isinstance(outcome, CacheHit):
             return await self.serve_cached(call, outcome)
         return outcome
+
+    async def snapshot_is_current(self, call: ServeCall, snapshot: Snapshot) -> bool:
+        """Whether Redis is still at the snapshot's version (one round trip): a serve op that failed
+        on it would fail the same on checked state, and its side effects must not happen twice."""
+        version, _ = await self._store.probe(call.keys, None)
+        return version == snapshot.version
 
     async def fast_snapshot(self, call: ServeCall) -> Snapshot | None:
         """The snapshot a cheap serve op may run on unchecked; None for a slow op, or none at hand.

@@ -467,6 +467,37 @@ def test_smaller_motion_behaviours() -> None:
         Component(unique("CompatTtl").replace("-", "_"), cache_ttl=None)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("from_loop", [False, True], ids=["run", "arun"])
+def test_a_cheap_serve_op_that_raises_runs_once_as_in_motion(from_loop: bool) -> None:
+    """A failure on current state is not retried on checked state: its side effects happen once."""
+    calls: list[int] = []
+    Charge = Component(unique("CompatCharge").replace("-", "_"), cache_ttl=0)
+
+    @Charge.init_state
+    def charge_setup():  # type: ignore[no-untyped-def]
+        return {"n": 0}
+
+    @Charge.serve("charge")
+    def charge(state, props):  # type: ignore[no-untyped-def]
+        calls.append(props["i"])
+        if props.get("fail"):
+            raise LookupError("card declined")
+        return state["n"]
+
+    instance = Charge(unique("charge"))
+
+    def run(props: dict[str, object]) -> object:
+        if from_loop:
+            return asyncio.run(instance.arun("charge", props))
+        return instance.run("charge", props)
+
+    for i in range(5):  # the engine learns the op is cheap: it runs on the snapshot first
+        run({"i": i})
+    with pytest.raises(LookupError, match="card declined"):
+        run({"i": 5, "fail": True})
+    assert calls == [0, 1, 2, 3, 4, 5]
+
+
 def test_motion_max_state_bytes_sets_the_in_process_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTION_MAX_STATE_BYTES", "2000")
     instance = Tally(unique("big"))
