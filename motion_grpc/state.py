@@ -82,3 +82,18 @@ class State(Mapping[str, Any]):
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of the state, its containers this view's copies."""
         return {key: self[key] for key in self._data}
+
+    def copy(self) -> dict[str, Any]:
+        """`to_dict`, under the name dict code uses (`new = state.copy()`, as on Motion's dict)."""
+        return self.to_dict()
+
+    def __or__(self, other: Mapping[str, Any]) -> dict[str, Any]:
+        """`state | {...}`: a plain dict, as with a dict state."""
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**self.to_dict(), **other}
+
+    def __ror__(self, other: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {**other, **self.to_dict()}
