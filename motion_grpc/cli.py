@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from motion_grpc import logs, observability
+from motion_grpc.arg_types import log_level, port, positive_int, seconds
 from motion_grpc.config import parse_args
 from motion_grpc.engine import EngineSettings
 from motion_grpc.operator_cli import add_operator_parsers, run_operator
@@ -31,20 +32,13 @@ from motion_grpc.store.records import DEFAULT_EVENTS_MAXLEN, events_retention_fr
 from motion_grpc.trust import add_trust_options, configure_process
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motion-grpc", description="Serve Motion components over gRPC.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="host every Component found in the given apps")
     serve.add_argument("apps", nargs="+", metavar="APP", help="a Python file or an importable module")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=50051, help="port to listen on; 0 picks a free one")
+    serve.add_argument("--port", type=port, default=50051, help="port to listen on; 0 picks a free one")
     serve.add_argument(
         "--redis",
         default=None,
@@ -68,21 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--processes",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="serving processes sharing the port (SO_REUSEPORT), one per core; the first supervises "
         "and exits non-zero when one dies (default 1)",
     )
-    serve.add_argument("--lease-ttl", type=float, default=5.0, help="update lease TTL in seconds")
+    serve.add_argument("--lease-ttl", type=seconds, default=5.0, help="update lease TTL in seconds")
     serve.add_argument(
         "--request-id-ttl",
-        type=_seconds,
+        type=seconds,
         default=24 * 3600.0,
         help="seconds a Run's request_id is remembered, so a client's retry enqueues nothing (default 24 h)",
     )
     serve.add_argument(
         "--sweep-interval",
-        type=float,
+        type=seconds,
         default=1.0,
         help="seconds between looks in Redis for updates queued by other processes (default 1)",
     )
@@ -103,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server's event loop: uvloop (less CPU per call; the default where installed), "
         "or asyncio's own",
     )
-    serve.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
+    serve.add_argument("--log-level", type=log_level, default=os.environ.get("MOTION_LOG_LEVEL", "INFO"))
     _add_watch_options(serve)
     add_security_options(serve)
     add_limit_options(serve)
@@ -119,7 +113,7 @@ def _add_engine_options(serve: argparse.ArgumentParser) -> None:
     defaults = EngineSettings()
     serve.add_argument(
         "--serve-threads",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.serve_threads,
         help=f"threads for sync serve ops, one per blocking call (default {defaults.serve_threads})",
     )
@@ -127,20 +121,20 @@ def _add_engine_options(serve: argparse.ArgumentParser) -> None:
         "--update-threads",
         "--update-workers",
         dest="update_threads",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.update_threads,
         help=f"threads for sync update ops and state hooks (default {defaults.update_threads})",
     )
     serve.add_argument(
         "--max-concurrent-updates",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.max_concurrent_updates,
         help="instances whose updates are applied at once; async update ops hold no thread "
         f"(default {defaults.max_concurrent_updates})",
     )
     serve.add_argument(
         "--max-concurrent-serves",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.max_concurrent_serves,
         help="Run/RunStream calls served at once; past it and --serve-queue, "
         f"RESOURCE_EXHAUSTED (default {defaults.max_concurrent_serves})",
@@ -153,19 +147,19 @@ def _add_engine_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--serve-timeout",
-        type=_seconds,
+        type=seconds,
         default=None,
         help="seconds a serve op may take unless it sets its own (default: no limit)",
     )
     serve.add_argument(
         "--update-timeout",
-        type=_seconds,
+        type=seconds,
         default=None,
         help="seconds an update op may take unless it sets its own (default: no limit)",
     )
     serve.add_argument(
         "--max-state-bytes",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.max_state_bytes,
         help="largest encoded state of one instance; an update past it fails with StateTooLarge, "
         "a state write or init_state past it answers RESOURCE_EXHAUSTED "
@@ -177,13 +171,6 @@ def _niceness(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 19:
         raise argparse.ArgumentTypeError(f"must be 0 to 19, not {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a number of seconds > 0")
     return value
 
 
@@ -207,19 +194,19 @@ def _engine_settings(args: argparse.Namespace) -> EngineSettings:
 def _add_watch_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--watch-heartbeat",
-        type=float,
+        type=seconds,
         default=10.0,
         help="seconds an idle WatchUpdates stream waits before a Progress heartbeat (default 10)",
     )
     serve.add_argument(
         "--watch-buffer",
-        type=_positive_int,
+        type=positive_int,
         default=10_000,
         help="live events buffered per watcher before it is ended with RESOURCE_EXHAUSTED",
     )
     serve.add_argument(
         "--events-retention",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="update events kept per instance for WatchUpdates resumes (trimmed approximately, "
         f"in blocks of ~100; default MOTION_EVENTS_RETENTION, else {DEFAULT_EVENTS_MAXLEN})",
@@ -242,17 +229,17 @@ def _add_migrate_parser(commands: Any) -> None:
     migrate.add_argument(
         "--instance", action="append", dest="instances", metavar="ID", help="only this instance (repeatable)"
     )
-    migrate.add_argument("--workers", type=_positive_int, default=4, help="migrations waited on at once")
+    migrate.add_argument("--workers", type=positive_int, default=4, help="migrations waited on at once")
     migrate.add_argument("--timeout", type=float, default=None, help="seconds to wait per instance")
     migrate.add_argument(
         "--events-retention",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help=f"as for serve (default MOTION_EVENTS_RETENTION, else {DEFAULT_EVENTS_MAXLEN})",
     )
     migrate.add_argument("--redis", default=None, help="as for serve")
     migrate.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="embedded Redis data directory")
-    migrate.add_argument("--log-level", default=os.environ.get("MOTION_LOG_LEVEL", "WARNING"))
+    migrate.add_argument("--log-level", type=log_level, default=os.environ.get("MOTION_LOG_LEVEL", "WARNING"))
 
 
 def _redis_settings(args: argparse.Namespace) -> RedisSettings:

@@ -134,15 +134,34 @@ def _from_file(actions: list[argparse.Action], path: str) -> dict[str, Any]:
         raise ConfigError(f"cannot read the config file {path}: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from exc
-    by_key = {action.dest: action for action in actions}
+    by_key = _file_keys(actions)
     values: dict[str, Any] = {}
     for key, value in table.items():
-        action = by_key.get(key.replace("-", "_"))
-        if action is None:
+        found = by_key.get(key.replace("-", "_"))
+        if found is None:
             known = ", ".join(sorted(by_key))
             raise ConfigError(f"{path}: unknown setting {key!r} (known: {known})")
-        values[action.dest] = convert(action, value, f"{path}: {key} = {value!r}")
+        action, named_by_flag = found
+        origin = f"{path}: {key} = {value!r}"
+        if action.nargs == 0 and not named_by_flag:  # `reflection = false`: the setting, not the flag
+            values[action.dest] = _switch(action, value, origin) is (action.const is True)
+        else:
+            values[action.dest] = convert(action, value, origin)
     return values
+
+
+def _file_keys(actions: list[argparse.Action]) -> dict[str, tuple[argparse.Action, bool]]:
+    """Config file keys: each flag's long names (`no_reflection`, aliases too), meaning what the
+    flag means; and each setting's own name where no flag has it (`reflection`), meaning the
+    setting (true: reflection on)."""
+    keys: dict[str, tuple[argparse.Action, bool]] = {}
+    for action in actions:
+        for option in action.option_strings:
+            if option.startswith("--"):
+                keys[option[2:].replace("-", "_")] = (action, True)
+    for action in actions:
+        keys.setdefault(action.dest, (action, False))
+    return keys
 
 
 def convert(action: argparse.Action, value: Any, origin: str) -> Any:

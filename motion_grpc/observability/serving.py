@@ -12,6 +12,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2
 from prometheus_client import CollectorRegistry
 
+from motion_grpc.arg_types import port
 from motion_grpc.observability import metrics, reflection, tracing
 from motion_grpc.observability.queue_depth import QueueCollector
 
@@ -38,7 +39,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         "--no-reflection", dest="reflection", action="store_false",
         help="do not serve gRPC reflection (on by default, so grpcurl can list and describe)",
     )  # fmt: skip
-    serve.add_argument("--metrics-port", type=int, default=0,
+    serve.add_argument("--metrics-port", type=port, default=0,
                        help="serve Prometheus metrics on http://HOST:PORT/metrics (0: off)")  # fmt: skip
     serve.add_argument(
         "--metrics-host", default=None, help="address of the metrics endpoint (default: --host)"

@@ -19,6 +19,7 @@ from typing import Any
 
 from grpc import aio
 
+from motion_grpc.arg_types import positive_int, seconds
 from motion_grpc.errors import (
     DeadlineExceededError,
     InvalidPropsError,
@@ -62,29 +63,29 @@ def add_limit_options(serve: argparse.ArgumentParser) -> None:
     add = serve.add_argument
     add(
         "--max-message-bytes",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.max_message_bytes,
         help=f"largest request or response message (default {defaults.max_message_bytes})",
     )
     add(
         "--max-props-bytes",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.max_props_bytes,
         help=f"largest props of a Run or RunStream, encoded (default {defaults.max_props_bytes})",
     )
     add(
         "--max-watches-per-peer",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.max_watches_per_peer,
         help=f"WatchUpdates calls open at once from one address (default {defaults.max_watches_per_peer})",
     )
     add(
         "--max-streams-per-peer",
-        type=_positive_int,
+        type=positive_int,
         default=defaults.max_streams_per_peer,
         help=f"RunStream calls open at once from one address (default {defaults.max_streams_per_peer})",
     )
-    add("--max-stream-seconds", type=float, default=defaults.max_stream_seconds,
+    add("--max-stream-seconds", type=seconds, default=defaults.max_stream_seconds,
         help=f"longest a RunStream call may run (default {defaults.max_stream_seconds:g})")  # fmt: skip
 
 
@@ -96,13 +97,6 @@ def limits_from_args(args: argparse.Namespace) -> Limits:
         max_streams_per_peer=args.max_streams_per_peer,
         max_stream_seconds=args.max_stream_seconds,
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
 
 
 def peer_of(context: aio.ServicerContext[Any, Any]) -> str:

@@ -42,6 +42,27 @@ def test_precedence_flag_over_env_over_file_over_default(
     assert args.lease_ttl == 5.0  # type: ignore[attr-defined]  # default
 
 
+@pytest.mark.parametrize(
+    ("line", "reflection"),
+    [
+        ("reflection = false", False),
+        ("reflection = true", True),
+        ("no_reflection = true", False),
+        ("no-reflection = false", True),
+    ],
+)
+def test_a_switch_in_the_file_means_what_its_key_says(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, line: str, reflection: bool
+) -> None:
+    """The setting's own name (reflection = false: off) or the flag's (no_reflection = true: off)."""
+    config = tmp_path / "motion.toml"
+    config.write_text(line + "\n")
+    monkeypatch.delenv("MOTION_CONFIG", raising=False)
+    monkeypatch.delenv("MOTION_NO_REFLECTION", raising=False)
+    args = _args(["--config", str(config)], monkeypatch)
+    assert args.reflection is reflection  # type: ignore[attr-defined]
+
+
 def test_existing_variables_keep_their_meaning(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MOTION_REDIS_URL", raising=False)
     args = _args([], monkeypatch, MOTION_REDIS_HOST="db.internal", MOTION_REDIS_PORT="6380",
