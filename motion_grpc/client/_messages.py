@@ -91,12 +91,21 @@ def service_config() -> str:
     return json.dumps(json.loads(text))
 
 
+#: Largest response a client takes by default: above the server's (--max-message-bytes, 8 MiB by
+#: default), so a large answer or state is never refused by the client after its run took effect.
+MAX_RECEIVE_BYTES = 64 * 1024 * 1024
+
+
 def channel_options(options: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """The caller's channel options, with the published service config unless they give their own."""
+    """The caller's channel options, with the published service config and MAX_RECEIVE_BYTES
+    unless they give their own."""
     given = list(options)
-    if any(name == "grpc.service_config" for name, _ in given):
-        return given
-    return [("grpc.service_config", service_config()), *given]
+    names = {name for name, _ in given}
+    defaults = [
+        ("grpc.service_config", service_config()),
+        ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+    ]
+    return [(name, value) for name, value in defaults if name not in names] + given
 
 
 class _RpcErrors:

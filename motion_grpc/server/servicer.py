@@ -21,6 +21,7 @@ from motion_grpc.errors import (
     InvalidPropsError,
     InvalidRequestIdError,
     Reason,
+    ResourceExhaustedError,
     UnimplementedError,
 )
 from motion_grpc.logs import excerpt
@@ -102,14 +103,21 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         if request.accept_pickle:
             for key, value in view.state.items():
                 response.pickled_state[key] = codec.pickle_dumps(value)
-            return response
-        for key, value in view.state.items():
-            try:
-                response.state.fields[key].CopyFrom(codec.to_value(value, f"state[{excerpt(key)}]"))
-            except codec.EncodeError as exc:
-                raise FailedPreconditionError(
-                    f"{exc}; read it with accept_pickle (Python clients), or leave it out with keys"
-                ) from exc
+        else:
+            for key, value in view.state.items():
+                try:
+                    response.state.fields[key].CopyFrom(codec.to_value(value, f"state[{excerpt(key)}]"))
+                except codec.EncodeError as exc:
+                    raise FailedPreconditionError(
+                        f"{exc}; read it with accept_pickle (Python clients), or leave it out with keys"
+                    ) from exc
+        limit = self._max_result_bytes
+        if limit is not None and (size := response.ByteSize()) > limit:
+            raise ResourceExhaustedError(
+                f"the state asked for is {size} bytes encoded, more than a response may carry "
+                f"({limit} bytes under --max-message-bytes); ask for fewer keys at a time, "
+                "or raise the limit"
+            )
         return response
 
     async def FlushUpdates(

@@ -246,6 +246,20 @@ def test_a_result_too_large_for_a_response_is_refused_before_anything_is_enqueue
         assert len(handle.run("big", {"size": 900_000})) == 900_000
         handle.flush()
         assert handle.get_state(["runs"]) == {"runs": 2}  # the two runs that were answered
+        handle.write_state({"blob": "y" * 600_000})  # a state may be larger than a response
+        handle.write_state({"more": "z" * 600_000})
+        with pytest.raises(ResourceExhaustedError, match="ask for fewer keys"):
+            handle.get_state()
+        assert handle.get_state(["runs"]) == {"runs": 2}
+
+
+def test_the_client_takes_every_answer_the_server_may_send(hostile: MotionClient) -> None:
+    """An answer between gRPC's 4 MiB default and the server's 8 MiB was refused by the client
+    after its run's updates had been enqueued: a caller retrying the "failed" run ran it twice."""
+    handle = hostile.instance("Hostile", unique())
+    assert len(handle.run("big", {"size": 6 * 1024 * 1024})) == 6 * 1024 * 1024
+    handle.flush()
+    assert handle.get_state(["runs"]) == {"runs": 1}
 
 
 def test_a_pickled_serve_result_may_be_nan(hostile: MotionClient) -> None:

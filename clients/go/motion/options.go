@@ -91,12 +91,20 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 }
 
 // grpcOptions turns the settings into dial options: transport, key, service config.
+// MaxReceiveBytes is the largest response a client takes unless its dial options say otherwise.
+const MaxReceiveBytes = 64 << 20
+
 func (s *settings) grpcOptions() []grpc.DialOption {
 	transport := insecure.NewCredentials()
 	if s.tls != nil {
 		transport = credentials.NewTLS(s.tls)
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(transport)}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(transport),
+		// Above the server's --max-message-bytes (8 MiB by default): a large answer or state is
+		// never refused here after its run took effect. A caller's dial options come later and win.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReceiveBytes)),
+	}
 	if s.apiKey != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer{key: s.apiKey, secure: s.tls != nil}))
 	}

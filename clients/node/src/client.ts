@@ -33,6 +33,9 @@ function motionService(): grpc.ServiceDefinition {
   return service;
 }
 
+/** The largest response a client takes unless its channelOptions say otherwise. */
+export const MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
 /** The retry policies motion-grpc publishes (proto/motion/v1/service_config.json). */
 export function defaultServiceConfig(): object {
   return JSON.parse(readFileSync(`${PROTO_DIR}/motion/v1/service_config.json`, 'utf8')) as object;
@@ -77,7 +80,12 @@ export class MotionClient {
     if (options.apiKey !== undefined && !/^[\x21-\x7e]+$/.test(options.apiKey)) {
       throw new TypeError('apiKey must be printable ASCII without spaces');
     }
-    const channelOptions: grpc.ChannelOptions = { ...options.channelOptions };
+    // Above the server's --max-message-bytes (8 MiB by default): a large answer or state is never
+    // refused here after its run took effect. The caller's channelOptions win.
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+      ...options.channelOptions,
+    };
     const serviceConfig = options.serviceConfig === undefined ? defaultServiceConfig() : options.serviceConfig;
     if (serviceConfig !== null) channelOptions['grpc.service_config'] = JSON.stringify(serviceConfig);
     if (typeof options.tls === 'object' && options.tls.serverName !== undefined) {

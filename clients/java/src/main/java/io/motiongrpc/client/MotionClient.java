@@ -135,6 +135,9 @@ public final class MotionClient implements AutoCloseable {
     }
   }
 
+  /** The largest response a client takes: above the server's --max-message-bytes (8 MiB by default). */
+  public static final int MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
   /** The service config of proto/motion/v1/service_config.json, as gRPC's channel builders take it. */
   public static Map<String, ?> defaultServiceConfig() {
     try (InputStream in = MotionClient.class.getResourceAsStream("service_config.json")) {
@@ -200,7 +203,10 @@ public final class MotionClient implements AutoCloseable {
     }
 
     ManagedChannel channel() {
-      ManagedChannelBuilder<?> builder = Grpc.newChannelBuilder(target, credentials());
+      // Above the server's --max-message-bytes (8 MiB by default): a large answer or state is
+      // never refused here after its run took effect.
+      ManagedChannelBuilder<?> builder =
+          Grpc.newChannelBuilder(target, credentials()).maxInboundMessageSize(MAX_RECEIVE_BYTES);
       if (serviceConfig == null) return builder.disableRetry().build();
       return builder.defaultServiceConfig(serviceConfig).enableRetry().build();
     }
