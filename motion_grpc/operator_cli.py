@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import grpc
@@ -118,7 +118,7 @@ def _call(args: argparse.Namespace, output: Output) -> int:
     summary += f"{len(outcome.update_ids)} update(s) {queued})"
     lines = [_pretty(outcome.result), summary, *_outcome_lines(outcome.update_outcomes)]
     output.emit("\n".join(lines), _run_dict(outcome))
-    return 0
+    return _status(outcome.update_outcomes)
 
 
 def _state(args: argparse.Namespace, output: Output) -> int:
@@ -142,7 +142,12 @@ def _flush(args: argparse.Namespace, output: Output) -> int:
     summary = f"updates of {name} done: version {outcome.version}, {len(failed)} failed or discarded"
     human = "\n".join([summary, *_outcome_lines(outcome.failed)])
     output.emit(human, {"version": outcome.version, "failed": failed})
-    return 0
+    return _status(outcome.failed)
+
+
+def _status(outcomes: Sequence[pb.UpdateOutcome]) -> int:
+    """The exit status: 1 when an update awaited failed (a discarded one did not), else 0."""
+    return 1 if any(event.status == pb.UPDATE_STATUS_FAILED for event in outcomes) else 0
 
 
 def _write_state(args: argparse.Namespace, output: Output) -> int:

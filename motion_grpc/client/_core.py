@@ -23,6 +23,7 @@ from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.client import _messages as m
 from motion_grpc.client._stream_messages import RunStreamState, WatchState, watch_request
 from motion_grpc.client._unflushed import UnflushedUpdates
+from motion_grpc.errors import UpdateFailedError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,6 +76,12 @@ def _deleted(reply: pb.DeleteInstanceResponse) -> bool:
 
 
 def _serve_result(outcome: m.RunOutcome) -> Any:
+    """The serve op's result; UpdateFailedError (a RuntimeError, as in-process runs raise) when an
+    update the run waited for (flush_update) failed: `run` returns nothing else that would say so."""
+    for event in outcome.update_outcomes:
+        if event.status == pb.UPDATE_STATUS_FAILED:
+            message = f"update op {event.op} of flow {event.flow} failed: {event.error_type}: "
+            raise UpdateFailedError(message + event.error_message, event.error_type)
     return outcome.result
 
 
@@ -172,7 +179,9 @@ class InstanceCore:
 
     @_takes_arguments_of(run_outcome)
     def run(self, *args: Any, **kwargs: Any) -> Call[Any]:
-        """Run a flow and return the serve op's result."""
+        """Run a flow and return the serve op's result. With `flush_update`, an update it waited
+        for that failed raises UpdateFailedError (a RuntimeError, as in-process); `run_outcome`
+        reports it among its outcomes instead."""
         return self.run_outcome(*args, **kwargs).then(_serve_result)
 
     def stream(

@@ -22,9 +22,9 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def cli_json(capsys: pytest.CaptureFixture[str], server: ServerProcess, *argv: str) -> Any:
+def cli_json(capsys: pytest.CaptureFixture[str], server: ServerProcess, *argv: str, status: int = 0) -> Any:
     code, out, err = cli(capsys, *argv, "--target", server.target, "--json")
-    assert code == 0, err
+    assert code == status, err
     return json.loads(out)
 
 
@@ -51,6 +51,20 @@ def test_call_human_output_shows_result_then_summary(
     assert lines[1].startswith("(version 1") and "1 update(s) queued" in lines[1]
 
 
+def test_an_awaited_update_that_failed_exits_1(capsys: pytest.CaptureFixture[str], server: ServerProcess) -> None:
+    """`call --flush` and `flush` say so in their status, as the README's "exit 1: refused or failed"."""
+    instance = unique("failing")
+    code, out, _ = cli(capsys, "call", "Faulty", instance, "go", "--props", '{"fail_update": true}',
+                       "--flush", "--target", server.target)  # fmt: skip
+    assert code == 1 and "KeyError" in out
+    cli(capsys, "call", "Faulty", instance, "go", "--props", '{"fail_update": true, "sleep": 0.3}',
+        "--target", server.target)  # fmt: skip
+    code, out, _ = cli(capsys, "flush", "Faulty", instance, "--target", server.target)
+    assert code == 1 and "1 failed" in out
+    code, _, _ = cli(capsys, "call", "Faulty", instance, "go", "--flush", "--target", server.target)
+    assert code == 0
+
+
 def test_state_and_version_come_from_one_read(
     capsys: pytest.CaptureFixture[str], server: ServerProcess, client: MotionClient
 ) -> None:
@@ -68,7 +82,7 @@ def test_flush_waits_and_reports_failed_updates(
     handle = client.instance("Faulty", unique("flush"))
     handle.run("go", {"sleep": 0.2})
     handle.run("go", {"fail_update": True})
-    answer = cli_json(capsys, server, "flush", "Faulty", handle.instance_id, "--timeout", "30")
+    answer = cli_json(capsys, server, "flush", "Faulty", handle.instance_id, "--timeout", "30", status=1)
     assert answer["version"] == 2  # the first update applied; the failing one changed nothing
     assert [(f["status"], f["error_type"]) for f in answer["failed"]] == [("FAILED", "KeyError")]
 

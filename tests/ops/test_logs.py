@@ -9,7 +9,7 @@ import pathlib
 import pytest
 
 from motion_grpc import MotionClient
-from motion_grpc.errors import MotionError
+from motion_grpc.errors import MotionError, UpdateFailedError
 from tests.helpers import ServerProcess, assert_eventually, unique
 
 SECRET = "props-value-that-must-not-be-logged"
@@ -29,7 +29,8 @@ def test_json_log_lines_parse_and_leave_props_out(tmp_path: pathlib.Path, redis_
         MotionClient(server.target) as motion,
     ):
         handle = motion.instance("Faulty", unique("logs"))
-        handle.run("go", props={"fail_update": True, "secret": SECRET}, flush_update=True)
+        with pytest.raises(UpdateFailedError):  # the run waited for its update, which failed
+            handle.run("go", props={"fail_update": True, "secret": SECRET}, flush_update=True)
         with pytest.raises(MotionError):
             handle.run("go", props={"fail": "x", "secret": SECRET})
         failures = assert_eventually(
