@@ -22,7 +22,9 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def cli_json(capsys: pytest.CaptureFixture[str], server: ServerProcess, *argv: str, status: int = 0) -> Any:
+def cli_json(
+    capsys: pytest.CaptureFixture[str], server: ServerProcess, *argv: str, status: int = 0
+) -> Any:
     code, out, err = cli(capsys, *argv, "--target", server.target, "--json")
     assert code == status, err
     return json.loads(out)
@@ -51,7 +53,9 @@ def test_call_human_output_shows_result_then_summary(
     assert lines[1].startswith("(version 1") and "1 update(s) queued" in lines[1]
 
 
-def test_an_awaited_update_that_failed_exits_1(capsys: pytest.CaptureFixture[str], server: ServerProcess) -> None:
+def test_an_awaited_update_that_failed_exits_1(
+    capsys: pytest.CaptureFixture[str], server: ServerProcess
+) -> None:
     """`call --flush` and `flush` say so in their status, as the README's "exit 1: refused or failed"."""
     instance = unique("failing")
     code, out, _ = cli(capsys, "call", "Faulty", instance, "go", "--props", '{"fail_update": true}',
