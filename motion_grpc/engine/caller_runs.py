@@ -61,6 +61,7 @@ class CallerRuns:
             return None
         core = self._core
         serving = core.serving
+        restarts = core.store.restarts
         snapshot = serving.fast_snapshot_here(call, COMMIT_WAIT) if serving.serves_here(call) else None
         if snapshot is None:
             return None
@@ -80,6 +81,8 @@ class CallerRuns:
                 raise  # not an artefact of a stale snapshot: the op is not run again
             return self._checked(call)
         call.options.check_deadline()
+        if core.store.restarts != restarts:  # Redis restarted meanwhile: it may have lost that state
+            return self._checked(call)
         request = serving.fast_request(call, snapshot, served_props, result, known is not None)
         enqueued = core.store.enqueue_blocking(request, self._client_here())
         outcome = serving.fast_outcome(call, snapshot, result, enqueued, known is not None)

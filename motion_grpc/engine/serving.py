@@ -181,6 +181,7 @@ class Serving:
         slow): the caller then serves the checked way. Re-running a cheap op
         costs less than the round trip that checking first would cost every time.
         """
+        restarts = self._store.restarts
         snapshot = await self.fast_snapshot(call)
         if snapshot is None:
             return None
@@ -198,6 +199,8 @@ class Serving:
                 raise  # not an artefact of a stale snapshot: the op is not run again
             return None
         call.options.check_deadline()
+        if self._store.restarts != restarts:  # Redis restarted meanwhile: it may have lost that state
+            return None
         from_copy = known is not None
         enqueued = await self._enqueue(self.fast_request(call, snapshot, served_props, result, from_copy))
         outcome = self.fast_outcome(call, snapshot, result, enqueued, from_copy)
@@ -305,6 +308,7 @@ class Serving:
     async def _serve_checked(self, call: ServeCall) -> Served:
         """Read the version (and the cache) first, then serve and enqueue."""
         options = call.options
+        restarts = self._store.restarts
         version, cached = await self._instances.checked_version(
             call.component, call.keys, call.lookup, options.init_state_params, options.deadline
         )
@@ -316,6 +320,8 @@ class Serving:
         result = await self.call_serve(call, served_props, snapshot)
         options.check_deadline()
         call.check(result)
+        if self._store.restarts != restarts:  # Redis restarted meanwhile: it may have lost that state
+            return await self._serve_checked(call)
         cache = self._cached(call, snapshot.version, served_props, result)
         enqueued = await self.enqueue(call, result, cache, snapshot.version, served_props)
         return Served.of(result, snapshot.version, False, enqueued)

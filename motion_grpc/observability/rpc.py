@@ -6,6 +6,7 @@ the status that interceptor chose (read from the context after an abort).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -28,10 +29,19 @@ def _method_of(full_method: str) -> str:
 def _code_of(context: aio.ServicerContext[Any, Any], error: BaseException | None) -> str:
     code = context.code()
     if code is None:
-        return "OK" if error is None else "UNKNOWN"
+        if error is None:
+            return "OK"
+        if isinstance(error, asyncio.CancelledError):  # the caller cancelled, or its deadline passed
+            return "DEADLINE_EXCEEDED" if _deadline_passed(context) else "CANCELLED"
+        return "UNKNOWN"
     if isinstance(code, grpc.StatusCode):
         return code.name
     return _CODE_NAMES.get(code, str(code))
+
+
+def _deadline_passed(context: aio.ServicerContext[Any, Any]) -> bool:
+    remaining = context.time_remaining()
+    return remaining is not None and remaining <= 0
 
 
 class ObservingInterceptor(WrappingInterceptor):

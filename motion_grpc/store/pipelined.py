@@ -307,6 +307,8 @@ class PipelinedRedis(_Commands):
         self._open: set[_Connection] = set()  # closed on aclose, even mid-read
         self._run_id: bytes | None = None  # of the Redis server the shared connection last reached
         self._restarted: list[Callable[[], None]] = []
+        #: Times the shared connection found another Redis process than before (see on_restart).
+        self.restarts = 0
 
     def on_restart(self, callback: Callable[[], None]) -> None:
         """Call `callback` when the shared connection, opened again, reaches another Redis process
@@ -371,32 +373,42 @@ class PipelinedRedis(_Commands):
     async def _connect(self) -> _Connection:
         """The shared connection, opened if needed; concurrent callers share one attempt."""
         if self._connecting is None:
-            self._connecting = asyncio.ensure_future(self._dial())
+            self._connecting = asyncio.ensure_future(self._dial_shared())
         connecting = self._connecting
         try:
-            connection = await asyncio.shield(connecting)
-            if self._restarted and self._connection is not connection:
-                self._connection = connection
-                await self._check_run_id(connection)
-            self._connection = connection
-            return connection
+            self._connection = await asyncio.shield(connecting)
+            return self._connection
         finally:
             if connecting.done() and self._connecting is connecting:
                 self._connecting = None
 
-    async def _check_run_id(self, connection: _Connection) -> None:
+    async def _dial_shared(self) -> _Connection:
+        """A new shared connection. When it reaches another Redis process than before, the callers
+        that waited for it fail (ConnectionError): what they send was decided on state that Redis
+        may have lost; they are told like those whose connection broke, and the next calls go on."""
+        connection = await self._dial()
+        if self._restarted and await self._other_run_id(connection):
+            self._connection = connection
+            self.restarts += 1
+            for callback in self._restarted:
+                callback()
+            raise redis.exceptions.ConnectionError(
+                "Redis restarted or failed over (another run_id) and may have lost data; try again"
+            )
+        return connection
+
+    async def _other_run_id(self, connection: _Connection) -> bool:
+        """Whether `connection` reached another Redis process than the last one (INFO's run_id)."""
         command: tuple[Any, ...] = ("INFO", "server")
         reply = await connection.send(hiredis.pack_command(command), 1)
         if not isinstance(reply, bytes):  # INFO not allowed (ACL, renamed): nothing to compare
-            return
+            return False
         found = re.search(rb"^run_id:(\w+)", reply, re.MULTILINE)
         run_id = found.group(1) if found else None
         if run_id is None or run_id == self._run_id:
-            return
+            return False
         before, self._run_id = self._run_id, run_id
-        if before is not None:
-            for callback in self._restarted:
-                callback()
+        return before is not None
 
     async def _dial(self) -> _Connection:
         """A new connection, set up (authenticated, on its database)."""

@@ -101,6 +101,12 @@ class Store(EventReads):
         self.events_maxlen = events_retention_from_env() if events_maxlen is None else events_maxlen
         self.max_queue = max_queue
 
+    @property
+    def restarts(self) -> int:
+        """Times Redis was found to be another process than before (always 0 on a cluster): a
+        serve decided on state read before a change of it must not be enqueued."""
+        return self.client.restarts if isinstance(self.client, PipelinedRedis) else 0
+
     def on_restart(self, callback: Callable[[], None]) -> None:
         """Call `callback` when Redis is found to be another process than before (it restarted or
         failed over, and may have lost data); not told on a cluster."""

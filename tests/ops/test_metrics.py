@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -14,7 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from motion_grpc import MotionClient
-from motion_grpc.errors import MotionError
+from motion_grpc._proto.motion.v1 import motion_pb2 as pb
+from motion_grpc.errors import MotionError, UpdateFailedError
 from motion_grpc.store import RedisServer
 from tests.helpers import ServerProcess, assert_eventually, clean_env, free_port, unique
 from tests.processes import ProcessInfo, children_of
@@ -78,7 +80,8 @@ def test_failed_updates_count_by_error_type_and_errors_by_status(
     port = metrics_server[1]
     before = scrape(port)
     handle = motion.instance("Faulty", unique("metrics"))
-    handle.run("go", props={"fail_update": True}, flush_update=True)
+    with pytest.raises(UpdateFailedError):
+        handle.run("go", props={"fail_update": True}, flush_update=True)
     with pytest.raises(MotionError) as caught:
         handle.run("no-such-flow")
     assert caught.value.code == grpc.StatusCode.NOT_FOUND
@@ -86,6 +89,23 @@ def test_failed_updates_count_by_error_type_and_errors_by_status(
     assert_eventually(lambda: _moved(port, before, "motion_updates_failed_total", **failed))
     assert_eventually(
         lambda: _moved(port, before, "motion_rpc_duration_seconds_count", method="Run", code="NOT_FOUND")
+    )
+
+
+def test_a_call_its_caller_cancelled_counts_as_cancelled_not_unknown(
+    motion: MotionClient, metrics_server: tuple[ServerProcess, int]
+) -> None:
+    port = metrics_server[1]
+    before = scrape(port)
+    handle = motion.instance("InitOnce", unique("cancelled"))  # its init_state takes 0.3 s
+    call = motion.stub.Run.future(pb.RunRequest(instance=handle.ref, flow="who"), timeout=10)
+    time.sleep(0.1)
+    call.cancel()
+    assert_eventually(
+        lambda: _moved(port, before, "motion_rpc_duration_seconds_count", method="Run", code="CANCELLED")
+    )
+    assert sample(scrape(port), "motion_rpc_duration_seconds_count", method="Run", code="UNKNOWN") == sample(
+        before, "motion_rpc_duration_seconds_count", method="Run", code="UNKNOWN"
     )
 
 

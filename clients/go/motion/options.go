@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -81,8 +82,8 @@ func WithAPIKey(key string) Option {
 // WithServiceConfig replaces the default service config (DefaultServiceConfig:
 // retries of UNAVAILABLE for the idempotent RPCs and Run) with this JSON; ""
 // turns retries off.
-func WithServiceConfig(json string) Option {
-	return func(s *settings) error { s.serviceConfig = json; return nil }
+func WithServiceConfig(config string) Option {
+	return func(s *settings) error { s.serviceConfig = config; return nil }
 }
 
 // WithDialOptions passes gRPC dial options through (interceptors, keepalive...).
@@ -90,10 +91,32 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(s *settings) error { s.dialOptions = append(s.dialOptions, opts...); return nil }
 }
 
-// grpcOptions turns the settings into dial options: transport, key, service config.
+// WithLoadBalancing adds a load-balancing policy ("round_robin" over a headless
+// Service's DNS records, say) to the service config, keeping its retry policy:
+// a service config of your own through WithDialOptions would replace it.
+func WithLoadBalancing(policy string) Option {
+	return func(s *settings) error {
+		if s.serviceConfig == "" {
+			s.serviceConfig = "{}"
+		}
+		var config map[string]any
+		if err := json.Unmarshal([]byte(s.serviceConfig), &config); err != nil {
+			return fmt.Errorf("motion: the service config is not JSON: %w", err)
+		}
+		config["loadBalancingConfig"] = []any{map[string]any{policy: map[string]any{}}}
+		merged, err := json.Marshal(config)
+		if err != nil {
+			return err
+		}
+		s.serviceConfig = string(merged)
+		return nil
+	}
+}
+
 // MaxReceiveBytes is the largest response a client takes unless its dial options say otherwise.
 const MaxReceiveBytes = 64 << 20
 
+// grpcOptions turns the settings into dial options: transport, key, service config.
 func (s *settings) grpcOptions() []grpc.DialOption {
 	transport := insecure.NewCredentials()
 	if s.tls != nil {
