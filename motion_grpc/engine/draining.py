@@ -40,7 +40,7 @@ from motion_grpc.observability import updates as observed
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import EnqueueRequest, EnqueueResult, Entry, Taken
-from motion_grpc.store.store import Store
+from motion_grpc.store.store import Store, TakeAfterEnqueueError
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +293,10 @@ class Drainer:
             enqueued, taken = await self._store.enqueue_then_take(
                 opening.request, drain.token, self._leases.ttl_ms, drain.policies.args, GROUP_MAX
             )
+        except TakeAfterEnqueueError as exc:  # the run took effect: answer it; a later drain applies it
+            opening.land(exc.enqueued)
+            drain.held = True
+            raise exc.error from exc
         except BaseException as exc:
             opening.fail(exc)
             drain.held = True  # the take may have leased the instance: hand it back (no-op if not)

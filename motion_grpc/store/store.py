@@ -16,6 +16,7 @@ from typing import Any
 import redis
 from redis.asyncio.cluster import RedisCluster
 
+from motion_grpc.errors import MotionError
 from motion_grpc.store import protocol, scripts
 from motion_grpc.store.event_reads import EventReads
 from motion_grpc.store.keys import InstanceKeys, index_key, pending_key, wake_channel
@@ -31,6 +32,7 @@ from motion_grpc.store.records import (
     enqueue_result,
     events_retention_from_env,
     mapped_async,
+    mapped_error,
     now_ms,
     store_errors,
     take_args,
@@ -75,6 +77,16 @@ _COMMIT = _Script(scripts.COMMIT)
 _RENEW = _Script(scripts.RENEW)
 _RELEASE = _Script(scripts.RELEASE)
 _SCRIPTS = (_INIT_BEGIN, _INIT_COMMIT, _DELETE, _ENQUEUE, _TAKE, _COMMIT, _RENEW, _RELEASE)
+
+
+class TakeAfterEnqueueError(Exception):
+    """The take that rode along with an enqueue failed (`error`), the enqueue having landed
+    (`enqueued`): its run is answered as enqueued, and its entries wait for another drain."""
+
+    def __init__(self, enqueued: EnqueueResult, error: MotionError) -> None:
+        super().__init__(str(error))
+        self.enqueued = enqueued
+        self.error = error
 
 
 class Store(EventReads):
@@ -310,9 +322,10 @@ class Store(EventReads):
             taken = await _TAKE(self.client, *self._take_input(keys, take))
         elif isinstance(taken, redis.exceptions.NoScriptError):
             taken = await _TAKE(self.client, *self._take_input(keys, take))
-        for reply in (enqueued, taken):
-            if isinstance(reply, Exception):
-                raise reply
+        if isinstance(enqueued, Exception):
+            raise enqueued
+        if isinstance(taken, Exception):  # the run's entries are queued: only the drain did not start
+            raise TakeAfterEnqueueError(enqueue_result(enqueued), mapped_error(taken)) from taken
         return enqueue_result(enqueued), taken_reply(taken)
 
     @property

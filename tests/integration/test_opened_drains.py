@@ -9,6 +9,7 @@ from motion_grpc import Component
 from motion_grpc.engine import AsyncEngine, RunOptions
 from motion_grpc.engine.serving import queue_entries
 from motion_grpc.store import protocol
+from motion_grpc.store.store import TakeAfterEnqueueError
 from tests.helpers import run_engines, unique
 
 Counter = Component("OpenedCounter", cache_ttl=0)
@@ -86,6 +87,34 @@ def test_a_run_cancelled_while_its_enqueue_opens_the_drain_still_has_its_update_
         assert scheduler.draining(keys)
         enqueue.cancel()
         await asyncio.sleep(0.5)
+        await engine.flush("OpenedCounter", instance_id)
+        assert (await engine.get_state("OpenedCounter", instance_id)).state == {"n": 2}
+
+    run_engines(redis_url, [Counter], scenario)
+
+
+def test_a_run_whose_enqueue_landed_is_answered_when_the_take_riding_along_fails(redis_url: str) -> None:
+    """Redis refusing the take (out of memory, say) after the enqueue landed: the run took effect,
+    so it is answered as such (a caller told to retry would run it twice); a later drain applies it."""
+
+    async def scenario(engine: AsyncEngine) -> None:
+        instance_id = unique("take-fails")
+        await engine.run("OpenedCounter", instance_id, "add", {}, RunOptions(flush_update=True))
+        opened = engine.store.enqueue_then_take
+        broken = 0
+
+        async def take_refused(request: Any, token: str, ttl_ms: int, policies: Any, group_max: int) -> Any:
+            nonlocal broken
+            try:  # a lease TTL Redis refuses: the TAKE fails, after the ENQUEUE before it ran
+                return await opened(request, token, -1, policies, group_max)
+            except TakeAfterEnqueueError:
+                broken += 1
+                raise
+
+        engine.store.enqueue_then_take = take_refused  # type: ignore[method-assign]
+        served = await engine.run("OpenedCounter", instance_id, "add", {})
+        engine.store.enqueue_then_take = opened  # type: ignore[method-assign]
+        assert broken == 1 and served.result == 1 and len(served.update_ids) == 1
         await engine.flush("OpenedCounter", instance_id)
         assert (await engine.get_state("OpenedCounter", instance_id)).state == {"n": 2}
 
