@@ -20,6 +20,7 @@ take in the enqueue's round trip, and answers the run when that lands.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
@@ -35,7 +36,12 @@ from motion_grpc.engine.instances import Instances
 from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
 from motion_grpc.engine.state_codec import has_hooks
-from motion_grpc.errors import FailedPreconditionError, MotionError
+from motion_grpc.errors import (
+    FailedPreconditionError,
+    MotionError,
+    ResourceExhaustedError,
+    StoreUnavailableError,
+)
 from motion_grpc.observability import updates as observed
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
@@ -46,6 +52,10 @@ log = logging.getLogger(__name__)
 
 #: At most this many cheap update ops are applied together under one commit.
 GROUP_MAX = 32
+#: A commit Redis refuses (out of memory, unreachable) is sent again for this long, first after
+#: COMMIT_RETRY_FIRST seconds, doubling up to 1 s.
+COMMIT_RETRY_SECONDS = 30.0
+COMMIT_RETRY_FIRST = 0.05
 #: An update op is cheap (groupable) when it takes less than this on average.
 FAST_OP_SECONDS = 0.002
 _DISCARD_KINDS = {
@@ -364,24 +374,10 @@ class Drainer:
             return await self._commit(drain, runtime, taken.version, Applied(records))
         snapshot = await self._snapshot_for(drain, runtime, taken)
         if attempts > 1 and self._isolation is not None:
-            applied = await self._apply_isolated(self._isolation, drain, taken)
+            applied = await _apply_isolated(self._isolation, drain, taken, self._settings.backoff)
         else:
             applied = await self._applier.apply(keys, drain.component, snapshot, taken)
         return await self._commit(drain, runtime, snapshot.version, applied)
-
-    async def _apply_isolated(self, isolation: Isolation, drain: _Drain, taken: Taken) -> Applied:
-        """A retry, whose op may be what ended the process of the attempt before, elsewhere."""
-        try:
-            return await isolation(drain.keys, drain.component, taken)
-        except ProcessExitedError as exc:
-            if exc.in_hand > 1:  # which op ended it is not known: each is tried again, alone
-                raise DrainBackoffError(self._settings.backoff, str(exc)) from exc
-            message = (
-                f"{exc}, on attempt {max(taken.attempts)}: an op that ends the process running it "
-                "(os._exit, a crash in native code, running out of memory) is not tried again"
-            )
-            pairs = zip(taken.entries, taken.attempts)
-            return Applied([failed(entry, PROCESS_EXITED, message, attempt) for entry, attempt in pairs])
 
     async def _snapshot_for(self, drain: _Drain, runtime: InstanceRuntime, taken: Taken) -> Snapshot:
         """The state the taken entries apply to; DrainBackoffError when it cannot be loaded."""
@@ -407,6 +403,13 @@ class Drainer:
         return f"gave up after {attempts} attempts that did not finish (worker crashed?)"
 
     async def _commit(
+        self, drain: _Drain, runtime: InstanceRuntime, base: int, applied: Applied
+    ) -> Taken | None:
+        """`_commit_once`, again while Redis refuses it for a while (see `_until_committed`)."""
+        commit = functools.partial(self._commit_once, drain, runtime, base, applied)
+        return await _until_committed(commit, lambda: self.stopping, drain.keys)
+
+    async def _commit_once(
         self, drain: _Drain, runtime: InstanceRuntime, base: int, applied: Applied
     ) -> Taken | None:
         """Commit on top of version `base`, and unless stopping take the next entries in the same trip."""
@@ -437,6 +440,42 @@ class Drainer:
         _log_failures(keys, applied)
         observed.committed(keys.component, applied.records)
         return taken
+
+
+async def _apply_isolated(isolation: Isolation, drain: _Drain, taken: Taken, backoff: float) -> Applied:
+    """A retry, whose op may be what ended the process of the attempt before, elsewhere."""
+    try:
+        return await isolation(drain.keys, drain.component, taken)
+    except ProcessExitedError as exc:
+        if exc.in_hand > 1:  # which op ended it is not known: each is tried again, alone
+            raise DrainBackoffError(backoff, str(exc)) from exc
+        message = (
+            f"{exc}, on attempt {max(taken.attempts)}: an op that ends the process running it "
+            "(os._exit, a crash in native code, running out of memory) is not tried again"
+        )
+        pairs = zip(taken.entries, taken.attempts)
+        return Applied([failed(entry, PROCESS_EXITED, message, attempt) for entry, attempt in pairs])
+
+
+async def _until_committed(
+    commit: Callable[[], Awaitable[Taken | None]], stopping: Callable[[], bool], keys: InstanceKeys
+) -> Taken | None:
+    """`commit()`, sent again while Redis refuses it (out of memory, unreachable) for up to
+    COMMIT_RETRY_SECONDS: the ops' work is in hand and the lease held, and an attempt given up
+    would count toward AttemptsExhausted as if the op had crashed."""
+    waited, delay = 0.0, COMMIT_RETRY_FIRST
+    while True:
+        try:
+            return await commit()
+        except (ResourceExhaustedError, StoreUnavailableError) as exc:
+            if stopping() or waited >= COMMIT_RETRY_SECONDS:
+                raise
+            if not waited:
+                log.warning("commit on %s/%s refused (%s); trying again",
+                            keys.component, keys.instance_id, exc)  # fmt: skip
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 1.0)
 
 
 def _op_key(entry: Entry) -> str:
