@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.client import RunOutcome
 from motion_grpc.client._messages import rpc_errors, state_of
-from motion_grpc.errors import InvalidArgumentError, MotionError, error_for
+from motion_grpc.errors import InvalidArgumentError, MotionError, NotFoundError, error_for
 from motion_grpc.logs import excerpt
 from motion_grpc.operator_io import Output, channel_credentials, connect, read_file, tls_options
 
@@ -40,12 +40,26 @@ def run_operator(args: argparse.Namespace) -> int:
     output = Output(args.json)
     try:
         return int(args.operator(args, output))
+    except BadUsageError as error:  # nothing was sent: the command line is to fix
+        output.failed(args.command, error)
+        return 2
     except MotionError as error:
-        unreachable = error.code == grpc.StatusCode.UNAVAILABLE
-        hint = f" (is a server listening on {args.target}?)" if unreachable else ""
+        hint = f" (is a server listening on {args.target}?)" if _unreachable(error) else ""
         return output.failed(args.command, error, hint)
     except KeyboardInterrupt:
         return 130
+
+
+class BadUsageError(InvalidArgumentError):
+    """A flag's value the command refuses before calling anything (exit status 2, bad usage)."""
+
+
+def _unreachable(error: MotionError) -> bool:
+    """Whether no server answered (not a server that answered UNAVAILABLE: Redis is down, say)."""
+    if error.code != grpc.StatusCode.UNAVAILABLE:
+        return False
+    message = error.message.lower()
+    return any(sign in message for sign in ("failed to connect", "connection refused", "resolving"))
 
 
 def json_object(text: str | None, option: str) -> dict[str, Any]:
@@ -59,12 +73,12 @@ def json_object(text: str | None, option: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidArgumentError(
+        raise BadUsageError(
             f"{option} is not JSON ({exc.msg} at character {exc.pos}): {excerpt(text)}; "
             f"""give an object such as {option} '{{"n": 1}}'"""
         ) from exc
     if not isinstance(value, dict):
-        raise InvalidArgumentError(f"{option} must be a JSON object, not {type(value).__name__}")
+        raise BadUsageError(f"{option} must be a JSON object, not {type(value).__name__}")
     return value
 
 
@@ -177,6 +191,10 @@ def _describe(args: argparse.Namespace, output: Output) -> int:
     with connect(args) as client, rpc_errors:
         reply = client.stub.DescribeComponents(pb.DescribeComponentsRequest(), timeout=args.timeout)
     components = [c for c in reply.components if not args.component or c.name in args.component]
+    missing = sorted(set(args.component or ()) - {c.name for c in components})
+    if missing:
+        hosted = ", ".join(c.name for c in reply.components) or "none"
+        raise NotFoundError(f"no component named {', '.join(missing)} here (hosted: {hosted})")
     data = [MessageToDict(c, preserving_proto_field_name=True) for c in components]
     output.emit("\n".join(line for c in components for line in _component_lines(c)), data)
     return 0

@@ -31,6 +31,8 @@ def module_name_for(path: pathlib.Path) -> str:
 def load_module(app: str) -> ModuleType:
     path = pathlib.Path(app)
     if app.endswith(".py") or path.exists():
+        if path.is_dir():
+            raise AppLoadError(f"app {app} is a directory; give a .py file in it, or a module name")
         if not path.is_file():
             raise AppLoadError(f"app file {app} does not exist")
         resolved = path.resolve()

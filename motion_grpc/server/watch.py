@@ -69,7 +69,7 @@ class WatchService:
         if not create:
             raise NotFoundError(
                 f"instance {keys.instance_id!r} of {component.name} does not exist "
-                "(set create_if_missing to create it)"
+                "(set create_if_missing to create it; motion-grpc watch --create)"
             )
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining

@@ -156,8 +156,10 @@ def test_errors_say_what_to_fix(capsys: pytest.CaptureFixture[str], server: Serv
     code, _, err = cli(
         capsys, "call", "Ledger", "x", "append", "--props", "{i: 1}", "--target", server.target
     )
-    assert code == 1
+    assert code == 2  # bad usage: nothing was sent
     assert "--props is not JSON" in err and "give an object such as" in err
+    code, _, err = cli(capsys, "describe", "Nope", "--target", server.target)
+    assert code == 1 and "no component named Nope" in err
     code, _, err = cli(capsys, "call", "Nope", "x", "go", "--target", server.target, "--json")
     assert code == 1
     assert json.loads(err)["error"]["code"] == "NOT_FOUND"
