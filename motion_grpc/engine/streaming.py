@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -65,6 +66,10 @@ class ServeStream:
         self._timeout = timeout
         self._step: asyncio.Future[Any] | None = None
         self._closed = False
+        #: A sync generator's next() is running on a thread (it may outlive its step's timeout):
+        #: a close meanwhile is left to that thread, once next() returns.
+        self._in_next = False
+        self._next_lock = threading.Lock()
 
     @property
     def completed(self) -> RunResult | None:
@@ -80,6 +85,8 @@ class ServeStream:
         return await asyncio.shield(self._step)  # a cancelled caller leaves the step to end by itself
 
     def _next_sync(self) -> Any:
+        with self._next_lock:
+            self._in_next = True
         try:
             return self._took(next(self._produced))
         except StopIteration:
@@ -87,6 +94,12 @@ class ServeStream:
             return END
         except BaseException as exc:
             raise self._failed(exc) from exc
+        finally:
+            with self._next_lock:
+                self._in_next = False
+                closed = self._closed
+            if closed:  # closed while this ran (past its timeout, say): its finally runs now
+                self._close_sync()
 
     async def _anext(self) -> Any:
         try:
@@ -119,7 +132,10 @@ class ServeStream:
         """Close the generator (its `finally` runs) once the step in flight has ended."""
         if self._closed or self._produced is None:
             return
-        self._closed = True
+        with self._next_lock:
+            self._closed = True
+            if self._in_next:  # the thread running next() closes it when that returns
+                return
         step = self._step
         if step is not None and not step.done():
             step.add_done_callback(lambda _: asyncio.ensure_future(self._close_now()))
@@ -132,10 +148,19 @@ class ServeStream:
             if inspect.isasyncgen(produced):
                 await produced.aclose()
             else:
-                await self._runner.offload(produced.close)
+                await self._runner.offload(self._close_sync)
         except MotionError:
             pass
         except BaseException as exc:  # a generator's finally may raise anything: it is closed all the same
+            if not op_failed(exc):
+                raise
+            log.warning("closing %s raised %s", self.what, describe_error(exc))
+
+    def _close_sync(self) -> None:
+        """Close a sync generator on the thread calling this; what its finally raises is logged."""
+        try:
+            self._produced.close()
+        except BaseException as exc:
             if not op_failed(exc):
                 raise
             log.warning("closing %s raised %s", self.what, describe_error(exc))

@@ -83,9 +83,14 @@ def limited_sync_update(state, props):
 
 @Limited.serve("sync_tokens", timeout=OP_TIMEOUT)
 def limited_sync_tokens(state, props):
-    yield "first"
-    time.sleep(props.get("stall", 0))  # a model that stops streaming after its first token
-    yield "second"
+    try:
+        yield "first"
+        time.sleep(props.get("stall", 0))  # a model that stops streaming after its first token
+        yield "second"
+    finally:  # where a model call's stream is closed: a test sees it ran by this file
+        if props.get("marker"):
+            with open(props["marker"], "a") as marker:
+                marker.write("closed\n")
 
 
 @Limited.update("sync_tokens")

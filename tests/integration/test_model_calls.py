@@ -134,6 +134,19 @@ def test_a_generator_that_stalls_past_its_serve_timeout_ends_its_stream(model_cl
         assert handle.flush().version == 2
 
 
+def test_a_sync_generator_stalled_past_its_timeout_is_closed_once_it_moves_again(
+    model_client: MotionClient, tmp_path: pathlib.Path
+) -> None:
+    """Its `finally` (closing a model's stream, say) runs when the stalled step returns: closing it
+    while that step still ran on its thread failed ("generator already executing"), and never ran."""
+    marker = tmp_path / "closed"
+    handle = model_client.instance("Limited", unique("stall-closed"))
+    with pytest.raises(DeadlineExceededError):
+        list(handle.stream("sync_tokens", {"i": 0, "stall": OP_TIMEOUT + 1, "marker": str(marker)}))
+    assert not marker.exists()  # still stalled
+    assert_eventually(lambda: marker.exists() and marker.read_text() == "closed\n", timeout=10)
+
+
 def test_an_update_op_past_its_timeout_fails_and_the_queue_goes_on(model_client: MotionClient) -> None:
     for flow in ("ask", "sync_ask"):
         handle = model_client.instance("Limited", unique("update-timeout"))
