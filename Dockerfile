@@ -12,7 +12,8 @@
 # It listens on all interfaces with `--insecure`: plaintext, no authentication,
 # for a mesh whose sidecars do mTLS. Anywhere else, give TLS and API keys instead
 # (see `motion-grpc serve --help`) and point the health check at them with
-# MOTION_CLI_TLS=1 / MOTION_CLI_CA_CERT=/path/ca.pem.
+# MOTION_CLI_TLS=1 / MOTION_CLI_CA_CERT=/path/ca.pem (and, with --tls-client-ca,
+# MOTION_CLI_CERT / MOTION_CLI_KEY: a client certificate for the check).
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
