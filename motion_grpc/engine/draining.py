@@ -463,18 +463,17 @@ async def _until_committed(
     """`commit()`, sent again while Redis refuses it (out of memory, unreachable) for up to
     COMMIT_RETRY_SECONDS: the ops' work is in hand and the lease held, and an attempt given up
     would count toward AttemptsExhausted as if the op had crashed."""
-    waited, delay = 0.0, COMMIT_RETRY_FIRST
+    started, delay = time.monotonic(), COMMIT_RETRY_FIRST
     while True:
         try:
             return await commit()
         except (ResourceExhaustedError, StoreUnavailableError) as exc:
-            if stopping() or waited >= COMMIT_RETRY_SECONDS:
+            if stopping() or time.monotonic() - started >= COMMIT_RETRY_SECONDS:
                 raise
-            if not waited:
+            if delay == COMMIT_RETRY_FIRST:
                 log.warning("commit on %s/%s refused (%s); trying again",
                             keys.component, keys.instance_id, exc)  # fmt: skip
         await asyncio.sleep(delay)
-        waited += delay
         delay = min(delay * 2, 1.0)
 
 

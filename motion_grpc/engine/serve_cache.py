@@ -26,8 +26,9 @@ KNOWN_ENTRY_BYTES = 64 * 1024
 
 
 #: Starts a cached answer stored with the props its serve op left (they differ from those sent, and
-#: the flow's update ops get them on a hit as on the run that computed it). Never a codec's first byte.
-SERVED_PROPS_TAG = b"\x01"
+#: the flow's update ops get them on a hit as on the run that computed it). Never the first byte of
+#: what codec.dumps makes: JSON, a pickle (0x80) or a signed one (trust.SIGNED_TAG, 0x01).
+SERVED_PROPS_TAG = b"\x02"
 
 
 class CacheHit(NamedTuple):

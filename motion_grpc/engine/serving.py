@@ -211,7 +211,10 @@ class Serving:
     async def snapshot_is_current(self, call: ServeCall, snapshot: Snapshot) -> bool:
         """Whether Redis is still at the snapshot's version (one round trip): a serve op that failed
         on it would fail the same on checked state, and its side effects must not happen twice."""
-        version, _ = await self._store.probe(call.keys, None)
+        try:
+            version, _ = await self._store.probe(call.keys, None)
+        except MotionError:  # cannot tell: the op's own error stands (a retry would run it again)
+            return True
         return version == snapshot.version
 
     async def fast_snapshot(self, call: ServeCall) -> Snapshot | None:

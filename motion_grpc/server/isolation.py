@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
 #: Seconds a child whose server is gone may take to wind down before it exits anyway.
 ORPHAN_GRACE_SECONDS = 5.0
+#: Seconds a child may take to import the apps and say it is ready, before it is killed.
+START_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class _Lane:
         self._starting = asyncio.Lock()
         self._child: _Child | None = None
         self._numbers = itertools.count()
+        self._closed = False
 
     async def apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
         if self._slots is None:
@@ -124,13 +127,16 @@ class _Lane:
 
     async def _started(self) -> _Child:
         async with self._starting:
-            if self._child is None or not self._child.alive:
+            if self._closed:
+                raise DrainBackoffError(RETRY_SECONDS, "the server is stopping: retried elsewhere or later")
+            if self._child is None or not self._child.alive or not self._child.process.is_alive():
                 self._child = await _Child.start(self._name, self._spawn)
             return self._child
 
     async def close(self) -> None:
-        async with self._starting:
-            child, self._child = self._child, None
+        """Stop the child (once the drains have stopped); a start under way is not waited for."""
+        self._closed = True
+        child, self._child = self._child, None
         if child is not None:
             await asyncio.to_thread(child.stop)
 
@@ -144,6 +150,7 @@ class _Child:
         self._loop = asyncio.get_running_loop()
         self._pending: dict[int, asyncio.Future[_Reply]] = {}
         self._ready: asyncio.Future[None] = self._loop.create_future()
+        self._sending = threading.Lock()  # requests go out from worker threads
         self.alive = True
         threading.Thread(target=self._read, name=f"{process.name}-replies", daemon=True).start()
 
@@ -156,33 +163,48 @@ class _Child:
         theirs.close()  # the child has its copy: once it is gone, reads here end
         child = cls(process, ours)
         try:
-            await child._ready
-        except ProcessExitedError as exc:
-            reason = f"the process for retried updates did not start: {exc}"
-            raise DrainBackoffError(RETRY_SECONDS, reason) from exc
+            await asyncio.wait_for(child._ready, START_SECONDS)
+        except BaseException as exc:  # it died, hung importing the apps, or its caller gave up
+            process.kill()
+            if isinstance(exc, (ProcessExitedError, asyncio.TimeoutError)):
+                reason = f"the process for retried updates did not start: {exc or 'timed out'}"
+                raise DrainBackoffError(RETRY_SECONDS, reason) from exc
+            raise
         log.info("started process %s (%s) for retried updates", process.pid, name)
         return child
 
-    def submit(self, request: _Request) -> asyncio.Future[_Reply]:
+    async def submit(self, request: _Request) -> _Reply:
         """The reply to `request`; ProcessExitedError if the process dies first."""
         future: asyncio.Future[_Reply] = self._loop.create_future()
         if not self.alive:
-            future.set_exception(ProcessExitedError(self.process.exitcode, 1))
-            return future
+            raise DrainBackoffError(RETRY_SECONDS, "the process for retried updates had just ended")
         self._pending[request.number] = future
-        with contextlib.suppress(OSError):  # it died: the reader fails the future
-            self._connection.send(request)
-        return future
+        try:  # on a thread: a request of megabytes waits for the child to read it, never the loop
+            await asyncio.to_thread(self._send, request)
+        except OSError:  # it died before taking it: not its op's doing
+            self._pending.pop(request.number, None)
+            raise DrainBackoffError(RETRY_SECONDS, "the process for retried updates ended") from None
+        return await future
+
+    def _send(self, message: _Request | None) -> None:
+        with self._sending:
+            self._connection.send(message)
 
     def stop(self) -> None:
-        """Ask the process to exit (it has nothing in hand once the drains stopped); end it if it hangs."""
-        with contextlib.suppress(OSError):
-            self._connection.send(None)
+        """Ask the process to exit (it has nothing in hand once the drains stopped); kill it if it
+        does not (it ignores SIGTERM and SIGINT: the server decides when it stops)."""
+        sender = threading.Thread(target=self._stop_quietly, daemon=True)  # a full pipe never blocks us
+        sender.start()
         self.process.join(5)
         if self.process.is_alive():
-            self.process.terminate()
+            self.process.kill()
             self.process.join(5)
+        sender.join(1)
         self._connection.close()
+
+    def _stop_quietly(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._send(None)
 
     def _read(self) -> None:
         while True:
@@ -229,7 +251,8 @@ def run_child(
     """Body of a child process: apply the requests the server sends until it says stop or is gone."""
     from motion_grpc.server.loader import load_components
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when its children stop
+    for signum in (signal.SIGINT, signal.SIGTERM):  # the server decides when its children stop: a
+        signal.signal(signum, signal.SIG_IGN)  # group-wide SIGTERM would end a retry as ProcessExited
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
     registry = Registry(load_components(apps))
     asyncio.run(_apply_requests(registry, redis, settings, connection))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from motion_grpc import codec
+from motion_grpc import codec, trust
 from motion_grpc.engine.serve_cache import KnownResults, cache_hit, cached_answer
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import cache_value, now_ms
@@ -46,3 +46,18 @@ def test_an_entry_keeps_the_props_its_serve_op_left_when_they_differ() -> None:
     served = {"q": "x", "retrieved": ["doc"]}
     hit = cache_hit(cache_value(3, now_ms() + 60_000, cached_answer("a", sent, served)), 3)
     assert hit == (3, "a", served)
+
+
+def test_an_answer_signed_with_a_state_secret_is_told_apart_from_one_with_props() -> None:
+    """A result that is not JSON is a signed pickle when a secret is set: its first byte is the
+    signed tag, which must not read as the tag of an answer stored with its props."""
+    trust.configure(trust.Trust((b"s" * 32,), load_unsigned=False))
+    try:
+        sent = {"q": "x"}
+        for result in [(1, 2), {1, 2}]:
+            stored = cached_answer(result, sent, dict(sent))
+            assert cache_hit(cache_value(3, now_ms() + 60_000, stored), 3) == (3, result, None)
+            stored = cached_answer(result, sent, {**sent, "more": 1})
+            assert cache_hit(cache_value(3, now_ms() + 60_000, stored), 3) == (3, result, {**sent, "more": 1})
+    finally:
+        trust.configure(None)

@@ -93,7 +93,8 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 
 // WithLoadBalancing adds a load-balancing policy ("round_robin" over a headless
 // Service's DNS records, say) to the service config, keeping its retry policy:
-// a service config of your own through WithDialOptions would replace it.
+// a service config of your own through WithDialOptions would replace it. Give it
+// after WithServiceConfig, which replaces the whole config.
 func WithLoadBalancing(policy string) Option {
 	return func(s *settings) error {
 		if s.serviceConfig == "" {
