@@ -130,7 +130,11 @@ class _Lane:
             if self._closed:
                 raise DrainBackoffError(RETRY_SECONDS, "the server is stopping: retried elsewhere or later")
             if self._child is None or not self._child.alive or not self._child.process.is_alive():
-                self._child = await _Child.start(self._name, self._spawn)
+                child = await _Child.start(self._name, self._spawn)
+                if self._closed:  # closed while it started: it stops with nothing in hand
+                    await asyncio.to_thread(child.stop)
+                    raise DrainBackoffError(RETRY_SECONDS, "the server is stopping: retried later")
+                self._child = child
             return self._child
 
     async def close(self) -> None:
