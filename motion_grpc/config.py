@@ -144,7 +144,7 @@ def _from_file(actions: list[argparse.Action], path: str) -> dict[str, Any]:
         action, named_by_flag = found
         origin = f"{path}: {key} = {value!r}"
         if action.nargs == 0 and not named_by_flag:  # `reflection = false`: the setting, not the flag
-            values[action.dest] = _switch(action, value, origin) is (action.const is True)
+            values[action.dest] = _truth(value, origin)
         else:
             values[action.dest] = convert(action, value, origin)
     return values
@@ -175,14 +175,18 @@ def convert(action: argparse.Action, value: Any, origin: str) -> Any:
 
 
 def _switch(action: argparse.Action, value: Any, origin: str) -> bool:
-    """A store_true flag set from `value`: true/false, 1/0, yes/no, on/off."""
-    if isinstance(value, bool):
-        on = value
-    elif str(value).strip().lower() in _TRUE | _FALSE:
-        on = str(value).strip().lower() in _TRUE
-    else:
-        raise ConfigError(f"{origin}: expected true or false")
+    """What a store_true (or store_false) flag stores when set from `value`."""
+    on = _truth(value, origin)
     return on if action.const is True else not on
+
+
+def _truth(value: Any, origin: str) -> bool:
+    """`value` as a boolean: true/false, 1/0, yes/no, on/off."""
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in _TRUE | _FALSE:
+        return str(value).strip().lower() in _TRUE
+    raise ConfigError(f"{origin}: expected true or false")
 
 
 def _one(action: argparse.Action, value: Any, origin: str) -> Any:

@@ -311,7 +311,7 @@ class ComponentInstance:
     def write_state(self, state_update: Mapping[str, Any] | None, latest: bool = False) -> int:
         """Patch state keys, serialized with queued updates; returns the new version (None or {}:
         nothing to write, as in Motion; the current version)."""
-        if not state_update and (state_update is None or isinstance(state_update, Mapping)):
+        if state_update is None or (isinstance(state_update, Mapping) and not state_update):
             return self.get_version()
         if not isinstance(state_update, Mapping) or not all(isinstance(key, str) for key in state_update):
             raise ArgumentTypeError(

@@ -39,6 +39,7 @@ from motion_grpc.engine.state_codec import has_hooks
 from motion_grpc.errors import (
     FailedPreconditionError,
     MotionError,
+    NotFoundError,
     ResourceExhaustedError,
     StoreUnavailableError,
 )
@@ -378,6 +379,17 @@ class Drainer:
         else:
             applied = await self._applier.apply(keys, drain.component, snapshot, taken)
         return await self._commit(drain, runtime, snapshot.version, applied)
+
+    async def apply_taken(self, keys: InstanceKeys, taken: Taken) -> Applied:
+        """Apply entries another process took, and commits, under its lease (its retries: see
+        Isolation), on the state in Redis at their version."""
+        component = self._components(keys.component)
+        if component is None:
+            raise NotFoundError(f"component {keys.component} is not hosted here")
+        snapshot = await self._instances.load_snapshot(InstanceRuntime(keys), component)
+        if snapshot.version != taken.version:
+            raise FailedPreconditionError(f"the state is at version {snapshot.version}, not {taken.version}")
+        return await self._applier.apply(keys, component, snapshot, taken)
 
     async def _snapshot_for(self, drain: _Drain, runtime: InstanceRuntime, taken: Taken) -> Snapshot:
         """The state the taken entries apply to; DrainBackoffError when it cannot be loaded."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from motion_grpc.definition import ComponentDefinition, Definable
 from motion_grpc.engine.admin_ops import Administration
-from motion_grpc.engine.applying import Applier
+from motion_grpc.engine.applying import Applied, Applier
 from motion_grpc.engine.draining import FAST_OP_SECONDS, Drainer, DrainSettings, Isolation
 from motion_grpc.engine.instances import Instances
 from motion_grpc.engine.leases import LeaseKeeper
@@ -39,7 +39,7 @@ from motion_grpc.errors import InvalidArgumentError
 from motion_grpc.names import validate_name
 from motion_grpc.store.connection import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.records import EnqueueRequest, EnqueueResult
+from motion_grpc.store.records import EnqueueRequest, EnqueueResult, Taken
 from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,10 @@ class AsyncEngine:
             self._scheduler.start()
             self._wakeups.start()
         return self
+
+    async def apply_taken(self, keys: InstanceKeys, taken: Taken) -> Applied:
+        """Apply entries another process took under its lease (see server.isolation)."""
+        return await self._drainer.apply_taken(keys, taken)
 
     def _redis_restarted(self) -> None:
         log.warning("Redis restarted or failed over: state is read from it again, not from memory")

@@ -8,6 +8,7 @@ async one on the event loop. Closing the stream closes the generator (its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import threading
@@ -144,11 +145,12 @@ class ServeStream:
 
     async def _close_now(self) -> None:
         produced = self._produced
-        try:
-            if inspect.isasyncgen(produced):
-                await produced.aclose()
-            else:
+        if not inspect.isasyncgen(produced):
+            with contextlib.suppress(MotionError):  # the pool itself refused (closed)
                 await self._runner.offload(self._close_sync)
+            return
+        try:
+            await produced.aclose()
         except MotionError:
             pass
         except BaseException as exc:  # a generator's finally may raise anything: it is closed all the same

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import multiprocessing
@@ -35,20 +36,14 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from motion_grpc.definition import ComponentDefinition
-from motion_grpc.engine.applying import Applied, Applier
-from motion_grpc.engine.draining import FAST_OP_SECONDS, DrainBackoffError, ProcessExitedError
-from motion_grpc.engine.instances import Instances
-from motion_grpc.engine.leases import LeaseKeeper
-from motion_grpc.engine.op_times import OpTimes
+from motion_grpc.engine import AsyncEngine
+from motion_grpc.engine.applying import Applied
+from motion_grpc.engine.draining import DrainBackoffError, ProcessExitedError
 from motion_grpc.engine.ops import describe_error
 from motion_grpc.engine.options import EngineSettings
-from motion_grpc.engine.registry import Registry
-from motion_grpc.engine.runner import OpRunner
-from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import CommitRecord, Taken
-from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +174,9 @@ class _Child:
 
     async def submit(self, request: _Request) -> _Reply:
         """The reply to `request`; ProcessExitedError if the process dies first."""
-        future: asyncio.Future[_Reply] = self._loop.create_future()
         if not self.alive:
             raise DrainBackoffError(RETRY_SECONDS, "the process for retried updates had just ended")
+        future: asyncio.Future[_Reply] = self._loop.create_future()
         self._pending[request.number] = future
         try:  # on a thread: a request of megabytes waits for the child to read it, never the loop
             await asyncio.to_thread(self._send, request)
@@ -258,29 +253,19 @@ def run_child(
     for signum in (signal.SIGINT, signal.SIGTERM):  # the server decides when its children stop: a
         signal.signal(signum, signal.SIG_IGN)  # group-wide SIGTERM would end a retry as ProcessExited
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
-    registry = Registry(load_components(apps))
-    asyncio.run(_apply_requests(registry, redis, settings, connection))
+    components = load_components(apps)
+    applying_only = dataclasses.replace(settings, process_updates=False)  # it drains nothing itself
+    asyncio.run(_apply_requests(AsyncEngine(redis, components, applying_only), connection))
 
 
-async def _apply_requests(
-    registry: Registry, redis: RedisSettings, settings: EngineSettings, connection: Connection
-) -> None:
-    client, blocking = redis.store_clients(max_blocking=1)
-    store = Store(client, settings.events_retention, blocking_client=blocking)
-    runner = OpRunner(settings.update_threads, "motion-retry")
-    runtimes = Runtimes(1)
-    instances = Instances(
-        store, runtimes, runner, LeaseKeeper(store, settings.lease_ttl), settings.init_timeout,
-        settings.max_state_bytes,
-    )  # fmt: skip
-    applier = Applier(runner, instances, settings.update_timeout, OpTimes(FAST_OP_SECONDS),
-                      settings.max_state_bytes)  # fmt: skip
+async def _apply_requests(engine: AsyncEngine, connection: Connection) -> None:
+    await engine.start()
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
     tasks: set[asyncio.Task[None]] = set()
 
     def take(request: _Request) -> None:
-        task = loop.create_task(_apply_one(registry, instances, applier, request, connection))
+        task = loop.create_task(_apply_one(engine, request, connection))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
@@ -303,20 +288,13 @@ async def _apply_requests(
         if tasks:
             await asyncio.wait(tasks, timeout=ORPHAN_GRACE_SECONDS)
     finally:
-        runner.close()
-        await store.close()
+        await engine.close()
 
 
-async def _apply_one(
-    registry: Registry, instances: Instances, applier: Applier, request: _Request, connection: Connection
-) -> None:
+async def _apply_one(engine: AsyncEngine, request: _Request, connection: Connection) -> None:
     keys = InstanceKeys.of(request.component, request.instance_id)
     try:
-        component = registry.component(request.component)
-        snapshot = await instances.load_snapshot(InstanceRuntime(keys), component)
-        if snapshot.version != request.taken.version:
-            raise RuntimeError(f"the state is at version {snapshot.version}, not {request.taken.version}")
-        applied = await applier.apply(keys, component, snapshot, request.taken)
+        applied = await engine.apply_taken(keys, request.taken)
         reply = _Reply(request.number, applied.records, applied.patch)
     except Exception as exc:
         reply = _Reply(request.number, [], {}, describe_error(exc))

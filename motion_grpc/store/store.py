@@ -108,6 +108,8 @@ class Store(EventReads):
         # On Redis Cluster, commands on different slots never share a pipeline where their
         # order matters: a cluster pipeline sends each node its part independently.
         self.cluster = isinstance(client, RedisCluster)
+        #: The client when it is ours, which tells of Redis restarts (read on every serve).
+        self._pipelined = client if isinstance(client, PipelinedRedis) else None
         #: Names this store's engine in meta.committer (see scripts.ENQUEUE).
         self.engine_id = secrets.token_hex(8)
         self.events_maxlen = events_retention_from_env() if events_maxlen is None else events_maxlen
@@ -117,13 +119,13 @@ class Store(EventReads):
     def restarts(self) -> int:
         """Times Redis was found to be another process than before (always 0 on a cluster): a
         serve decided on state read before a change of it must not be enqueued."""
-        return self.client.restarts if isinstance(self.client, PipelinedRedis) else 0
+        return 0 if self._pipelined is None else self._pipelined.restarts
 
     def on_restart(self, callback: Callable[[], None]) -> None:
         """Call `callback` when Redis is found to be another process than before (it restarted or
         failed over, and may have lost data); not told on a cluster."""
-        if isinstance(self.client, PipelinedRedis):
-            self.client.on_restart(callback)
+        if self._pipelined is not None:
+            self._pipelined.on_restart(callback)
 
     async def close(self) -> None:
         await self.client.aclose()
