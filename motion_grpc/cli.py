@@ -288,6 +288,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         options = dataclasses.replace(options, security=security_options(args))
         options.security.check(options.address, options.allow_pickle)  # refuse before Redis starts
+        if options.security.tls is not None:
+            options.security.tls.server_credentials()  # unreadable or mismatched files, likewise
         if args.processes > 1:
             log_format = getattr(args, "log_format", "text")
             redis, engine_settings = _redis_settings(args), _engine_settings(args)

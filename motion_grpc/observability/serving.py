@@ -59,6 +59,10 @@ def options_from(args: argparse.Namespace) -> ObservabilityOptions:
     )
 
 
+class MetricsListenError(OSError):
+    """The metrics endpoint cannot listen on its address (most often: the port is taken)."""
+
+
 class Observability:
     """The endpoints started for one server; `close` stops them."""
 
@@ -90,14 +94,29 @@ def attach(
     if tracing.wanted(options.tracing) and not tracing.active():
         tracing.enable()
     if options.metrics_port:
+        host = options.metrics_host or "127.0.0.1"
+        try:
+            http = metrics.serve(options.metrics_port, host, registry)
+        except OSError as exc:
+            raise MetricsListenError(
+                exc.errno,
+                f"cannot serve metrics on {host}:{options.metrics_port}: "
+                f"{exc.strerror or exc} (choose another --metrics-port, or --metrics-host)",
+            ) from exc
+        observing._closers += [http.server_close, http.shutdown]  # closed in reverse order
         collector = QueueCollector(redis_client(), components)
         observing._closers.append(collector.close)
         observing._closers.append(metrics.register(collector))
-        http = metrics.serve(options.metrics_port, options.metrics_host or "127.0.0.1", registry)
-        observing._closers += [http.server_close, http.shutdown]  # closed in reverse order
         observing.metrics_port = http.server_port
-        log.info("metrics on http://%s:%d/metrics", options.metrics_host, observing.metrics_port)
+        log.info("metrics on http://%s:%d/metrics", host, observing.metrics_port)
     return observing
 
 
-__all__ = ["Observability", "ObservabilityOptions", "add_arguments", "attach", "options_from"]
+__all__ = [
+    "MetricsListenError",
+    "Observability",
+    "ObservabilityOptions",
+    "add_arguments",
+    "attach",
+    "options_from",
+]

@@ -26,7 +26,7 @@ from motion_grpc.grpc_handlers import GenericOnly, chained
 from motion_grpc.observability import metrics
 from motion_grpc.observability.redaction import redacted_url
 from motion_grpc.observability.rpc import ObservingInterceptor
-from motion_grpc.observability.serving import Observability, ObservabilityOptions, attach
+from motion_grpc.observability.serving import MetricsListenError, Observability, ObservabilityOptions, attach
 from motion_grpc.observability.worker_metrics import WorkerMetrics
 from motion_grpc.server import collector, grpc_batches
 from motion_grpc.server.auth import AuthInterceptor
@@ -205,7 +205,11 @@ async def create_server(
     motion.worker_metrics = exported
     registry = metrics.REGISTRY if exported is None else exported.registry()
     names = [c.name for c in components]
-    motion.observability = attach(server, options.observability, names, redis.client, registry)
+    try:
+        motion.observability = attach(server, options.observability, names, redis.client, registry)
+    except MetricsListenError as exc:
+        await motion.stop(0)  # the engine and any processes it started
+        raise ListenError(exc.errno, exc.strerror) from exc
     return await motion.start()
 
 

@@ -374,6 +374,7 @@ class PipelinedRedis(_Commands):
         """The shared connection, opened if needed; concurrent callers share one attempt."""
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._dial_shared())
+            self._connecting.add_done_callback(_observed)  # its callers may all be gone by then
         connecting = self._connecting
         try:
             self._connection = await asyncio.shield(connecting)
@@ -491,3 +492,9 @@ def _exec_replies(replies: Sequence[Any]) -> list[Any]:
     if executed is None:
         raise redis.exceptions.WatchError("transaction aborted")
     return list(executed)
+
+
+def _observed(future: asyncio.Future[Any]) -> None:
+    """Mark a shielded attempt's failure as seen: callers that stopped waiting are told otherwise."""
+    if not future.cancelled():
+        future.exception()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import socket
 import subprocess
 
 from tests.helpers import ServerProcess, assert_eventually, clean_env
@@ -38,3 +39,21 @@ def test_servers_started_with_reuse_port_share_it(redis_url: str, tmp_path: path
             assert second.process is not None and second.process.poll() is None
         finally:
             assert second.stop() == 0
+
+
+def test_a_taken_metrics_port_exits_with_what_to_change(redis_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics_port = taken.getsockname()[1]
+        server = ServerProcess(
+            redis_url=redis_url, args=["--metrics-port", str(metrics_port), "--update-processes", "1"]
+        )
+        done = subprocess.run(
+            server.command, check=False, env=clean_env(), capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1
+    assert (
+        f"cannot serve metrics on 127.0.0.1:{metrics_port}" in done.stderr and "--metrics-port" in done.stderr
+    )
+    assert "Traceback" not in done.stderr and "never retrieved" not in done.stderr

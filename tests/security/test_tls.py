@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+import subprocess
 from collections.abc import Iterator
 
 import grpc
@@ -11,7 +12,7 @@ import pytest
 
 from motion_grpc import AsyncMotionClient, MotionClient
 from motion_grpc.errors import MotionError, StoreUnavailableError
-from tests.helpers import TEST_APP, ServerProcess, unique
+from tests.helpers import TEST_APP, ServerProcess, clean_env, unique
 from tests.security.conftest import Pki
 from tests.security.support import ADMIN_KEY, STREAM_APP, secure_server
 
@@ -152,3 +153,15 @@ def test_tls_options_that_do_not_go_together_are_refused(pki: Pki) -> None:
         MotionClient("127.0.0.1:1", credentials=grpc.ssl_channel_credentials(), tls=True)
     with pytest.raises(ValueError, match="not both"):
         MotionClient("127.0.0.1:1", api_key=ADMIN_KEY, token="mgt1.x.y")
+
+
+def test_a_key_that_is_not_the_certificates_is_refused_before_serving(redis_url: str, pki: Pki) -> None:
+    server = ServerProcess(
+        redis_url=redis_url, args=["--tls-cert", str(pki.server_cert), "--tls-key", str(pki.client_key)]
+    )
+    done = subprocess.run(
+        server.command, check=False, env=clean_env(), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert f"--tls-key {pki.client_key} is not the private key of --tls-cert {pki.server_cert}" in done.stderr
+    assert "Traceback" not in done.stderr and "cannot listen" not in done.stderr
