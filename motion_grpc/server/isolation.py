@@ -9,70 +9,35 @@ runs retries in spawned processes that only apply updates:
 
 - second attempts share one process: a replica that died mid-drain leaves
   many, nearly all innocent, and they run side by side as before;
-- later attempts run one at a time in another, so when it dies the entry
-  that ended it is known, and fails (`ProcessExited`) rather than being tried
-  again.
+- later attempts each run in a process with nothing else in hand, so when it
+  dies the entry that ended it is known, and fails (`ProcessExited`) rather
+  than being tried again. Up to MAX_ALONE of them run at once, each in its
+  own process: an op that hangs holds up its own instance, as anywhere else,
+  not the retries of the others.
 
 The drainer of the serving process keeps the lease and commits what the
-child sends back (the records and the encoded state patch). The child is our
-own process, spawned with the app's paths; requests and replies cross a
-private pipe.
+child sends back (server.retry_process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import itertools
-import logging
-import multiprocessing
-import os
-import signal
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 
 from motion_grpc.definition import ComponentDefinition
-from motion_grpc.engine import AsyncEngine
 from motion_grpc.engine.applying import Applied
-from motion_grpc.engine.draining import DrainBackoffError, ProcessExitedError
-from motion_grpc.engine.ops import describe_error
 from motion_grpc.engine.options import EngineSettings
+from motion_grpc.server.retry_process import RetryProcess, Spawn, stopping_error
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
-from motion_grpc.store.records import CommitRecord, Taken
+from motion_grpc.store.records import Taken
 
-log = logging.getLogger(__name__)
-
-#: Seconds before a retry when the isolated process could not start or apply (it is tried again).
-RETRY_SECONDS = 1.0
-#: Seconds a child whose server is gone may take to wind down before it exits anyway.
-ORPHAN_GRACE_SECONDS = 5.0
-#: Seconds a child may take to import the apps and say it is ready, before it is killed.
-START_SECONDS = 120.0
-
-
-@dataclass(frozen=True)
-class _Request:
-    number: int
-    component: str
-    instance_id: str
-    taken: Taken
-
-
-@dataclass(frozen=True)
-class _Reply:
-    number: int
-    records: list[CommitRecord]
-    patch: dict[str, bytes]
-    error: str = ""  # the apply could not be done (state unreadable, ...): nothing to commit
-
-
-#: What a child sends once its apps are imported and it can take requests.
-_READY = "ready"
+#: Later attempts applied at once, each in a process of its own (the next ones wait their turn).
+MAX_ALONE = 4
+#: Processes for later attempts kept idle for the next one (the others stop once done).
+KEEP_IDLE_ALONE = 1
 
 
 class IsolatedUpdates:
@@ -82,54 +47,41 @@ class IsolatedUpdates:
         if not apps:
             raise ValueError("isolated update processes need the app paths to import")
         spawn = (tuple(apps), redis, settings)
-        self._shared = _Lane("motion-retries", spawn, one_at_a_time=False)
-        self._alone = _Lane("motion-retries-alone", spawn, one_at_a_time=True)
+        self._shared = _SharedLane("motion-retries", spawn)
+        self._alone = _AloneLane("motion-retries-alone", spawn)
 
     async def __call__(self, keys: InstanceKeys, component: ComponentDefinition, taken: Taken) -> Applied:
-        lane = self._shared if max(taken.attempts) <= 2 else self._alone
-        return await lane.apply(keys, taken)
+        if max(taken.attempts) <= 2:
+            return await self._shared.apply(keys, taken)
+        return await self._alone.apply(keys, taken)
 
     async def close(self) -> None:
         await asyncio.gather(self._shared.close(), self._alone.close())
 
 
-class _Lane:
-    """One child process at a time (started when first needed, again after it died)."""
+class _SharedLane:
+    """One child process for every second attempt (started when first needed, again after it died)."""
 
-    def __init__(
-        self, name: str, spawn: tuple[tuple[str, ...], RedisSettings, EngineSettings], one_at_a_time: bool
-    ) -> None:
+    def __init__(self, name: str, spawn: Spawn) -> None:
         self._name = name
         self._spawn = spawn
-        self._slots = asyncio.Semaphore(1) if one_at_a_time else None
         self._starting = asyncio.Lock()
-        self._child: _Child | None = None
+        self._child: RetryProcess | None = None
         self._numbers = itertools.count()
         self._closed = False
 
     async def apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
-        if self._slots is None:
-            return await self._apply(keys, taken)
-        async with self._slots:
-            return await self._apply(keys, taken)
-
-    async def _apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
         child = await self._started()
-        reply = await child.submit(_Request(next(self._numbers), keys.component, keys.instance_id, taken))
-        if reply.error:
-            raise DrainBackoffError(RETRY_SECONDS, f"the retry could not be applied: {reply.error}")
-        return Applied(reply.records, reply.patch)
+        return await child.apply(next(self._numbers), keys, taken)
 
-    async def _started(self) -> _Child:
+    async def _started(self) -> RetryProcess:
         async with self._starting:
             if self._closed:
-                raise DrainBackoffError(RETRY_SECONDS, "the server is stopping: retried elsewhere or later")
-            if self._child is None or not self._child.alive or not self._child.process.is_alive():
-                child = await _Child.start(self._name, self._spawn)
-                if self._closed:  # closed while it started: it stops with nothing in hand
-                    await asyncio.to_thread(child.stop)
-                    raise DrainBackoffError(RETRY_SECONDS, "the server is stopping: retried later")
-                self._child = child
+                raise stopping_error()
+            if self._child is None or not self._child.usable:
+                self._child = await RetryProcess.start_unless_closed(
+                    self._name, self._spawn, lambda: self._closed
+                )
             return self._child
 
     async def close(self) -> None:
@@ -140,169 +92,55 @@ class _Lane:
             await asyncio.to_thread(child.stop)
 
 
-class _Child:
-    """A spawned process, its end of the pipe, and the applies it has in hand."""
+class _AloneLane:
+    """Each later attempt in a child with nothing else in hand; up to MAX_ALONE such children."""
 
-    def __init__(self, process: BaseProcess, connection: Connection) -> None:
-        self.process = process
-        self._connection = connection
-        self._loop = asyncio.get_running_loop()
-        self._pending: dict[int, asyncio.Future[_Reply]] = {}
-        self._ready: asyncio.Future[None] = self._loop.create_future()
-        self._sending = threading.Lock()  # requests go out from worker threads
-        self.alive = True
-        threading.Thread(target=self._read, name=f"{process.name}-replies", daemon=True).start()
+    def __init__(self, name: str, spawn: Spawn) -> None:
+        self._name = name
+        self._spawn = spawn
+        self._slots = asyncio.Semaphore(MAX_ALONE)
+        self._idle: list[RetryProcess] = []
+        self._children: set[RetryProcess] = set()  # idle or busy: all stopped on close
+        self._numbers = itertools.count()
+        self._closed = False
 
-    @classmethod
-    async def start(cls, name: str, spawn: tuple[tuple[str, ...], RedisSettings, EngineSettings]) -> _Child:
-        context = multiprocessing.get_context("spawn")  # a process that made gRPC objects must not fork
-        ours, theirs = context.Pipe(duplex=True)
-        process = context.Process(target=run_child, args=(*spawn, theirs), name=name, daemon=True)
-        await asyncio.to_thread(process.start)
-        theirs.close()  # the child has its copy: once it is gone, reads here end
-        child = cls(process, ours)
-        try:
-            await asyncio.wait_for(child._ready, START_SECONDS)
-        except BaseException as exc:  # it died, hung importing the apps, or its caller gave up
-            process.kill()
-            if isinstance(exc, (ProcessExitedError, asyncio.TimeoutError)):
-                reason = f"the process for retried updates did not start: {exc or 'timed out'}"
-                raise DrainBackoffError(RETRY_SECONDS, reason) from exc
-            raise
-        log.info("started process %s (%s) for retried updates", process.pid, name)
+    async def apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
+        async with self._slots:
+            child = await self._child()
+            try:
+                applied = await child.apply(next(self._numbers), keys, taken)
+            except asyncio.CancelledError:
+                child.process.kill()  # the drain gave up: the entry must not run on unseen
+                self._children.discard(child)
+                raise
+            except BaseException:
+                if not child.usable:
+                    self._children.discard(child)
+                raise
+            self._put_back(child)
+            return applied
+
+    async def _child(self) -> RetryProcess:
+        while self._idle:
+            child = self._idle.pop()
+            if child.usable:
+                return child
+            self._children.discard(child)
+        if self._closed:
+            raise stopping_error()
+        child = await RetryProcess.start_unless_closed(self._name, self._spawn, lambda: self._closed)
+        self._children.add(child)
         return child
 
-    async def submit(self, request: _Request) -> _Reply:
-        """The reply to `request`; ProcessExitedError if the process dies first."""
-        if not self.alive:
-            raise DrainBackoffError(RETRY_SECONDS, "the process for retried updates had just ended")
-        future: asyncio.Future[_Reply] = self._loop.create_future()
-        self._pending[request.number] = future
-        try:  # on a thread: a request of megabytes waits for the child to read it, never the loop
-            await asyncio.to_thread(self._send, request)
-        except OSError:  # it died before taking it: not its op's doing
-            self._pending.pop(request.number, None)
-            raise DrainBackoffError(RETRY_SECONDS, "the process for retried updates ended") from None
-        return await future
-
-    def _send(self, message: _Request | None) -> None:
-        with self._sending:
-            self._connection.send(message)
-
-    def stop(self) -> None:
-        """Ask the process to exit (it has nothing in hand once the drains stopped); kill it if it
-        does not (it ignores SIGTERM and SIGINT: the server decides when it stops)."""
-        sender = threading.Thread(target=self._stop_quietly, daemon=True)  # a full pipe never blocks us
-        sender.start()
-        self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5)
-        sender.join(1)
-        self._connection.close()
-
-    def _stop_quietly(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self._send(None)
-
-    def _read(self) -> None:
-        while True:
-            try:
-                reply = self._connection.recv()
-            except (EOFError, OSError):
-                break
-            self._call(self._resolve, reply)
-        self.process.join(5)
-        self._call(self._died, self.process.exitcode)
-
-    def _call(self, *args: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
-            self._loop.call_soon_threadsafe(*args)  # type: ignore[arg-type]
-
-    def _resolve(self, reply: _Reply | str) -> None:
-        if isinstance(reply, str):
-            if not self._ready.done():
-                self._ready.set_result(None)
+    def _put_back(self, child: RetryProcess) -> None:
+        if child.usable and not self._closed and len(self._idle) < KEEP_IDLE_ALONE:
+            self._idle.append(child)
             return
-        future = self._pending.pop(reply.number, None)
-        if future is not None and not future.done():
-            future.set_result(reply)
+        self._children.discard(child)
+        if child.usable:  # one of several started for a burst of retries: it has nothing in hand
+            threading.Thread(target=child.stop, name=f"{self._name}-stop", daemon=True).start()
 
-    def _died(self, exitcode: int | None) -> None:
-        self.alive = False
-        pending, self._pending = self._pending, {}
-        if not self._ready.done():
-            self._ready.set_exception(ProcessExitedError(exitcode, 0))
-            self._ready.exception()  # retrieved: nobody may be waiting for it
-        if pending:
-            log.warning(
-                "process %s for retried updates exited (%s) with %d update(s) in hand",
-                self.process.pid, exitcode, len(pending),
-            )  # fmt: skip
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(ProcessExitedError(exitcode, len(pending)))
-
-
-def run_child(
-    apps: Sequence[str], redis: RedisSettings, settings: EngineSettings, connection: Connection
-) -> None:
-    """Body of a child process: apply the requests the server sends until it says stop or is gone."""
-    from motion_grpc.server.loader import load_components
-
-    for signum in (signal.SIGINT, signal.SIGTERM):  # the server decides when its children stop: a
-        signal.signal(signum, signal.SIG_IGN)  # group-wide SIGTERM would end a retry as ProcessExited
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s: %(message)s")
-    components = load_components(apps)
-    applying_only = dataclasses.replace(settings, process_updates=False)  # it drains nothing itself
-    asyncio.run(_apply_requests(AsyncEngine(redis, components, applying_only), connection))
-
-
-async def _apply_requests(engine: AsyncEngine, connection: Connection) -> None:
-    await engine.start()
-    loop = asyncio.get_running_loop()
-    stopped = asyncio.Event()
-    tasks: set[asyncio.Task[None]] = set()
-
-    def take(request: _Request) -> None:
-        task = loop.create_task(_apply_one(engine, request, connection))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    def read() -> None:
-        while True:
-            try:
-                request = connection.recv()
-            except (EOFError, OSError):  # the server is gone, even by SIGKILL: do not outlive it
-                _exit_after(ORPHAN_GRACE_SECONDS)
-                break
-            if request is None:
-                break
-            loop.call_soon_threadsafe(take, request)
-        loop.call_soon_threadsafe(stopped.set)
-
-    threading.Thread(target=read, name="motion-retry-requests", daemon=True).start()
-    connection.send(_READY)
-    try:
-        await stopped.wait()
-        if tasks:
-            await asyncio.wait(tasks, timeout=ORPHAN_GRACE_SECONDS)
-    finally:
-        await engine.close()
-
-
-async def _apply_one(engine: AsyncEngine, request: _Request, connection: Connection) -> None:
-    keys = InstanceKeys.of(request.component, request.instance_id)
-    try:
-        applied = await engine.apply_taken(keys, request.taken)
-        reply = _Reply(request.number, applied.records, applied.patch)
-    except Exception as exc:
-        reply = _Reply(request.number, [], {}, describe_error(exc))
-    with contextlib.suppress(OSError):
-        connection.send(reply)
-
-
-def _exit_after(seconds: float) -> None:
-    deadline = threading.Timer(seconds, os._exit, (1,))
-    deadline.daemon = True
-    deadline.start()
+    async def close(self) -> None:
+        self._closed = True
+        children, self._children, self._idle = list(self._children), set(), []
+        await asyncio.gather(*(asyncio.to_thread(child.stop) for child in children))

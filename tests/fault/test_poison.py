@@ -13,7 +13,17 @@ import pytest
 
 from motion_grpc import MotionClient
 from motion_grpc.store import RedisServer
-from tests.fault.support import COMPONENT, FAILED, RUNNING, events, read_marks, replica, wait_for_mark
+from motion_grpc.store.records import Event
+from tests.fault.support import (
+    APPLIED,
+    COMPONENT,
+    FAILED,
+    RUNNING,
+    events,
+    read_marks,
+    replica,
+    wait_for_mark,
+)
 from tests.helpers import ServerProcess, unique
 
 pytestmark = pytest.mark.fault
@@ -117,6 +127,39 @@ def test_retries_in_hand_when_the_isolated_process_dies_run_again_one_at_a_time(
         ("ProcessExited", 3)
     ]
     assert [i for _, i in read_marks(marks)].count(2) == 3
+
+
+def test_a_retried_op_that_hangs_does_not_hold_up_other_instances_retries(tmp_path: pathlib.Path) -> None:
+    """Third attempts each run in a process of their own: one that takes long (or hangs) runs
+    while another instance's is applied, instead of ahead of it."""
+    marks = tmp_path / "marks"
+    slow, quick, poisoned = unique("slow"), unique("quick"), unique("poisoned")
+    with (
+        RedisServer(tmp_path / "redis", appendonly=False) as redis_server,
+        replica(redis_server.url, marks) as first,
+        replica(redis_server.url, marks) as second,
+    ):
+        with MotionClient(first.target) as client:
+            client.instance(COMPONENT, slow).run("append", {"i": 1, "sleep": 8.0})
+            client.instance(COMPONENT, quick).run("append", {"i": 2, "sleep": 2.0})
+            wait_for_mark(marks, 1)
+            wait_for_mark(marks, 2)
+            client.instance(COMPONENT, poisoned).run("append", {"i": 3, "sleep": 1.0, "poison": True})
+        assert first.process is not None
+        first.process.wait(30)  # the poison op ended it, the other two in hand
+        with MotionClient(second.target) as client:
+            for instance_id in (slow, quick, poisoned):
+                client.instance(COMPONENT, instance_id).flush(timeout=90)
+        slow_history = events(redis_server.url, slow)
+        quick_history = events(redis_server.url, quick)
+
+    def at(history: list[Event], status: int) -> int:
+        (found,) = [e.at_ms for e in history if e.status == status and e.attempt == 3]
+        return found
+
+    # attempt 3 of each ran at once: each began before the other ended
+    assert at(slow_history, RUNNING) < at(quick_history, APPLIED) < at(slow_history, APPLIED)
+    assert at(quick_history, RUNNING) < at(slow_history, APPLIED)
 
 
 def test_op_killing_its_update_process_fails_after_max_attempts(tmp_path: pathlib.Path) -> None:
