@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pathlib
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -96,6 +97,38 @@ def test_op_killing_its_server_ends_one_replica_and_fails_alone(tmp_path: pathli
     assert poison_runs[1] not in replica_pids
 
 
+@dataclass
+class _Histories:
+    events: dict[str, list[Event]]
+    items: dict[str, list[int]]
+
+    def __getitem__(self, instance_id: str) -> list[Event]:
+        return self.events[instance_id]
+
+
+def _replica_dies_with_in_hand(
+    redis_url: str, marks: pathlib.Path, in_hand: dict[str, float], poisoned: str
+) -> _Histories:
+    """On one replica, start an update of each instance of `in_hand` (its op sleeping that long), then
+    one on `poisoned` (item 0) that kills the replica; on another, flush them all and read them."""
+    with replica(redis_url, marks) as first, replica(redis_url, marks) as second:
+        with MotionClient(first.target) as client:
+            for i, (instance_id, sleep) in enumerate(in_hand.items(), 1):
+                client.instance(COMPONENT, instance_id).run("append", {"i": i, "sleep": sleep})
+                wait_for_mark(marks, i)
+            client.instance(COMPONENT, poisoned).run("append", {"i": 0, "sleep": 1.0, "poison": True})
+        assert first.process is not None
+        first.process.wait(30)  # the poison op ended it, the others in hand
+        instances = [*in_hand, poisoned]
+        with MotionClient(second.target) as client:
+            for instance_id in instances:
+                flushed = client.instance(COMPONENT, instance_id).flush(timeout=90)
+                assert instance_id == poisoned or flushed.failed == []
+            items = {i: client.instance(COMPONENT, i).get_state(["items"])["items"] for i in instances}
+        assert second.process is not None and second.process.poll() is None
+    return _Histories({i: events(redis_url, i) for i in instances}, items)
+
+
 def test_retries_in_hand_when_the_isolated_process_dies_run_again_one_at_a_time(
     tmp_path: pathlib.Path,
 ) -> None:
@@ -103,63 +136,32 @@ def test_retries_in_hand_when_the_isolated_process_dies_run_again_one_at_a_time(
     the one that ends its process fails."""
     marks = tmp_path / "marks"
     innocent, poisoned = unique("innocent"), unique("poisoned")
-    with (
-        RedisServer(tmp_path / "redis", appendonly=False) as redis_server,
-        replica(redis_server.url, marks) as first,
-        replica(redis_server.url, marks) as second,
-    ):
-        with MotionClient(first.target) as client:
-            client.instance(COMPONENT, innocent).run("append", {"i": 1, "sleep": 3.0})
-            wait_for_mark(marks, 1)
-            client.instance(COMPONENT, poisoned).run("append", {"i": 2, "sleep": 1.0, "poison": True})
-        assert first.process is not None
-        first.process.wait(30)  # the poison op ended it, the innocent op in hand
-        with MotionClient(second.target) as client:
-            flushed = client.instance(COMPONENT, innocent).flush(timeout=60)
-            items = client.instance(COMPONENT, innocent).get_state(["items"])["items"]
-            client.instance(COMPONENT, poisoned).flush(timeout=60)
-        assert second.process is not None and second.process.poll() is None
-        innocent_history = events(redis_server.url, innocent)
-        poisoned_history = events(redis_server.url, poisoned)
-    assert items == [1] and flushed.failed == []
-    assert [e.attempt for e in innocent_history if e.status == RUNNING] == [1, 2, 3]
-    assert [(e.error_type, e.attempt) for e in poisoned_history if e.status == FAILED] == [
+    with RedisServer(tmp_path / "redis", appendonly=False) as redis_server:
+        history = _replica_dies_with_in_hand(redis_server.url, marks, {innocent: 3.0}, poisoned)
+    assert history.items[innocent] == [1]
+    assert [e.attempt for e in history[innocent] if e.status == RUNNING] == [1, 2, 3]
+    assert [(e.error_type, e.attempt) for e in history[poisoned] if e.status == FAILED] == [
         ("ProcessExited", 3)
     ]
-    assert [i for _, i in read_marks(marks)].count(2) == 3
+    assert [i for _, i in read_marks(marks)].count(0) == 3
 
 
 def test_a_retried_op_that_hangs_does_not_hold_up_other_instances_retries(tmp_path: pathlib.Path) -> None:
     """Third attempts each run in a process of their own: one that takes long (or hangs) runs
     while another instance's is applied, instead of ahead of it."""
-    marks = tmp_path / "marks"
     slow, quick, poisoned = unique("slow"), unique("quick"), unique("poisoned")
-    with (
-        RedisServer(tmp_path / "redis", appendonly=False) as redis_server,
-        replica(redis_server.url, marks) as first,
-        replica(redis_server.url, marks) as second,
-    ):
-        with MotionClient(first.target) as client:
-            client.instance(COMPONENT, slow).run("append", {"i": 1, "sleep": 8.0})
-            client.instance(COMPONENT, quick).run("append", {"i": 2, "sleep": 2.0})
-            wait_for_mark(marks, 1)
-            wait_for_mark(marks, 2)
-            client.instance(COMPONENT, poisoned).run("append", {"i": 3, "sleep": 1.0, "poison": True})
-        assert first.process is not None
-        first.process.wait(30)  # the poison op ended it, the other two in hand
-        with MotionClient(second.target) as client:
-            for instance_id in (slow, quick, poisoned):
-                client.instance(COMPONENT, instance_id).flush(timeout=90)
-        slow_history = events(redis_server.url, slow)
-        quick_history = events(redis_server.url, quick)
+    with RedisServer(tmp_path / "redis", appendonly=False) as redis_server:
+        history = _replica_dies_with_in_hand(
+            redis_server.url, tmp_path / "marks", {slow: 8.0, quick: 2.0}, poisoned
+        )
 
-    def at(history: list[Event], status: int) -> int:
-        (found,) = [e.at_ms for e in history if e.status == status and e.attempt == 3]
+    def at(instance_id: str, status: int) -> int:
+        (found,) = [e.at_ms for e in history[instance_id] if e.status == status and e.attempt == 3]
         return found
 
     # attempt 3 of each ran at once: each began before the other ended
-    assert at(slow_history, RUNNING) < at(quick_history, APPLIED) < at(slow_history, APPLIED)
-    assert at(quick_history, RUNNING) < at(slow_history, APPLIED)
+    assert at(slow, RUNNING) < at(quick, APPLIED) < at(slow, APPLIED)
+    assert at(quick, RUNNING) < at(slow, APPLIED)
 
 
 def test_op_killing_its_update_process_fails_after_max_attempts(tmp_path: pathlib.Path) -> None:
