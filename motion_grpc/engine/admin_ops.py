@@ -20,7 +20,7 @@ from motion_grpc.engine.results import StateView
 from motion_grpc.engine.serving import check_enqueue
 from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.waiting import LocalDrains, Wait, WaitResult, wait_for_flush, wait_for_updates
-from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError, ResourceExhaustedError
+from motion_grpc.errors import InvalidArgumentError, NotFoundError, OpError, Reason, ResourceExhaustedError
 from motion_grpc.logs import excerpt
 from motion_grpc.state import private_copy
 from motion_grpc.store import protocol
@@ -59,7 +59,8 @@ class Administration:
             names = list(snapshot.data)
         elif missing := [name for name in names if name not in snapshot.data]:
             raise NotFoundError(
-                f"state of {component.name}/{excerpt(keys.instance_id)} has no key(s) {excerpt(missing)}"
+                f"state of {component.name}/{excerpt(keys.instance_id)} has no key(s) {excerpt(missing)}",
+                reason=Reason.STATE_KEY_NOT_FOUND,
             )
         # Copies: a caller in this process may change what it is given in place.
         return StateView(snapshot.version, {name: private_copy(snapshot.data[name]) for name in names})
