@@ -57,7 +57,7 @@ class WatchSettings:
     heartbeat: float = 10.0
     #: Live events buffered per watcher before it is ended with RESOURCE_EXHAUSTED.
     buffer: int = 10_000
-    #: How long one XREAD blocks (the server's watch client has a socket timeout above it).
+    #: How long one XREAD blocks (below the blocking client's BLOCKING_SOCKET_TIMEOUT on a cluster).
     block_ms: int = 20_000
 
 

@@ -278,12 +278,9 @@ async def _start_engine(
 
 
 def _watch_hub(redis: RedisSettings, options: ServerOptions) -> WatchHub:
-    # Each watched instance keeps one blocking XREAD going: allow up to Redis' default maxclients,
-    # and block long (re-issuing reads costs the event loop) but below the socket timeout.
+    # Each watched instance keeps one blocking XREAD going: allow up to Redis' default maxclients.
     settings = WatchSettings(heartbeat=options.watch_heartbeat, buffer=options.watch_buffer)
-    timeout = settings.block_ms / 1000 + max(redis.socket_timeout, 1.0)
-    events = AsyncEventLog(redis.async_client(max_connections=WATCH_CONNECTIONS, socket_timeout=timeout))
-    return WatchHub(events, settings)
+    return WatchHub(AsyncEventLog(redis.blocking_client(WATCH_CONNECTIONS)), settings)
 
 
 async def serve_forever(

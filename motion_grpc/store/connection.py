@@ -99,10 +99,19 @@ class RedisSettings:
         two redis.asyncio cluster clients, the blocking one with a long socket timeout.
         """
         if self.is_cluster:
-            blocking = self.async_client(max_connections=max_blocking, socket_timeout=BLOCKING_SOCKET_TIMEOUT)
-            return self.async_client(), blocking
-        client = PipelinedRedis(self.url, self.connect_timeout, self.socket_timeout, max_blocking)
+            return self.async_client(), self.blocking_client(max_blocking)
+        client = self.blocking_client(max_blocking)
         return client, client
+
+    def blocking_client(self, max_blocking: int) -> Any:
+        """An asyncio client for blocking reads (blocking up to BLOCKING_SOCKET_TIMEOUT), each on a
+        connection of its own, up to `max_blocking` at once, and for the short commands around them.
+
+        Auto-pipelined (store.pipelined); on a cluster, a redis.asyncio cluster client.
+        """
+        if self.is_cluster:
+            return self.async_client(max_connections=max_blocking, socket_timeout=BLOCKING_SOCKET_TIMEOUT)
+        return PipelinedRedis(self.url, self.connect_timeout, self.socket_timeout, max_blocking)
 
     def async_client(self, max_connections: int | None = None, socket_timeout: float | None = None) -> Any:
         """A new redis.asyncio client (or redis.asyncio.cluster.RedisCluster) with the same settings.

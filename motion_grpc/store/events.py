@@ -1,4 +1,4 @@
-"""Reading an instance's events stream with redis.asyncio, for WatchUpdates.
+"""Reading an instance's events stream with an asyncio client, for WatchUpdates.
 
 The events stream is capped (XADD MAXLEN ~), so its oldest entries are
 trimmed away in whole blocks as new ones arrive. Every read here goes through
@@ -57,7 +57,8 @@ class StreamBounds:
 
 
 class AsyncEventLog:
-    """Async reads of events streams (one redis.asyncio client, used on one event loop)."""
+    """Async reads of events streams (one asyncio client: RedisSettings.blocking_client, used on one
+    event loop)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
