@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
-import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -216,6 +216,7 @@ class Drainer:
         self._progressed = progressed
         self._isolation = isolation
         self.stopping = False
+        self._lease_tokens = itertools.count()
         self._load_errors: dict[InstanceKeys, str] = {}  # why an instance's state last failed to load
         #: Per component (a replaced one is a new definition): (op times generation, its policies).
         self._policies: weakref.WeakKeyDictionary[ComponentDefinition, tuple[int, DrainPolicies]] = (
@@ -238,7 +239,8 @@ class Drainer:
             if opening is not None:  # not drained here: a sweep (elsewhere, or later) will
                 await self._enqueue_alone(opening)
             return False
-        drain = _Drain(keys, component, secrets.token_hex(16), self._policies_of(component), taking, opening)
+        token = f"{self._store.engine_id}.{next(self._lease_tokens)}"  # unique, and no getrandom per drain
+        drain = _Drain(keys, component, token, self._policies_of(component), taking, opening)
         try:
             return await self._drain_held(drain)
         except LeaseLostError:
