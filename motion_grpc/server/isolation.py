@@ -9,11 +9,11 @@ runs retries in spawned processes that only apply updates:
 
 - second attempts share one process: a replica that died mid-drain leaves
   many, nearly all innocent, and they run side by side as before;
-- later attempts each run in a process with nothing else in hand, so when it
-  dies the entry that ended it is known, and fails (`ProcessExited`) rather
-  than being tried again. Up to MAX_ALONE of them run at once, each in its
-  own process: an op that hangs holds up its own instance, as anywhere else,
-  not the retries of the others.
+- later attempts each run in a fresh process that runs nothing else, so when
+  it dies the entry that ended it is known, and fails (`ProcessExited`)
+  rather than being tried again. Up to MAX_ALONE of them run at once: an op
+  that hangs holds up its own instance, as anywhere else, not the retries of
+  the others.
 
 The drainer of the serving process keeps the lease and commits what the
 child sends back (server.retry_process).
@@ -36,8 +36,6 @@ from motion_grpc.store.records import Taken
 
 #: Later attempts applied at once, each in a process of its own (the next ones wait their turn).
 MAX_ALONE = 4
-#: Processes for later attempts kept idle for the next one (the others stop once done).
-KEEP_IDLE_ALONE = 1
 
 
 class IsolatedUpdates:
@@ -93,54 +91,35 @@ class _SharedLane:
 
 
 class _AloneLane:
-    """Each later attempt in a child with nothing else in hand; up to MAX_ALONE such children."""
+    """Each later attempt in a fresh child that has run nothing else: a process reused after another
+    op could die of that op's doing (a thread it left, memory it grew) and blame the next entry.
+    Up to MAX_ALONE such children at once."""
 
     def __init__(self, name: str, spawn: Spawn) -> None:
         self._name = name
         self._spawn = spawn
         self._slots = asyncio.Semaphore(MAX_ALONE)
-        self._idle: list[RetryProcess] = []
-        self._children: set[RetryProcess] = set()  # idle or busy: all stopped on close
+        self._children: set[RetryProcess] = set()  # stopped on close
         self._numbers = itertools.count()
         self._closed = False
 
     async def apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
         async with self._slots:
-            child = await self._child()
+            if self._closed:
+                raise stopping_error()
+            child = await RetryProcess.start_unless_closed(self._name, self._spawn, lambda: self._closed)
+            self._children.add(child)
             try:
-                applied = await child.apply(next(self._numbers), keys, taken)
+                return await child.apply(next(self._numbers), keys, taken)
             except asyncio.CancelledError:
                 child.process.kill()  # the drain gave up: the entry must not run on unseen
+                raise
+            finally:
                 self._children.discard(child)
-                raise
-            except BaseException:
-                if not child.usable:
-                    self._children.discard(child)
-                raise
-            self._put_back(child)
-            return applied
-
-    async def _child(self) -> RetryProcess:
-        while self._idle:
-            child = self._idle.pop()
-            if child.usable:
-                return child
-            self._children.discard(child)
-        if self._closed:
-            raise stopping_error()
-        child = await RetryProcess.start_unless_closed(self._name, self._spawn, lambda: self._closed)
-        self._children.add(child)
-        return child
-
-    def _put_back(self, child: RetryProcess) -> None:
-        if child.usable and not self._closed and len(self._idle) < KEEP_IDLE_ALONE:
-            self._idle.append(child)
-            return
-        self._children.discard(child)
-        if child.usable:  # one of several started for a burst of retries: it has nothing in hand
-            threading.Thread(target=child.stop, name=f"{self._name}-stop", daemon=True).start()
+                if child.usable:  # it has nothing in hand
+                    threading.Thread(target=child.stop, name=f"{self._name}-stop", daemon=True).start()
 
     async def close(self) -> None:
         self._closed = True
-        children, self._children, self._idle = list(self._children), set(), []
+        children, self._children = list(self._children), set()
         await asyncio.gather(*(asyncio.to_thread(child.stop) for child in children))
