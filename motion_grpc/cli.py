@@ -237,6 +237,7 @@ def _add_migrate_parser(commands: Any) -> None:
         default=None,
         help=f"as for serve (default MOTION_EVENTS_RETENTION, else {DEFAULT_EVENTS_MAXLEN})",
     )
+    add_trust_options(migrate)  # it reads the instances' state back from Redis, as a server does
     migrate.add_argument("--redis", default=None, help="as for serve")
     migrate.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="embedded Redis data directory")
     migrate.add_argument("--log-level", type=log_level, default=os.environ.get("MOTION_LOG_LEVEL", "WARNING"))

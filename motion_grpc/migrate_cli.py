@@ -1,4 +1,9 @@
-"""`motion-grpc migrate APP:Component MODULE:FUNC`: StateMigrator from the command line."""
+"""`motion-grpc migrate APP:Component MODULE:FUNC`: StateMigrator from the command line.
+
+It reads state back from Redis as a server does, so it trusts what a server trusts
+(--state-secret-file, --trust-unsigned-pickles): an unsigned pickle naming code is
+refused, not loaded.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.migrate import StateMigrator
 from motion_grpc.server.loader import AppLoadError, load_module
 from motion_grpc.store import RedisSettings
+from motion_grpc.trust import configure_process
 
 
 def _split(spec: str, what: str) -> tuple[str, str]:
@@ -48,11 +54,14 @@ def run_migrate(args: argparse.Namespace, redis: RedisSettings) -> int:
     try:
         component = find_component(args.component)
         func = find_function(args.function)
-    except AppLoadError as exc:
+        configure_process(args.state_secret_file, args.trust_unsigned_pickles, server=True)
+    except (AppLoadError, ValueError) as exc:
         print(f"motion-grpc: {exc}", file=sys.stderr)
         return 2
     # Its events join the instances' streams: trimmed as the servers trim them (MOTION_EVENTS_RETENTION).
-    engine = Engine(redis, [component], EngineSettings(events_retention=args.events_retention)).start()
+    # It applies only the queues of the instances it migrates, never other instances' updates.
+    settings = EngineSettings(events_retention=args.events_retention, adopt_others_updates=False)
+    engine = Engine(redis, [component], settings).start()
     try:
         results = StateMigrator(component, func, engine=engine).migrate(
             args.instances, num_workers=args.workers, timeout=args.timeout

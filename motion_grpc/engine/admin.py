@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import pickle
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cloudpickle
@@ -123,8 +124,45 @@ def _dumps(func: Callable[..., Any]) -> bytes:
     return codec.sign_pickle(data)  # replicas load a function (it names code) only when signed
 
 
+class LocalFunctions:
+    """Migration functions this process queued, by their payload: its own drains run the function
+    it holds instead of unpickling it back, so a tool without the state secret (which servers need
+    to run it) still applies its own migration, and refuses unsigned pickles all the same."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[bytes, tuple[Callable[..., Any], int]] = {}
+
+    @contextlib.contextmanager
+    def holding(self, payload: bytes, func: Callable[..., Any]) -> Iterator[None]:
+        with self._lock:
+            _, count = self._held.get(payload, (func, 0))
+            self._held[payload] = (func, count + 1)
+        try:
+            yield
+        finally:
+            with self._lock:
+                _, count = self._held[payload]
+                if count == 1:
+                    del self._held[payload]
+                else:
+                    self._held[payload] = (func, count - 1)
+
+    def get(self, payload: bytes) -> Callable[..., Any] | None:
+        with self._lock:
+            held = self._held.get(payload)
+        return None if held is None else held[0]
+
+
+#: This process's queued migration functions (see LocalFunctions).
+local_functions = LocalFunctions()
+
+
 def load_function(what: str, payload: bytes) -> Callable[..., Any]:
     """A queued migration function; OpError when this process cannot unpickle it."""
+    held = local_functions.get(payload)
+    if held is not None:
+        return held
     try:
         func = codec.loads(payload)
     except Exception as exc:

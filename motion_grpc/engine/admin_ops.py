@@ -114,9 +114,9 @@ class Administration:
         Returns the version the migration produced; OpError when the function raised
         or returned something other than a dict.
         """
-        outcome = await self._queue_admin(
-            component, keys, MIGRATE_OP, admin.dumps_function(migrate), deadline
-        )
+        payload = admin.dumps_function(migrate)
+        with admin.local_functions.holding(payload, migrate):
+            outcome = await self._queue_admin(component, keys, MIGRATE_OP, payload, deadline)
         if outcome.status != protocol.APPLIED:
             raise OpError(outcome.message or "the migration failed", outcome.error_type or "Exception")
         return outcome.version

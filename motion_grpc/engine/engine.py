@@ -118,9 +118,10 @@ class AsyncEngine:
         self._leases.start()
         self._loading = asyncio.get_running_loop().create_task(self._load_scripts(), name="motion-scripts")
         if s.process_updates:
-            self.registry.on_add(lambda component: self._scheduler.host([component.name]))
+            if s.adopt_others_updates:
+                self.registry.on_add(lambda component: self._scheduler.host([component.name]))
+                self._wakeups.start()
             self._scheduler.start()
-            self._wakeups.start()
         return self
 
     async def apply_taken(self, keys: InstanceKeys, taken: Taken) -> Applied:

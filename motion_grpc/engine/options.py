@@ -60,6 +60,9 @@ class EngineSettings:
     max_cached_instances: int = 10_000
     #: Off: this engine serves and enqueues only; other processes apply the updates.
     process_updates: bool = True
+    #: Off: this engine applies only the updates it enqueues (and those queued before them), never
+    #: other processes' work it would find by sweeping or be woken for (one-off tools: migrate).
+    adopt_others_updates: bool = True
     #: A serve op faster than this on average is run before its version check (see serving).
     fast_op_seconds: float = 0.001
     #: Events kept per instance (None: MOTION_EVENTS_RETENTION, else the default).

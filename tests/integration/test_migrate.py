@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import pickle
 import subprocess
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+import redis
 
 from motion_grpc import MotionClient, StateMigrator
-from motion_grpc.engine import Engine
+from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.errors import NotFoundError, OpError
 from motion_grpc.instance import ComponentInstance
+from motion_grpc.server.loader import load_components
+from motion_grpc.store import RedisServer, RedisSettings
+from motion_grpc.store.keys import InstanceKeys
 from tests.helpers import MOTION_GRPC, ROOT, clean_env, unique
 from tests.integration.conftest import SEMANTICS_APP, events_of
 
@@ -164,3 +172,62 @@ def test_cli_trims_events_as_the_servers_do(
     assert done.returncode == 0, done.stderr
     assert _n(engine, instance_id) == 1010
     assert len(events_of(redis_url, "Migr", instance_id)) < 200  # XADD MAXLEN ~ 10: whole blocks of ~100 go
+
+
+class _Mkdir:
+    """Unpickling this calls os.mkdir(path): code chosen by whoever wrote the bytes to Redis."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return os.mkdir, (self.path,)
+
+
+def _migrate(redis_url: str, instance_id: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [MOTION_GRPC, "migrate", f"{SEMANTICS_APP}:Migr", "tests/apps/migrations.py:times_ten"]
+    command += ["--instance", instance_id, "--redis", redis_url, *args]
+    return subprocess.run(
+        command, check=False, cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60
+    )
+
+
+def test_cli_refuses_a_poisoned_state_as_a_server_does(
+    make_engine: Callable[..., Engine], redis_url: str, tmp_path: pathlib.Path
+) -> None:
+    engine = make_engine(settings=EngineSettings(process_updates=False))  # the migration applies it
+    [instance_id] = _instances(engine, [1])
+    marker = tmp_path / "code-ran"
+    keys = InstanceKeys.of("Migr", instance_id)
+    with redis.Redis.from_url(redis_url) as store:  # where an attacker with access to Redis writes
+        store.hset(keys.state, "extra", pickle.dumps(_Mkdir(str(marker)), protocol=pickle.HIGHEST_PROTOCOL))
+        store.hincrby(keys.meta, "version", 1)
+    done = _migrate(redis_url, instance_id, "--timeout", "10")
+    assert done.returncode == 1, done.stderr
+    assert f"FAILED {instance_id}" in done.stdout and "--state-secret-file" in done.stdout
+    assert not marker.exists()
+    with redis.Redis.from_url(redis_url) as store:
+        assert store.hget(keys.state, "n") == b"1"  # not migrated, nothing else written
+    done = _migrate(redis_url, instance_id, "--state-secret-file", str(tmp_path / "missing"))
+    assert done.returncode == 2 and "cannot read the state secret file" in done.stderr
+
+
+def test_cli_applies_only_the_queues_of_the_instances_it_migrates() -> None:
+    # A Redis of its own: no server of another test sweeps the other instance's queue meanwhile.
+    with RedisServer(appendonly=False) as own:
+        settings = EngineSettings(process_updates=False)  # nobody here applies updates
+        enqueue_only = Engine(RedisSettings(own.url), load_components([SEMANTICS_APP]), settings).start()
+        try:
+            migrated, other = _instances(enqueue_only, [1, 5])
+            for instance_id in (other, migrated):
+                ComponentInstance(enqueue_only.component("Migr"), instance_id, engine=enqueue_only).run(
+                    "bump", {}
+                )
+            done = _migrate(own.url, migrated)
+            assert done.returncode == 0, done.stderr
+            assert _n(enqueue_only, migrated) == 20  # its queued bump first, then the migration
+            assert _n(enqueue_only, other) == 5  # the other instance's update is left for the servers
+        finally:
+            enqueue_only.close()
+        with redis.Redis.from_url(own.url) as store:
+            assert store.xlen(InstanceKeys.of("Migr", other).updates) == 1
