@@ -174,7 +174,12 @@ class _Drain:
     taking: Callable[[], None]
     #: The enqueue the first take rides along with, if a run's enqueue opened this drain.
     opening: Opening | None = None
+    #: Asked at each commit: whether to stop after it, leaving the rest queued, so the drain's slot
+    #: goes to an instance waiting for one (see UpdateScheduler).
+    turn_over: Callable[[], bool] = lambda: False
     held: bool = False
+    #: Committed without taking more, to stop: by turning over, or because the drainer stops.
+    ending: bool = False
 
     def waits_for_more(self, taken: Taken) -> bool:
         """Whether entries taken after a commit are a group that could still grow."""
@@ -224,7 +229,11 @@ class Drainer:
         )
 
     async def drain(
-        self, keys: InstanceKeys, taking: Callable[[], None] = lambda: None, opening: Opening | None = None
+        self,
+        keys: InstanceKeys,
+        taking: Callable[[], None] = lambda: None,
+        opening: Opening | None = None,
+        turn_over: Callable[[], bool] = lambda: False,
     ) -> bool:
         """Apply every queued entry of an instance, unless another worker holds its lease.
 
@@ -232,7 +241,9 @@ class Drainer:
         try again when its lease expires). Raises DrainBackoffError (lease handed back)
         when the instance must wait before a retry. `taking` is called as each take
         is sent: an enqueue that landed before then is seen by that take. An `opening`
-        enqueue is sent with the first take; its run is answered when it lands.
+        enqueue is sent with the first take; its run is answered when it lands. When
+        `turn_over()` says so at a commit, the drain stops there and hands the lease back
+        with entries still queued.
         """
         component = self._components(keys.component)
         if component is None or self.stopping:
@@ -240,7 +251,7 @@ class Drainer:
                 await self._enqueue_alone(opening)
             return False
         token = f"{self._store.engine_id}.{next(self._lease_tokens)}"  # unique, and no getrandom per drain
-        drain = _Drain(keys, component, token, self._policies_of(component), taking, opening)
+        drain = _Drain(keys, component, token, self._policies_of(component), taking, opening, turn_over)
         try:
             return await self._drain_held(drain)
         except LeaseLostError:
@@ -262,7 +273,7 @@ class Drainer:
         applied = False
         taken: Taken | None = None
         sent = 0.0  # when the last take of the branch below was sent (the lease's TTL was set)
-        while taken is not None or not self.stopping:  # what is taken is in hand: apply it
+        while taken is not None or not (self.stopping or drain.ending):  # what is taken is in hand: apply it
             if taken is None:
                 drain.taking()
                 sent = time.monotonic()
@@ -326,8 +337,9 @@ class Drainer:
         opening.land(enqueued)
 
     async def _hand_back(self, keys: InstanceKeys, token: str) -> None:
-        """Release the lease of an instance left with queued entries (shutting down), and say so,
-        so another process takes it over at once rather than at its next sweep."""
+        """Release the lease of an instance left with queued entries (shutting down, or turning
+        its slot over), and say so, so another process may take it over at once rather than at
+        its next sweep."""
         try:
             await self._store.release(keys.lease, token)
             await self._store.publish_wake(keys)
@@ -428,8 +440,9 @@ class Drainer:
     ) -> Taken | None:
         """Commit on top of version `base`, and unless stopping take the next entries in the same trip."""
         keys = drain.keys
+        drain.ending = drain.ending or self.stopping or drain.turn_over()
         with runtime.committing():  # until the snapshot has caught up, nobody serves from it unchecked
-            if self.stopping:  # a shutdown takes nothing more: no attempt is spent on it
+            if drain.ending:  # taking nothing more: no attempt is spent on what stays queued
                 version = await self._store.commit(keys, drain.token, base, applied.patch, applied.records)
                 taken = None
             else:

@@ -15,7 +15,10 @@ and no round trip of its own to pick them up.
 Each drain is a task on the event loop; an async update op holds no thread
 while it waits on its model call, so `max_concurrent` drains (1,000 by
 default) can all be waiting at once. Past the bound, instances wait their
-turn in FIFO order.
+turn in FIFO order, and a drain that has had its slot for FAIR_SHARE_SECONDS
+turns it over at its next commit to the instance waiting longest, going to the
+back of the line with the rest of its queue: a busy instance, or one whose ops
+take minutes, cannot keep the others' updates waiting until its queue is empty.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ _limited = RateLimitedLog(log)
 EXPIRY_SLACK = 0.005
 #: How soon an instance whose holder let go between a drain's take and its look at the lease is retried.
 HOLDER_GONE_RETRY = 0.05
+#: Drainer.drain: (instance, taking, opening, turn_over) -> whether another worker holds the lease.
+DrainCall = Callable[[InstanceKeys, Callable[[], None], Opening | None, Callable[[], bool]], Awaitable[bool]]
+#: Seconds a drain keeps its slot while other instances wait for one (it ends at the next commit after).
+FAIR_SHARE_SECONDS = 0.1
 
 
 class UpdateScheduler:
@@ -51,7 +58,7 @@ class UpdateScheduler:
     def __init__(
         self,
         store: Store,
-        drain: Callable[[InstanceKeys, Callable[[], None], Opening | None], Awaitable[bool]],
+        drain: DrainCall,
         max_concurrent: int,
         sweep_interval: float,
         signals: Signals | None = None,
@@ -68,6 +75,8 @@ class UpdateScheduler:
         self._running: dict[InstanceKeys, asyncio.Task[None]] = {}
         #: Notified while draining, after the drain's last take: drain once more after it.
         self._again: set[InstanceKeys] = set()
+        #: Drains that turned their slot over to a waiting instance: they go to the back of the line.
+        self._turned_over: set[InstanceKeys] = set()
         self._waiting: collections.OrderedDict[InstanceKeys, None] = collections.OrderedDict()
         self._backoff: dict[InstanceKeys, float] = {}  # could not be worked on: not before (monotonic)
         self._timers: dict[InstanceKeys, asyncio.TimerHandle] = {}
@@ -143,23 +152,31 @@ class UpdateScheduler:
         self._running[keys] = asyncio.get_running_loop().create_task(self._run(keys, opening))
 
     async def _run(self, keys: InstanceKeys, opening: Opening | None) -> None:
+        since = time.monotonic()  # when it got its slot
         try:
             while True:
                 self._again.discard(keys)
-                await self._drain_once(keys, opening)
+                await self._drain_once(keys, opening, since)
                 opening = None
                 if keys not in self._again or self._stopping or keys in self._backoff:
+                    return
+                if keys in self._turned_over:
                     return
         finally:
             del self._running[keys]
             self._again.discard(keys)
             self.signals.fire(keys)
+            if keys in self._turned_over:
+                self._turned_over.discard(keys)
+                self.notify(keys)  # behind those waiting; a no-op when stopping
             if not self._stopping:
                 self._fill()
 
-    async def _drain_once(self, keys: InstanceKeys, opening: Opening | None) -> None:
+    async def _drain_once(self, keys: InstanceKeys, opening: Opening | None, since: float) -> None:
         try:
-            if await self._drain(keys, functools.partial(self._again.discard, keys), opening):
+            taking = functools.partial(self._again.discard, keys)
+            turn_over = functools.partial(self._turn_over, keys, since)
+            if await self._drain(keys, taking, opening, turn_over):
                 await self._watch_holder(keys)
         except DrainBackoffError as exc:
             self._retry_later(keys, exc.delay, backoff=True)
@@ -178,6 +195,13 @@ class UpdateScheduler:
         finally:
             if opening is not None:  # a drain that crashed before sending it: its run must not hang
                 opening.fail(InternalError("the update drain failed before the enqueue was sent"))
+
+    def _turn_over(self, keys: InstanceKeys, since: float) -> bool:
+        """Whether a drain holding its slot since `since` should hand it to a waiting instance."""
+        if self._waiting and time.monotonic() - since >= FAIR_SHARE_SECONDS:
+            self._turned_over.add(keys)
+            return True
+        return False
 
     async def _watch_holder(self, keys: InstanceKeys) -> None:
         """Another worker holds the instance: try again the moment its lease is due to expire,

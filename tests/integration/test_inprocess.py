@@ -79,10 +79,7 @@ def test_init_state_params_apply_on_creation_only(engine: Engine) -> None:
 
 def test_a_snapshot_made_stale_elsewhere_is_never_served(redis_url: str) -> None:
     """Engine A serves cheap ops from its snapshot; a commit by engine B must still show at once."""
-    engines = [
-        Engine(RedisSettings(redis_url), load_components([TEST_APP])).start()
-        for _ in range(2)
-    ]
+    engines = [Engine(RedisSettings(redis_url), load_components([TEST_APP])).start() for _ in range(2)]
     try:
         first, second = (engine.component("Ledger") for engine in engines)
         instance_id = unique("stale")

@@ -22,9 +22,7 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def cli_json(
-    capsys: pytest.CaptureFixture[str], server: ServerProcess, *argv: str, status: int = 0
-) -> Any:
+def cli_json(capsys: pytest.CaptureFixture[str], server: ServerProcess, *argv: str, status: int = 0) -> Any:
     code, out, err = cli(capsys, *argv, "--target", server.target, "--json")
     assert code == status, err
     return json.loads(out)
