@@ -18,11 +18,13 @@ a presented key is compared, by its digest, in constant time.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import hmac
 import logging
 import pathlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -257,14 +259,46 @@ class AuthInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None or service in OPEN_SERVICES:
             return handler
         try:
-            caller = self._credentials.authenticate(handler_call_details.invocation_metadata)
+            credentials = self._credentials
+            caller = credentials.authenticate(handler_call_details.invocation_metadata)
             authorize(caller, service, method)
         except MotionError as exc:
             _flood_safe_log.warning(f"refused:{exc.code}", "refused %s/%s: %s", service, method, exc.message)
             return _refusing(handler, exc)
-        if caller.scope is None:
+        if caller.scope is not None:
+            handler = _scoped(handler, caller.scope)
+        if handler.unary_stream is None:
             return handler
-        return _scoped(handler, caller.scope)
+        metadata = handler_call_details.invocation_metadata
+        admission = _StreamAdmission(self, credentials, caller, metadata, service, method)
+        return _revocable(handler, admission)
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._credentials
+
+
+@dataclass
+class _StreamAdmission:
+    """What an open stream was let in with: checked again before each message it sends, so a
+    stream ends once its token expires or a reload no longer accepts its credential."""
+
+    interceptor: AuthInterceptor
+    credentials: Credentials
+    caller: Caller
+    metadata: Sequence[tuple[str, str | bytes]] | None
+    service: str
+    method: str
+
+    def check(self) -> None:
+        scope = self.caller.scope
+        if scope is not None and scope.expires_at <= time.time():
+            raise UnauthenticatedError("the token expired while the stream was open; ask for a new one")
+        current = self.interceptor.credentials
+        if current is not self.credentials:  # reloaded since the last look
+            caller = current.authenticate(self.metadata)
+            authorize(caller, self.service, self.method)
+            self.credentials, self.caller = current, caller
 
 
 def _ignored(data: bytes) -> None:
@@ -272,19 +306,45 @@ def _ignored(data: bytes) -> None:
     return None
 
 
+async def _abort(context: Context, error: MotionError) -> None:
+    """End the call with `error`'s status and its ErrorInfo reason, as on every error."""
+    code, message = status_for(error)
+    await context.abort(code, message, trailing_metadata=status_trailers(error, code, message))
+
+
 def _refusing(handler: Handler, error: MotionError) -> Handler:
     """A handler of `handler`'s kind that answers `error`'s status without running anything."""
-    code, message = status_for(error)
-    trailers = status_trailers(error, code, message)  # the ErrorInfo reason, as on every error
 
     async def refuse(request: Any, context: Context) -> Any:
-        await context.abort(code, message, trailing_metadata=trailers)
+        await _abort(context, error)
 
     async def refuse_stream(request: Any, context: Context) -> AsyncIterator[Any]:
-        await context.abort(code, message, trailing_metadata=trailers)
+        await _abort(context, error)
         yield  # pragma: no cover - abort raises; this line makes an async generator
 
     return _same_kind(handler, refuse, refuse_stream, _ignored)
+
+
+def _revocable(handler: Handler, admission: _StreamAdmission) -> Handler:
+    """The stream `handler`, ended (UNAUTHENTICATED or PERMISSION_DENIED) at its next message once
+    its credential is no longer accepted; WatchUpdates sends one at least every heartbeat."""
+    run_stream: Any = handler.unary_stream
+
+    async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+        async with contextlib.aclosing(run_stream(request, context)) as items:
+            async for item in items:
+                try:
+                    admission.check()
+                except MotionError as exc:
+                    log.info("ended %s/%s: %s", admission.service, admission.method, exc.message)
+                    await _abort(context, exc)
+                yield item
+
+    return grpc.unary_stream_rpc_method_handler(
+        stream,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def _scoped(handler: Handler, scope: tokens.TokenScope) -> Handler:
@@ -296,8 +356,7 @@ def _scoped(handler: Handler, scope: tokens.TokenScope) -> Handler:
         try:
             check_scope(scope, request)
         except MotionError as exc:
-            code, message = status_for(exc)
-            await context.abort(code, message, trailing_metadata=status_trailers(exc, code, message))
+            await _abort(context, exc)
 
     async def unary(request: Any, context: Context) -> Any:
         await check(request, context)
