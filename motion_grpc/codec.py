@@ -255,8 +255,8 @@ def dumps(obj: Any) -> bytes:
     JSON when the value is exactly JSON-like (it comes back equal and of the
     same types, and other tools can read it); else a pickle, signed with the
     state secret when the process has one. Without a secret, a process that
-    refuses unsigned pickles stores only pickles naming no code (tuples, sets,
-    bytes, ...) and raises UntrustedDataError for the rest.
+    refuses unsigned pickles stores only pickles it would read back (naming no
+    code: tuples, sets, bytes, ...) and raises UntrustedDataError for the rest.
     """
     encoded = _json_exact(obj)
     if encoded is not None:
@@ -266,9 +266,7 @@ def dumps(obj: Any) -> bytes:
     if policy.secrets:
         return policy.sign(data)
     if not policy.load_unsigned:
-        named = trust.code_named_by(data)
-        if named is not None:
-            raise trust.must_sign_error(named)
+        trust.check_unsigned(data)
     return data
 
 

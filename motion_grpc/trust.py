@@ -8,7 +8,8 @@ MOTION_STATE_SECRET_FILE), or when this process was told to trust unsigned
 pickles (Motion's own behaviour, the in-process default without a secret).
 Otherwise a pickle is loaded by an unpickler that resolves no names but a few
 plain value types: tuples, sets, bytes and the like load, anything that would
-import or call code is refused.
+import or call code is refused, and so is a value that shared references
+expand past MAX_EXPANDED_VALUES items (a few bytes can name billions).
 
 The policy is process-wide (the codec is called from everywhere) and comes
 from the environment, so update worker processes spawned by a server or an
@@ -50,7 +51,6 @@ _SAFE_GLOBALS = frozenset(
         ("builtins", "complex"),
         ("builtins", "set"),
         ("builtins", "frozenset"),
-        ("builtins", "bytearray"),
         ("collections", "OrderedDict"),
         ("datetime", "date"),
         ("datetime", "time"),
@@ -62,6 +62,10 @@ _SAFE_GLOBALS = frozenset(
 )
 
 _HOW_TO_SIGN = f"give every replica the same --state-secret-file ({SECRET_FILE_ENV})"
+
+#: Values (containers and their items, counted as reached) a restricted load may expand to: shared
+#: references let a few hundred bytes name a structure of billions of items once walked.
+MAX_EXPANDED_VALUES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -100,10 +104,19 @@ def _mac(secret: bytes, data: bytes) -> bytes:
     return hmac.new(secret, data, hashlib.sha256).digest()
 
 
+def _plain_bytearray(*args: Any) -> bytearray:
+    """bytearray of bytes or text, as pickles of one are; never of a size (a few bytes asking for GiBs)."""
+    if args and not isinstance(args[0], (bytes, str)):
+        raise UntrustedDataError("an unsigned pickle making a bytearray of a size; refused")
+    return bytearray(*args)
+
+
 class _PlainUnpickler(pickle.Unpickler):
     """Resolves no global but the plain value types of _SAFE_GLOBALS, so loading runs no code."""
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("builtins", "bytearray"):
+            return _plain_bytearray
         if (module, name) in _SAFE_GLOBALS:
             return super().find_class(module, name)
         named = shorten(f"{module}.{name}", 80)
@@ -120,17 +133,41 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 def restricted_loads(data: bytes) -> Any:
-    """Unpickle plain values only; UntrustedDataError for anything that names code."""
-    return _PlainUnpickler(io.BytesIO(data)).load()
+    """Unpickle plain values only; UntrustedDataError for anything that names code, or that
+    expands past MAX_EXPANDED_VALUES."""
+    value = _PlainUnpickler(io.BytesIO(data)).load()
+    _check_expansion(value)
+    return value
 
 
-def code_named_by(data: bytes) -> str | None:
-    """The first name that could run code which `data` (a pickle) resolves; None for plain values."""
+def _check_expansion(value: Any) -> None:
+    reached, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        reached += 1
+        if reached > MAX_EXPANDED_VALUES:
+            raise UntrustedDataError(
+                f"an unsigned pickle whose values, with their shared references, expand past "
+                f"{MAX_EXPANDED_VALUES:,} items; refused"
+            )
+        if isinstance(item, dict):
+            stack += item.keys()
+            stack += item.values()
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack += item
+
+
+def check_unsigned(data: bytes) -> None:
+    """UntrustedDataError saying what to do unless `data`, a pickle this process made, would be
+    read back unsigned: it names no code and does not expand past MAX_EXPANDED_VALUES."""
     try:
         restricted_loads(data)
     except UntrustedDataError as refused:
-        return refused.named or "code"
-    return None
+        if refused.named:
+            raise must_sign_error(refused.named) from None
+        raise UntrustedDataError(
+            f"{refused.message}: such a value is read back only when signed: {_HOW_TO_SIGN}"
+        ) from None
 
 
 def must_sign_error(named: str) -> UntrustedDataError:
@@ -232,7 +269,7 @@ __all__ = [
     "UNSIGNED_ENV",
     "Trust",
     "add_trust_options",
-    "code_named_by",
+    "check_unsigned",
     "configure",
     "configure_process",
     "current",
