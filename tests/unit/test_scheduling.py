@@ -20,7 +20,9 @@ async def _drains(redis_url: str, notify_after_take: bool) -> int:
     store = Store(redis.asyncio.Redis.from_url(redis_url))  # only a sweep would use it
     drains = 0
 
-    async def drain(keys: InstanceKeys, taking: Callable[[], None], opening: Opening | None) -> bool:
+    async def drain(
+        keys: InstanceKeys, taking: Callable[[], None], opening: Opening | None, turn_over: Callable[[], bool]
+    ) -> bool:
         nonlocal drains
         drains += 1
         if drains == 1:
