@@ -8,8 +8,8 @@ MOTION_STATE_SECRET_FILE), or when this process was told to trust unsigned
 pickles (Motion's own behaviour, the in-process default without a secret).
 Otherwise a pickle is loaded by an unpickler that resolves no names but a few
 plain value types: tuples, sets, bytes and the like load, anything that would
-import or call code is refused, and so is a value that shared references
-expand past MAX_EXPANDED_VALUES items (a few bytes can name billions).
+import or call code is refused, and so is one that would take unbounded work
+to load (see plain_pickle).
 
 The policy is process-wide (the codec is called from everywhere) and comes
 from the environment, so update worker processes spawned by a server or an
@@ -25,13 +25,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import io
 import os
 import pickle
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from motion_grpc import plain_pickle
 from motion_grpc.errors import UntrustedDataError
 from motion_grpc.logs import shorten
 
@@ -45,27 +45,7 @@ MAC_SIZE = 32
 #: Shortest secret accepted: 32 bytes, the HMAC-SHA256 key size.
 MIN_SECRET_BYTES = 32
 
-#: The only names a restricted load resolves: constructors of plain values that run no user code.
-_SAFE_GLOBALS = frozenset(
-    {
-        ("builtins", "complex"),
-        ("builtins", "set"),
-        ("builtins", "frozenset"),
-        ("collections", "OrderedDict"),
-        ("datetime", "date"),
-        ("datetime", "time"),
-        ("datetime", "datetime"),
-        ("datetime", "timedelta"),
-        ("datetime", "timezone"),
-        ("decimal", "Decimal"),
-    }
-)
-
 _HOW_TO_SIGN = f"give every replica the same --state-secret-file ({SECRET_FILE_ENV})"
-
-#: Values (containers and their items, counted as reached) a restricted load may expand to: shared
-#: references let a few hundred bytes name a structure of billions of items once walked.
-MAX_EXPANDED_VALUES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -104,64 +84,27 @@ def _mac(secret: bytes, data: bytes) -> bytes:
     return hmac.new(secret, data, hashlib.sha256).digest()
 
 
-def _plain_bytearray(*args: Any) -> bytearray:
-    """bytearray of bytes or text, as pickles of one are; never of a size (a few bytes asking for GiBs)."""
-    if args and not isinstance(args[0], (bytes, str)):
-        raise UntrustedDataError("an unsigned pickle making a bytearray of a size; refused")
-    return bytearray(*args)
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Resolves no global but the plain value types of _SAFE_GLOBALS, so loading runs no code."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ("builtins", "bytearray"):
-            return _plain_bytearray
-        if (module, name) in _SAFE_GLOBALS:
-            return super().find_class(module, name)
-        named = shorten(f"{module}.{name}", 80)
-        refused = UntrustedDataError(
-            f"an unsigned pickle naming {named}; refused, as loading it could run code. Python objects "
-            f"are read back only when signed: {_HOW_TO_SIGN}; data written before the upgrade loads "
-            f"with --trust-unsigned-pickles ({UNSIGNED_ENV}=load)"
+def restricted_loads(data: bytes, scan: bool = True) -> Any:
+    """Unpickle plain values only (see plain_pickle); UntrustedDataError saying what to do for
+    anything that names code, or would take unbounded work to load."""
+    try:
+        return plain_pickle.loads(data, scan)
+    except UntrustedDataError as refused:
+        if not refused.named:
+            raise
+        explained = UntrustedDataError(
+            f"{refused.message}. Python objects are read back only when signed: {_HOW_TO_SIGN}; data "
+            f"written before the upgrade loads with --trust-unsigned-pickles ({UNSIGNED_ENV}=load)"
         )
-        refused.named = named
-        raise refused
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise UntrustedDataError("an unsigned pickle with a persistent id; refused")
-
-
-def restricted_loads(data: bytes) -> Any:
-    """Unpickle plain values only; UntrustedDataError for anything that names code, or that
-    expands past MAX_EXPANDED_VALUES."""
-    value = _PlainUnpickler(io.BytesIO(data)).load()
-    _check_expansion(value)
-    return value
-
-
-def _check_expansion(value: Any) -> None:
-    reached, stack = 0, [value]
-    while stack:
-        item = stack.pop()
-        reached += 1
-        if reached > MAX_EXPANDED_VALUES:
-            raise UntrustedDataError(
-                f"an unsigned pickle whose values, with their shared references, expand past "
-                f"{MAX_EXPANDED_VALUES:,} items; refused"
-            )
-        if isinstance(item, dict):
-            stack += item.keys()
-            stack += item.values()
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack += item
+        explained.named = refused.named
+        raise explained from None
 
 
 def check_unsigned(data: bytes) -> None:
     """UntrustedDataError saying what to do unless `data`, a pickle this process made, would be
-    read back unsigned: it names no code and does not expand past MAX_EXPANDED_VALUES."""
+    read back unsigned: it names no code and loads with bounded work (see plain_pickle)."""
     try:
-        restricted_loads(data)
+        restricted_loads(data, scan=False)  # made here of a live value: no bomb to look for
     except UntrustedDataError as refused:
         if refused.named:
             raise must_sign_error(refused.named) from None
