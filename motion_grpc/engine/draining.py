@@ -27,7 +27,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from motion_grpc.definition import ComponentDefinition, DiscardPolicy
 from motion_grpc.engine import failures
@@ -114,13 +114,19 @@ class DrainBackoffError(Exception):
     """The instance cannot be worked on now (its state cannot be loaded): try again after `delay`.
 
     The attempt is counted (TAKE did), so an instance that never loads ends its
-    head entry FAILED after max_attempts, and the worker stays cold meanwhile.
+    head entry FAILED after max_attempts, and the worker stays cold meanwhile;
+    unless not `counted`: the entries could not be tried for a reason not theirs
+    (the server stopping, no process to run a retry in), and the attempt is taken
+    back as the lease is.
     """
 
-    def __init__(self, delay: float, reason: str) -> None:
+    def __init__(self, delay: float, reason: str, counted: bool = True) -> None:
         super().__init__(reason)
         self.delay = delay
         self.reason = reason
+        self.counted = counted
+        #: The entries whose attempt is taken back when not `counted` (set by the drain).
+        self.entry_ids: tuple[str, ...] = ()
 
 
 class ProcessExitedError(Exception):
@@ -134,9 +140,17 @@ class ProcessExitedError(Exception):
         self.in_hand = in_hand
 
 
-#: Applies retried entries (an earlier attempt never finished) in another process, so that an op
-#: that ends its process cannot end this one (see server.isolation); ProcessExitedError if it dies.
-Isolation = Callable[[InstanceKeys, ComponentDefinition, Taken], Awaitable[Applied]]
+class Isolation(Protocol):
+    """Applies retried entries (an earlier attempt never finished) in another process, so that an
+    op that ends its process cannot end this one (see server.isolation)."""
+
+    async def __call__(self, keys: InstanceKeys, component: ComponentDefinition, taken: Taken) -> Applied:
+        """The records and patch of `taken`; ProcessExitedError when the process applying it dies."""
+
+    async def close(self) -> None:
+        """Stop; an apply still in hand ends in a DrainBackoffError that is not `counted`."""
+
+
 #: The error type of an entry whose op ended the process that ran it alone.
 PROCESS_EXITED = "ProcessExited"
 
@@ -258,9 +272,11 @@ class Drainer:
             drain.held = False
             log.warning("lease of %s/%s lost while draining", keys.component, keys.instance_id)
             return True
-        except DrainBackoffError:
+        except DrainBackoffError as exc:
             if drain.held:  # handed back quietly: a wake-up now would only retry at once
                 drain.held = False
+                if not exc.counted and exc.entry_ids:
+                    await self._store.uncount_attempts(keys, drain.token, exc.entry_ids)
                 await self._store.release(keys.lease, drain.token)
             raise
         finally:
@@ -389,7 +405,11 @@ class Drainer:
             return await self._commit(drain, runtime, taken.version, Applied(records))
         snapshot = await self._snapshot_for(drain, runtime, taken)
         if attempts > 1 and self._isolation is not None:
-            applied = await _apply_isolated(self._isolation, drain, taken, self._settings.backoff)
+            try:
+                applied = await _apply_isolated(self._isolation, drain, taken, self._settings.backoff)
+            except DrainBackoffError as exc:
+                exc.entry_ids = tuple(entry.id for entry in taken.entries)
+                raise
         else:
             applied = await self._applier.apply(keys, drain.component, snapshot, taken)
         return await self._commit(drain, runtime, snapshot.version, applied)

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 WAIT_CONNECTIONS = 10_000
 #: The wake listener's pub/sub connection, and one to spare while it reconnects.
 WAKE_CONNECTIONS = 2
+#: Seconds closing waits for drains whose retries it stopped to hand them back.
+ISOLATION_HAND_BACK_SECONDS = 5.0
 
 
 class AsyncEngine:
@@ -138,6 +140,9 @@ class AsyncEngine:
             return
         self._drainer.stopping = True
         await self._scheduler.close()
+        if self._isolation is not None:  # retries still in hand: handed back, their attempt not counted
+            await self._isolation.close()
+            await self._scheduler.close(timeout=ISOLATION_HAND_BACK_SECONDS)
         await self._wakeups.close()
         await self._leases.close()
         await stop_task(self._loading)

@@ -114,9 +114,7 @@ class MotionServer:
         if self.watch_hub is not None:
             await self.watch_hub.close()  # watches never end by themselves; clients resume elsewhere
         await self.server.stop(self._options.grace if grace is None else grace)
-        await self.engine.close()
-        if self.isolated_updates is not None:
-            await self.isolated_updates.close()
+        await self.engine.close()  # and the isolated updates (see AsyncEngine.close)
         if self.observability is not None:
             self.observability.close()
         if self.update_processes is not None:

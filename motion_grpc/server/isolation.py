@@ -11,9 +11,11 @@ runs retries in spawned processes that only apply updates:
   many, nearly all innocent, and they run side by side as before;
 - later attempts each run in a fresh process that runs nothing else, so when
   it dies the entry that ended it is known, and fails (`ProcessExited`)
-  rather than being tried again. Up to MAX_ALONE of them run at once: an op
-  that hangs holds up its own instance, as anywhere else, not the retries of
-  the others.
+  rather than being tried again. Up to MAX_ALONE of them run at once; an
+  instance that finds them all busy for SLOT_WAIT_SECONDS hands its lease
+  back and tries again later, its attempt not counted, so ops that hang (with
+  no update timeout) hold up their own instances, not the leases and update
+  slots of the others.
 
 The drainer of the serving process keeps the lease and commits what the
 child sends back (server.retry_process).
@@ -29,13 +31,15 @@ from collections.abc import Sequence
 from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine.applying import Applied
 from motion_grpc.engine.options import EngineSettings
-from motion_grpc.server.retry_process import RetryProcess, Spawn, stopping_error
+from motion_grpc.server.retry_process import RetryProcess, Spawn, not_tried, stopping_error
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import Taken
 
 #: Later attempts applied at once, each in a process of its own (the next ones wait their turn).
 MAX_ALONE = 4
+#: Seconds a later attempt waits for one of them before it backs off (see the module).
+SLOT_WAIT_SECONDS = 1.0
 
 
 class IsolatedUpdates:
@@ -104,20 +108,29 @@ class _AloneLane:
         self._closed = False
 
     async def apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
-        async with self._slots:
-            if self._closed:
-                raise stopping_error()
-            child = await RetryProcess.start_unless_closed(self._name, self._spawn, lambda: self._closed)
-            self._children.add(child)
-            try:
-                return await child.apply(next(self._numbers), keys, taken)
-            except asyncio.CancelledError:
-                child.process.kill()  # the drain gave up: the entry must not run on unseen
-                raise
-            finally:
-                self._children.discard(child)
-                if child.usable:  # it has nothing in hand
-                    threading.Thread(target=child.stop, name=f"{self._name}-stop", daemon=True).start()
+        try:
+            await asyncio.wait_for(self._slots.acquire(), SLOT_WAIT_SECONDS)
+        except asyncio.TimeoutError:
+            raise not_tried(f"all {MAX_ALONE} processes for retried updates are busy") from None
+        try:
+            return await self._apply(keys, taken)
+        finally:
+            self._slots.release()
+
+    async def _apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
+        if self._closed:
+            raise stopping_error()
+        child = await RetryProcess.start_unless_closed(self._name, self._spawn, lambda: self._closed)
+        self._children.add(child)
+        try:
+            return await child.apply(next(self._numbers), keys, taken)
+        except asyncio.CancelledError:
+            child.process.kill()  # the drain gave up: the entry must not run on unseen
+            raise
+        finally:
+            self._children.discard(child)
+            if child.usable:  # it has nothing in hand
+                threading.Thread(target=child.stop, name=f"{self._name}-stop", daemon=True).start()
 
     async def close(self) -> None:
         self._closed = True

@@ -64,7 +64,12 @@ _READY = "ready"
 
 
 def stopping_error() -> DrainBackoffError:
-    return DrainBackoffError(RETRY_SECONDS, "the server is stopping: retried elsewhere or later")
+    return not_tried("the server is stopping: retried elsewhere or later")
+
+
+def not_tried(reason: str) -> DrainBackoffError:
+    """Try the entries later, their attempt not counted: nothing of theirs went wrong."""
+    return DrainBackoffError(RETRY_SECONDS, reason, counted=False)
 
 
 class RetryProcess:
@@ -78,6 +83,7 @@ class RetryProcess:
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._sending = threading.Lock()  # requests go out from worker threads
         self.alive = True
+        self._stopping = False  # asked to exit: what it has in hand is not its ops' doing
         threading.Thread(target=self._read, name=f"{process.name}-replies", daemon=True).start()
 
     @classmethod
@@ -93,8 +99,9 @@ class RetryProcess:
         except BaseException as exc:  # it died, hung importing the apps, or its caller gave up
             process.kill()
             if isinstance(exc, (ProcessExitedError, asyncio.TimeoutError)):
-                reason = f"the process for retried updates did not start: {exc or 'timed out'}"
-                raise DrainBackoffError(RETRY_SECONDS, reason) from exc
+                raise not_tried(
+                    f"the process for retried updates did not start: {exc or 'timed out'}"
+                ) from exc
             raise
         log.info("started process %s (%s) for retried updates", process.pid, name)
         return child
@@ -122,14 +129,14 @@ class RetryProcess:
     async def submit(self, request: _Request) -> _Reply:
         """The reply to `request`; ProcessExitedError if the process dies first."""
         if not self.alive:
-            raise DrainBackoffError(RETRY_SECONDS, "the process for retried updates had just ended")
+            raise not_tried("the process for retried updates had just ended")
         future: asyncio.Future[_Reply] = self._loop.create_future()
         self._pending[request.number] = future
         try:  # on a thread: a request of megabytes waits for the child to read it, never the loop
             await asyncio.to_thread(self._send, request)
         except OSError:  # it died before taking it: not its op's doing
             self._pending.pop(request.number, None)
-            raise DrainBackoffError(RETRY_SECONDS, "the process for retried updates ended") from None
+            raise not_tried("the process for retried updates ended") from None
         return await future
 
     def _send(self, message: _Request | None) -> None:
@@ -138,7 +145,9 @@ class RetryProcess:
 
     def stop(self) -> None:
         """Ask the process to exit (it has nothing in hand once the drains stopped); kill it if it
-        does not (it ignores SIGTERM and SIGINT: the server decides when it stops)."""
+        does not (it ignores SIGTERM and SIGINT: the server decides when it stops). An apply
+        still in hand then is retried later, not failed as ProcessExited."""
+        self._stopping = True
         sender = threading.Thread(target=self._stop_quietly, daemon=True)  # a full pipe never blocks us
         sender.start()
         self.process.join(5)
@@ -188,7 +197,9 @@ class RetryProcess:
             )  # fmt: skip
         for future in pending.values():
             if not future.done():
-                future.set_exception(ProcessExitedError(exitcode, len(pending)))
+                future.set_exception(
+                    stopping_error() if self._stopping else ProcessExitedError(exitcode, len(pending))
+                )
 
 
 def run_child(

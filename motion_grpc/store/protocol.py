@@ -122,7 +122,7 @@ NOTHING_DELETED: Final = 0
 TAKEN: Final = 1
 IDLE: Final = 0
 TAKE_AGAIN: Final = 2
-# RENEW and RELEASE: the lease was not the caller's (1 when it was).
+# RENEW, RELEASE and UNCOUNT: the lease was not the caller's (1 when it was).
 NOT_RENEWED: Final = 0
 
 # Shared by several scripts (negative: nothing was done).
@@ -150,6 +150,7 @@ REPLY_CODES: Final[Mapping[str, frozenset[int]]] = {
     "COMMIT": frozenset({NOT_LEASE_HOLDER, VERSION_MISMATCH, ENTRY_GONE}),
     "RENEW": frozenset({NOT_RENEWED}),
     "RELEASE": frozenset({NOT_RENEWED}),
+    "UNCOUNT": frozenset({NOT_RENEWED}),
 }
 
 # -- page sizes --------------------------------------------------------------------------

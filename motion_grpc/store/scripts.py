@@ -17,7 +17,7 @@ from motion_grpc.store.protocol import APPLIED, DISCARDED, FAILED, QUEUED, RUNNI
 
 __all__ = [
     "APPLIED", "COMMIT", "DELETE", "DISCARDED", "ENQUEUE", "FAILED", "INIT_BEGIN", "INIT_COMMIT",
-    "QUEUED", "RELEASE", "RENEW", "RUNNING", "TAKE", "sha1",
+    "QUEUED", "RELEASE", "RENEW", "RUNNING", "TAKE", "UNCOUNT", "sha1",
 ]  # fmt: skip
 
 _EVENT = """
@@ -307,6 +307,17 @@ return 0
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# KEYS: lease, attempts. ARGV: token, entry id*.
+# Takes back the attempt TAKE counted for each entry, for the lease holder only: the entries could
+# not be tried for a reason not theirs (the server stopping, no process to run them in).
+UNCOUNT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, #ARGV do
+  if redis.call('HINCRBY', KEYS[2], ARGV[i], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[i]) end
+end
+return #ARGV - 1
 """
 
 

@@ -76,7 +76,8 @@ _TAKE = _Script(scripts.TAKE)
 _COMMIT = _Script(scripts.COMMIT)
 _RENEW = _Script(scripts.RENEW)
 _RELEASE = _Script(scripts.RELEASE)
-_SCRIPTS = (_INIT_BEGIN, _INIT_COMMIT, _DELETE, _ENQUEUE, _TAKE, _COMMIT, _RENEW, _RELEASE)
+_UNCOUNT = _Script(scripts.UNCOUNT)
+_SCRIPTS = (_INIT_BEGIN, _INIT_COMMIT, _DELETE, _ENQUEUE, _TAKE, _COMMIT, _RENEW, _RELEASE, _UNCOUNT)
 
 
 class TakeAfterEnqueueError(Exception):
@@ -420,6 +421,11 @@ class Store(EventReads):
     @mapped_async
     async def release(self, lease_key: str, token: str) -> None:
         await _RELEASE(self.client, [lease_key], [token])
+
+    @mapped_async
+    async def uncount_attempts(self, keys: InstanceKeys, token: str, entry_ids: Sequence[str]) -> None:
+        """Take back the attempt the last take counted for each entry (lease holder only)."""
+        await _UNCOUNT(self.client, [keys.lease, keys.attempts], [token, *entry_ids])
 
     @mapped_async
     async def pending_instances(self, component: str, count: int = protocol.SWEEP_PAGE) -> list[str]:

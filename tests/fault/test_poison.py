@@ -25,7 +25,7 @@ from tests.fault.support import (
     replica,
     wait_for_mark,
 )
-from tests.helpers import ServerProcess, unique
+from tests.helpers import ServerProcess, assert_eventually, unique
 
 pytestmark = pytest.mark.fault
 
@@ -182,3 +182,27 @@ def test_op_killing_its_update_process_fails_after_max_attempts(tmp_path: pathli
         assert server.process is not None and server.process.poll() is None
     assert [(e.error_type, e.attempt) for e in history] == [("AttemptsExhausted", MAX_ATTEMPTS + 1)]
     assert flushed.failed != []
+
+
+def test_a_retry_in_hand_when_its_server_stops_is_not_counted_as_an_attempt(tmp_path: pathlib.Path) -> None:
+    """A second attempt still running in the retry process when its server stops is handed back,
+    its attempt taken back: the next replica runs it as the same attempt, nothing is FAILED."""
+    marks = tmp_path / "marks"
+    instance_id = unique("stopped-retry")
+    with RedisServer(tmp_path / "redis", appendonly=False) as redis_server:
+        with replica(redis_server.url, marks) as first, replica(redis_server.url, marks) as second:
+            with MotionClient(first.target) as client:
+                client.instance(COMPONENT, instance_id).run("append", {"i": 1, "sleep": 18.0})
+            wait_for_mark(marks, 1)
+            first.kill()  # attempt 1 never finishes: the second replica retries it in its retry process
+            assert_eventually(lambda: [i for _, i in read_marks(marks)].count(1) == 2, timeout=30)
+            second.stop(timeout=40)  # it waits 10 s for the op in hand, then 5 s for the retry process
+            statuses = [(e.status, e.attempt) for e in events(redis_server.url, instance_id)]
+            assert FAILED not in [status for status, _ in statuses], statuses
+        with replica(redis_server.url, marks) as third, MotionClient(third.target) as client:
+            handle = client.instance(COMPONENT, instance_id)
+            assert handle.flush(timeout=60).failed == []
+            assert handle.get_state(["items"])["items"] == [1]
+        history = events(redis_server.url, instance_id)
+    assert [e.attempt for e in history if e.status == RUNNING] == [1, 2, 2]
+    assert [e.status for e in history][-1] == APPLIED
