@@ -194,6 +194,7 @@ class _Drain:
     held: bool = False
     #: Committed without taking more, to stop: by turning over, or because the drainer stops.
     ending: bool = False
+    commits: int = 0
 
     def waits_for_more(self, taken: Taken) -> bool:
         """Whether entries taken after a commit are a group that could still grow."""
@@ -460,7 +461,10 @@ class Drainer:
     ) -> Taken | None:
         """Commit on top of version `base`, and unless stopping take the next entries in the same trip."""
         keys = drain.keys
-        drain.ending = drain.ending or self.stopping or drain.turn_over()
+        # An instance turns its slot over from its second commit on: one that had a single update
+        # queued keeps the take riding along with its first commit (finding the queue empty).
+        drain.commits += 1
+        drain.ending = drain.ending or self.stopping or (drain.commits > 1 and drain.turn_over())
         with runtime.committing():  # until the snapshot has caught up, nobody serves from it unchecked
             if drain.ending:  # taking nothing more: no attempt is spent on what stays queued
                 version = await self._store.commit(keys, drain.token, base, applied.patch, applied.records)

@@ -16,8 +16,8 @@ Each drain is a task on the event loop; an async update op holds no thread
 while it waits on its model call, so `max_concurrent` drains (1,000 by
 default) can all be waiting at once. Past the bound, instances wait their
 turn in FIFO order, and a drain that has had its slot for FAIR_SHARE_SECONDS
-turns it over at its next commit to the instance waiting longest, going to the
-back of the line with the rest of its queue: a busy instance, or one whose ops
+turns it over at its next commit (from its second on) to the instance waiting
+longest, going to the back of the line with the rest of its queue: a busy instance, or one whose ops
 take minutes, cannot keep the others' updates waiting until its queue is empty.
 """
 
