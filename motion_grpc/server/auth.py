@@ -211,9 +211,16 @@ def authorize(caller: Caller, service: str, method: str) -> None:
 
 
 def check_scope(scope: tokens.TokenScope, request: Any) -> None:
-    """PermissionDeniedError unless the request stays on the token's instance and sends no pickle."""
+    """PermissionDeniedError unless the request stays on the token's instance, sends no pickle and
+    does not choose how the instance is created."""
     if getattr(request, "pickled_props", b""):
         raise PermissionDeniedError("instance tokens may not send pickled props; send props as a Struct")
+    init_state_params = getattr(request, "init_state_params", None)
+    if init_state_params is not None and init_state_params.fields:
+        raise PermissionDeniedError(
+            "instance tokens may not send init_state_params: the instance is created with init_state's "
+            "defaults, or beforehand by a caller with an API key"
+        )
     if not hasattr(request, "instance"):
         return  # DescribeComponents: no instance, nothing stored
     ref = request.instance

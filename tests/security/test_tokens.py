@@ -37,6 +37,16 @@ def test_the_cli_prints_a_token_alone_on_its_last_line_that_the_server_takes(
             client.instance("Ledger", unique()).run("append", {"i": 3})
 
 
+def test_a_token_does_not_choose_how_its_instance_is_created(secured: ServerProcess) -> None:
+    instance_id = unique()
+    with MotionClient(secured.target, token=token_for("Ledger", instance_id)) as client:
+        seeded = client.instance("Ledger", instance_id, init_state_params={"items": ["planted"]})
+        with pytest.raises(PermissionDeniedError, match="init_state_params"):
+            seeded.run("append", {"i": 1})
+        plain = client.instance("Ledger", instance_id, init_state_params={})
+        assert plain.run("append", {"i": 1}, flush_update=True) == 0
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
