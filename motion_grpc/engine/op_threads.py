@@ -8,8 +8,9 @@ every update of the serving path. Here a job is one queue put, and its end
 is one `call_soon_threadsafe`.
 
 Threads start on demand, one for each job that finds no idle thread, up to
-`max_threads`. They are daemons: a user op that never returns cannot keep
-the process from exiting.
+`max_threads`, and end after IDLE_SECONDS without a job, so a burst of a
+thousand sync model calls does not leave a thousand threads behind. They are
+daemons: a user op that never returns cannot keep the process from exiting.
 
 A call runs in a copy of its submitter's context (contextvars), as
 `asyncio.to_thread` runs it: a tracing span or request id the caller set is
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import logging
 import queue
 import threading
@@ -37,6 +39,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+#: Seconds a thread waits for a job before it ends.
+IDLE_SECONDS = 60.0
 
 
 class CallTimedOut(TimeoutError):
@@ -63,11 +68,13 @@ class _Job:
 class OpThreads:
     """Up to `max_threads` threads running blocking calls for asyncio callers."""
 
-    def __init__(self, max_threads: int, name: str) -> None:
+    def __init__(self, max_threads: int, name: str, idle_seconds: float = IDLE_SECONDS) -> None:
         if max_threads < 1:
             raise ValueError(f"{name} threads must be >= 1")
         self._max = max_threads
         self._name = name
+        self._idle_seconds = idle_seconds
+        self._numbers = itertools.count(1)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
@@ -77,7 +84,7 @@ class OpThreads:
 
     @property
     def threads(self) -> int:
-        """Threads started so far (they stay until `close`)."""
+        """Threads running or waiting for a job (each ends after `idle_seconds` without one)."""
         return self._threads
 
     def submit(self, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
@@ -126,7 +133,7 @@ class OpThreads:
                 self._idle -= 1
             elif self._threads < self._max + self._abandoned:
                 self._threads += 1
-                name = f"{self._name}_{self._threads}"
+                name = f"{self._name}_{next(self._numbers)}"
                 threading.Thread(target=self._work, name=name, daemon=True).start()
         self._jobs.put(job)
         return job
@@ -163,7 +170,12 @@ class OpThreads:
 
     def _work(self) -> None:
         while True:
-            job = self._jobs.get()
+            try:
+                job = self._jobs.get(timeout=self._idle_seconds)
+            except queue.Empty:
+                if self._retire():
+                    return
+                continue
             if job is None:
                 return
             if not job.future.cancelled():
@@ -180,6 +192,15 @@ class OpThreads:
             else:
                 self._done(job)
             del job  # nothing of a finished call stays alive while this thread waits
+
+    def _retire(self) -> bool:
+        """End this idle thread, unless every idle thread is promised a job already put or coming."""
+        with self._lock:
+            if self._idle <= 0:
+                return False
+            self._idle -= 1
+            self._threads -= 1
+            return True
 
     def _done(self, job: _Job) -> None:
         """Count this thread idle before its result is handed over, so the next job finds it; a

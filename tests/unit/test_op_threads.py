@@ -19,8 +19,8 @@ def make() -> Iterator[Make]:
     """OpThreads made by a test, closed after it."""
     made: list[OpThreads] = []
 
-    def new(max_threads: int, name: str = "test") -> OpThreads:
-        made.append(OpThreads(max_threads, name))
+    def new(max_threads: int, name: str = "test", idle_seconds: float = 60.0) -> OpThreads:
+        made.append(OpThreads(max_threads, name, idle_seconds))
         return made[-1]
 
     yield new
@@ -178,6 +178,27 @@ def test_calls_left_running_get_their_threads_replaced_up_to_the_pools_size(make
         assert threads.threads == 4
 
     asyncio.run(main())
+
+
+def test_idle_threads_end_and_start_again_when_needed(make: Make) -> None:
+    threads = make(50, "test-idle", idle_seconds=0.2)
+    before = threading.active_count()
+
+    async def burst() -> None:
+        await asyncio.gather(*(threads.submit(time.sleep, 0.1) for _ in range(20)))
+
+    asyncio.run(burst())
+    assert threads.threads == 20
+    assert threading.active_count() >= before + 20
+    deadline = time.monotonic() + 10
+    while threads.threads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threads.threads == 0
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before  # the threads themselves ended
+    asyncio.run(burst())  # and start again on demand
+    assert 1 <= threads.threads <= 20
 
 
 def test_a_cancelled_caller_leaves_its_call_running_on_a_thread_replaced(make: Make) -> None:
