@@ -7,14 +7,18 @@ tuple's hash walks all of its nesting (3.11 keeps no tuple hash). Memo
 references let a pickle of a few hundred bytes name a tuple of 2**60 leaves
 (a hash that never ends), and 400,000 nested tuples in a set overflow the C
 stack. So the opcodes are read first, mirroring the objects they would build,
-and a pickle is refused before anything is built when what it would hash
-exceeds MAX_HASHED items or nests deeper than MAX_NESTING; once loaded, the
-value itself must hold at most MAX_EXPANDED_VALUES items, shared references
-counted each time, and nest no deeper.
+and a pickle is refused before anything is built when it uses an opcode
+pickle.dumps does not write for plain values, or when what it would hash
+exceeds MAX_HASHED items, nests deeper than MAX_NESTING, or builds more than
+MAX_BUILT objects; once loaded, the value itself must hold at most
+MAX_EXPANDED_VALUES items, shared references counted each time, and nest no
+deeper. (Ints chosen to collide in a set still cost time quadratic in their
+number: a bound of the pickle's size, not of its cleverness.)
 """
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import pickle
 import pickletools
@@ -70,12 +74,13 @@ def loads(data: bytes, scan: bool = True) -> Any:
 
 
 class _Node:
-    """What the scan knows of an object the pickle builds: the objects it holds."""
+    """What the scan knows of an object the pickle builds: the objects it holds, and how deep."""
 
-    __slots__ = ("items",)
+    __slots__ = ("depth", "items")
 
     def __init__(self, items: list[_Node] | None = None) -> None:
         self.items: list[_Node] = items if items is not None else []
+        self.depth: int = 1 + max((item.depth for item in self.items), default=0)
 
 
 class _Tuple(_Node):
@@ -85,6 +90,28 @@ class _Tuple(_Node):
 
 
 _ATOM = _Node()  # a value holding nothing (a number, a string); never added to
+#: A string that may name a constructor hashing what its argument holds, and such a constructor.
+_HASHING_NAME, _HASHING_CALLABLE = _Node(), _Node()
+_HASHING_NAMES = (b"set", b"frozenset", b"OrderedDict")
+_TEXTS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8"})
+_ATOMS = (_ATOM, _HASHING_NAME, _HASHING_CALLABLE)
+
+#: The opcodes pickle.dumps writes for the plain values of SAFE_GLOBALS (protocols 2 to 5); no other
+#: is read (BUILD, OBJ, NEWOBJ, persistent ids, buffers, extensions, protocol 0's text forms).
+_READ = frozenset(
+    {
+        "PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK", "MEMOIZE", "BINPUT", "LONG_BINPUT",
+        "BINGET", "LONG_BINGET", "NONE", "NEWTRUE", "NEWFALSE", "BININT", "BININT1", "BININT2",
+        "LONG1", "LONG4", "BINFLOAT", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8",
+        "SHORT_BINBYTES", "BINBYTES", "BINBYTES8", "BYTEARRAY8", "EMPTY_TUPLE", "TUPLE", "TUPLE1",
+        "TUPLE2", "TUPLE3", "EMPTY_LIST", "APPEND", "APPENDS", "EMPTY_DICT", "SETITEM", "SETITEMS",
+        "EMPTY_SET", "ADDITEMS", "FROZENSET", "GLOBAL", "STACK_GLOBAL", "REDUCE",
+    }
+)  # fmt: skip
+#: Bytes of the largest int read: hashing an int walks all of it, each time (no hash is kept).
+MAX_INT_BYTES = 1024
+#: Objects (containers, a constructor's arguments) a load may build.
+MAX_BUILT = 2 * MAX_EXPANDED_VALUES
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +120,7 @@ class _Opcode:
 
     name: str
     size: int  # bytes of argument; pickletools' negative codes for a line or a length prefix
-    action: str  # "push", "build", "add", "get", "put"; or MARK, DUP, POP, STOP
+    action: str  # "push", "build", "add", "get", "put"; or MARK, POP, STOP
     fixed: int = 0  # operands below any mark
     marked: bool = False  # also takes everything down to the mark
     pushes: int = 0
@@ -108,12 +135,16 @@ _LENGTH_BYTES = {
     pickletools.TAKEN_FROM_ARGUMENT4U: 4,
     pickletools.TAKEN_FROM_ARGUMENT8U: 8,
 }
-_MEMO_ACTIONS = {"PUT": "put", "BINPUT": "put", "LONG_BINPUT": "put", "MEMOIZE": "put"}
-_MEMO_ACTIONS.update({"GET": "get", "BINGET": "get", "LONG_BINGET": "get"})
-_OWN_ACTIONS = frozenset({"MARK", "STOP", "DUP", "POP"})
-_ADDS = frozenset({"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"})
-_HASHES = {"SETITEM": "keys", "SETITEMS": "keys", "DICT": "keys", "ADDITEMS": "all", "FROZENSET": "all"}
-_HASHES.update(OBJ="all", INST="all", REDUCE="args", NEWOBJ="args", NEWOBJ_EX="args")
+_MEMO_ACTIONS = {
+    "BINPUT": "put",
+    "LONG_BINPUT": "put",
+    "MEMOIZE": "put",
+    "BINGET": "get",
+    "LONG_BINGET": "get",
+}
+_OWN_ACTIONS = frozenset({"MARK", "STOP", "POP"})
+_ADDS = frozenset({"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS"})
+_HASHES = {"SETITEM": "keys", "SETITEMS": "keys", "ADDITEMS": "all", "FROZENSET": "all", "REDUCE": "args"}
 
 
 def _opcode(info: pickletools.OpcodeInfo) -> _Opcode:
@@ -142,7 +173,9 @@ def _opcode(info: pickletools.OpcodeInfo) -> _Opcode:
     )
 
 
-_OPCODES: dict[int, _Opcode] = {ord(info.code): _opcode(info) for info in pickletools.opcodes}
+_OPCODES: dict[int, _Opcode] = {
+    ord(info.code): _opcode(info) for info in pickletools.opcodes if info.name in _READ
+}
 
 
 class _Scan:
@@ -156,6 +189,7 @@ class _Scan:
         self._marks: list[int] = []  # stack heights at each MARK, as the unpickler keeps them
         self._memo: dict[int, _Node] = {}
         self._hashed = 0
+        self._built = 0
 
     def run(self) -> None:
         data, stack, memo = self._data, self._stack, self._memo
@@ -164,24 +198,23 @@ class _Scan:
             while at < end:
                 op = _OPCODES.get(data[at])
                 if op is None:
-                    raise ValueError(f"unknown opcode {data[at]:#x}")
+                    raise _unread(data[at])
                 arg_at = at + 1
                 at = arg_at + op.size if op.size >= 0 else self._skip_argument(op, arg_at)
                 action = op.action
                 if action == "push":
-                    stack.append(_Node() if op.mutable else _ATOM)
+                    if op.pushes:  # PROTO and FRAME push nothing
+                        stack.append(self._pushed(op, arg_at, at))
                 elif action == "build":
                     self._build(op)
                 elif action == "add":
                     self._add(op)
                 elif action == "get":
-                    stack.append(memo.get(self._index(op, arg_at, at), _ATOM))  # a missing one fails the load
+                    stack.append(memo.get(self._index(arg_at, at), _ATOM))  # a missing one fails the load
                 elif action == "put":
-                    memo[len(memo) if op.name == "MEMOIZE" else self._index(op, arg_at, at)] = self._top()
+                    self._put(op, arg_at, at)
                 elif action == "MARK":
                     self._marks.append(len(stack))
-                elif action == "DUP":
-                    stack.append(self._top())
                 elif action == "POP":
                     self._pop()
                 else:  # STOP
@@ -192,21 +225,46 @@ class _Scan:
 
     def _skip_argument(self, op: _Opcode, at: int) -> int:
         """Where the opcode after `op`, whose argument of variable size starts at `at`, starts."""
-        if op.size == pickletools.UP_TO_NEWLINE:
-            for _ in range(2 if op.name in ("GLOBAL", "INST") else 1):
+        if op.size == pickletools.UP_TO_NEWLINE:  # GLOBAL: module and name, a line each
+            for _ in range(2):
                 at = self._data.index(b"\n", at) + 1
             return at
         prefix = _LENGTH_BYTES[op.size]
-        signed = op.size == pickletools.TAKEN_FROM_ARGUMENT4
-        length = int.from_bytes(self._data[at : at + prefix], "little", signed=signed)
-        if length < 0:
-            raise ValueError("a negative length")
+        length = int.from_bytes(self._data[at : at + prefix], "little")
+        if op.name == "LONG4" and length > MAX_INT_BYTES:
+            raise UntrustedDataError(
+                f"an unsigned pickle with an int of more than {MAX_INT_BYTES * 8:,} bits; refused"
+            )
         return at + prefix + length
 
-    def _index(self, op: _Opcode, arg_at: int, after: int) -> int:
-        if op.size == pickletools.UP_TO_NEWLINE:
-            return int(self._data[arg_at : after - 1])
+    def _pushed(self, op: _Opcode, arg_at: int, after: int) -> _Node:
+        """What an opcode taking no operand pushes."""
+        if op.mutable:
+            return self._made([], op)
+        if op.name == "GLOBAL":
+            name = self._data[arg_at:after].split(b"\n")[1]
+            return _HASHING_CALLABLE if name in _HASHING_NAMES else _ATOM
+        if op.name in _TEXTS and any(self._data.endswith(name, arg_at, after) for name in _HASHING_NAMES):
+            return _HASHING_NAME  # (or a longer string ending so: counted as one, which is safe)
+        return _ATOM
+
+    def _index(self, arg_at: int, after: int) -> int:
         return int.from_bytes(self._data[arg_at:after], "little")
+
+    def _put(self, op: _Opcode, arg_at: int, after: int) -> None:
+        index = len(self._memo) if op.name == "MEMOIZE" else self._index(arg_at, after)
+        if index > len(self._memo):  # pickle.dumps numbers them in order; the unpickler sizes for it
+            raise UntrustedDataError("an unsigned pickle whose memo skips ahead; refused")
+        self._memo[index] = self._top()
+
+    def _made(self, items: list[_Node], op: _Opcode) -> _Node:
+        self._built += 1
+        if self._built > MAX_BUILT:
+            raise UntrustedDataError(f"an unsigned pickle building more than {MAX_BUILT:,} objects; refused")
+        node = _Tuple(items) if op.tuple else _Node(items)
+        if node.depth > MAX_NESTING:
+            raise _too_deep()
+        return node
 
     def _floor(self) -> int:
         return self._marks[-1] if self._marks else 0
@@ -236,8 +294,9 @@ class _Scan:
                 raise ValueError("stack underflow")
             taken[:0] = stack[-op.fixed :]
             del stack[-op.fixed :]
-        if op.hashes == "args":  # (callable, args, ...): set(items) hashes what each argument holds
-            self._hash([held for args in taken[1:] for held in args.items], counted=False)
+        if op.hashes == "args":  # set(items), OrderedDict(pairs): whatever the arguments hold, any type
+            if taken[0] is _HASHING_CALLABLE:
+                self._hash(taken[1:], into_all=True)
         elif op.hashes:
             self._hash(taken[0::2] if op.hashes == "keys" else taken)
         return taken
@@ -245,28 +304,33 @@ class _Scan:
     def _build(self, op: _Opcode) -> None:
         """An opcode that takes its operands off the stack and pushes what it makes of them."""
         taken = self._taken(op)
-        made = (_Tuple if op.tuple else _Node)(taken) if taken or op.mutable else _ATOM
-        self._stack += [made] * op.pushes
+        if op.name == "STACK_GLOBAL":
+            self._stack.append(_HASHING_CALLABLE if taken[1] is _HASHING_NAME else _ATOM)
+        elif op.pushes:
+            self._stack.append(self._made(taken, op) if taken or op.mutable else _ATOM)
 
     def _add(self, op: _Opcode) -> None:
         """An opcode that adds its operands to the container below them."""
         taken = self._taken(op)
         container = self._top()
-        if container is not _ATOM:
+        if container not in _ATOMS:
             container.items += taken
+            container.depth = max(container.depth, 1 + max((item.depth for item in taken), default=0))
+            if container.depth > MAX_NESTING:
+                raise _too_deep()
 
-    def _hash(self, nodes: list[_Node], counted: bool = True) -> None:
-        """Count the items hashing `nodes` (or, not `counted`, what they hold) would reach, across
-        the whole load: a hash goes into the items of tuples, nowhere else."""
+    def _hash(self, nodes: list[_Node], into_all: bool = False) -> None:
+        """Count the items hashing `nodes` would reach, across the whole load: a hash goes into the
+        items of tuples (`into_all`: of every container), nowhere else."""
         level, depth = nodes, 0
         while level:
             depth += 1
             if depth > MAX_NESTING:
                 raise _too_deep()
-            self._hashed += len(level) if counted else 0
+            self._hashed += len(level)
             below: list[_Node] = []
             for node in level:
-                if counted and type(node) is not _Tuple:
+                if not into_all and type(node) is not _Tuple:
                     continue
                 below += node.items
                 if self._hashed + len(below) > MAX_HASHED:
@@ -274,7 +338,16 @@ class _Scan:
                         f"an unsigned pickle whose loading hashes more than {MAX_HASHED:,} items "
                         "(shared references expanded); refused"
                     )
-            level, counted = below, True
+            level = below
+
+
+def _unread(code: int) -> Exception:
+    info = next((info for info in pickletools.opcodes if ord(info.code) == code), None)
+    if info is None:
+        return ValueError(f"unknown opcode {code:#x}")
+    return UntrustedDataError(
+        f"an unsigned pickle using {info.name}, which pickle.dumps of plain values never writes; refused"
+    )
 
 
 def _check_value(value: Any) -> None:
@@ -314,12 +387,32 @@ def _plain_bytearray(*args: Any) -> bytearray:
     return bytearray(*args)
 
 
+def _latin1_bytes(text: Any, encoding: Any) -> bytes:
+    """bytes, as protocol 2 writes them: _codecs.encode(text, "latin1"), and nothing else of codecs."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise UntrustedDataError("an unsigned pickle calling _codecs.encode other than for bytes; refused")
+    return text.encode("latin1")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """b"", as protocol 2 writes it: bytes()."""
+    if args:
+        raise UntrustedDataError("an unsigned pickle calling bytes with arguments; refused")
+    return b""
+
+
 class _PlainUnpickler(pickle.Unpickler):
     """Resolves no global but the plain value types of SAFE_GLOBALS, so loading runs no code."""
 
     def find_class(self, module: str, name: str) -> Any:
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))  # protocol 2's
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)  # names, as Python 2 had them
         if (module, name) == ("builtins", "bytearray"):
             return _plain_bytearray
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
+        if (module, name) == ("builtins", "bytes"):
+            return _empty_bytes
         if (module, name) in SAFE_GLOBALS:
             return super().find_class(module, name)
         named = shorten(f"{module}.{name}", 80)
@@ -331,4 +424,12 @@ class _PlainUnpickler(pickle.Unpickler):
         raise UntrustedDataError("an unsigned pickle with a persistent id; refused")
 
 
-__all__ = ["MAX_EXPANDED_VALUES", "MAX_HASHED", "MAX_NESTING", "SAFE_GLOBALS", "loads"]
+__all__ = [
+    "MAX_BUILT",
+    "MAX_EXPANDED_VALUES",
+    "MAX_HASHED",
+    "MAX_INT_BYTES",
+    "MAX_NESTING",
+    "SAFE_GLOBALS",
+    "loads",
+]

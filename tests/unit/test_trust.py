@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import time
+from collections import OrderedDict
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,7 @@ from motion_grpc.plain_pickle import MAX_EXPANDED_VALUES, MAX_NESTING
 from motion_grpc.trust import check_unsigned, restricted_loads
 
 
-@pytest.mark.parametrize("protocol", [3, 4, 5])
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_plain_values_load_in_every_protocol(protocol: int) -> None:
     value = {
         (1, 2): {3, 4},
@@ -25,6 +26,21 @@ def test_plain_values_load_in_every_protocol(protocol: int) -> None:
         "z": complex(1, -2),
         "price": Decimal("1.10"),
         "set": frozenset({"a"}),
+        "empty": (b"", bytearray(), frozenset(), set(), ()),
+        "more": [
+            OrderedDict(a=1),
+            datetime.date(2026, 1, 2),
+            datetime.time(1, 2),
+            datetime.timedelta(days=3),
+            datetime.timezone(datetime.timedelta(hours=2), "X"),
+            2**3000,
+            -(2**70),
+            b"x" * 300,
+            "\u00e9" * 300,
+            1.5,
+            None,
+            True,
+        ],
     }
     assert restricted_loads(pickle.dumps(value, protocol=protocol)) == value
 
@@ -91,6 +107,36 @@ def test_a_tuple_whose_hash_never_ends_is_refused_before_loading() -> None:
     bomb = b"\x80\x04(" + body + b"\x91."  # frozenset({nested}): the load hashes it
     assert len(bomb) < 1000
     assert "hashes more than" in _loaded_in_a_child(bomb)
+
+
+def _tuple_bomb() -> bytes:
+    nested: tuple[object, ...] = ()
+    for _ in range(60):
+        nested = (nested, nested)
+    return pickle.dumps(nested, protocol=2)[2:-1]
+
+
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        pytest.param(b"\x80\x04(\x95" + b"\0" * 8 + _tuple_bomb() + b"Nd.", id="frame-in-a-dict"),
+        pytest.param(b"\x80\x04(\x80\x04" + _tuple_bomb() + b"N\x90.", id="proto-in-a-set"),
+        pytest.param(
+            b"\x80\x04(\x95" + b"\0" * 8 + b")" + b"\x85" * 400_000 + b"N\x90.", id="deep-after-frame"
+        ),
+        pytest.param(
+            b"\x80\x04ccollections\nOrderedDict\n((" + _tuple_bomb() + b"Nll\x85R.", id="list-pairs"
+        ),
+        pytest.param(b"\x80\x04(cbuiltins\nset\n]" + _tuple_bomb() + b"ao.", id="obj"),
+        pytest.param(b"\x80\x04ccollections\nOrderedDict\n)R}b.", id="build"),
+        pytest.param(b"\x80\x04Nr\x00\x00\x00\x04.", id="memo-skipping-ahead"),
+        pytest.param(b"\x80\x04\x8b\x00\x00\x10\x00" + b"\x01" * 0x100000 + b".", id="int-of-a-megabyte"),
+        pytest.param(b"\x80\x04)" + b"\x85" * 5_000_000 + b".", id="five-million-nested"),
+        pytest.param(b"\x80\x04(" + b"]" * 3_000_000 + b"l.", id="three-million-lists"),
+    ],
+)
+def test_a_pickle_that_would_take_unbounded_work_is_refused(bomb: bytes) -> None:
+    assert "refused" in _loaded_in_a_child(bomb)
 
 
 def test_tuples_nested_past_the_c_stack_are_refused_before_loading() -> None:
