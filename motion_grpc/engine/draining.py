@@ -276,9 +276,14 @@ class Drainer:
         except DrainBackoffError as exc:
             if drain.held:  # handed back quietly: a wake-up now would only retry at once
                 drain.held = False
-                if not exc.counted and exc.entry_ids:
-                    await self._store.uncount_attempts(keys, drain.token, exc.entry_ids)
-                await self._store.release(keys.lease, drain.token)
+                try:
+                    if not exc.counted and exc.entry_ids:
+                        await self._store.uncount_attempts(keys, drain.token, exc.entry_ids)
+                except MotionError as uncount_error:  # the attempt stays counted; the lease goes back
+                    log.warning("could not take back the attempt of %s/%s: %s",
+                                keys.component, keys.instance_id, uncount_error)  # fmt: skip
+                finally:
+                    await self._store.release(keys.lease, drain.token)
             raise
         finally:
             self._leases.drop(keys.lease, drain.token)

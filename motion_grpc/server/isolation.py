@@ -26,10 +26,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine.applying import Applied
+from motion_grpc.engine.draining import DrainBackoffError
 from motion_grpc.engine.options import EngineSettings
 from motion_grpc.server.retry_process import RetryProcess, Spawn, not_tried, stopping_error
 from motion_grpc.store import RedisSettings
@@ -40,6 +41,34 @@ from motion_grpc.store.records import Taken
 MAX_ALONE = 4
 #: Seconds a later attempt waits for one of them before it backs off (see the module).
 SLOT_WAIT_SECONDS = 1.0
+#: Longest wait before trying again after a run of hand-backs for want of a process: they are not
+#: counted as attempts, so they do not end by themselves; each waits twice as long as the one before.
+HAND_BACK_MAX_SECONDS = 60.0
+
+
+class _Streak:
+    """Consecutive hand-backs of one kind (a process that would not start, every slot busy)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def failed(self, error: DrainBackoffError) -> DrainBackoffError:
+        self._count += 1
+        error.delay = min(HAND_BACK_MAX_SECONDS, error.delay * 2 ** min(self._count - 1, 16))
+        return error
+
+    def ended(self) -> None:
+        self._count = 0
+
+
+async def _start(name: str, spawn: Spawn, closed: Callable[[], bool], starts: _Streak) -> RetryProcess:
+    """A started child; a DrainBackoffError waiting longer for each start in a row that failed."""
+    try:
+        child = await RetryProcess.start_unless_closed(name, spawn, closed)
+    except DrainBackoffError as exc:
+        raise starts.failed(exc) from exc.__cause__
+    starts.ended()
+    return child
 
 
 class IsolatedUpdates:
@@ -49,8 +78,9 @@ class IsolatedUpdates:
         if not apps:
             raise ValueError("isolated update processes need the app paths to import")
         spawn = (tuple(apps), redis, settings)
-        self._shared = _SharedLane("motion-retries", spawn)
-        self._alone = _AloneLane("motion-retries-alone", spawn)
+        starts = _Streak()  # both lanes start the same processes: one failing start is the other's
+        self._shared = _SharedLane("motion-retries", spawn, starts)
+        self._alone = _AloneLane("motion-retries-alone", spawn, starts)
 
     async def __call__(self, keys: InstanceKeys, component: ComponentDefinition, taken: Taken) -> Applied:
         if max(taken.attempts) <= 2:
@@ -64,9 +94,10 @@ class IsolatedUpdates:
 class _SharedLane:
     """One child process for every second attempt (started when first needed, again after it died)."""
 
-    def __init__(self, name: str, spawn: Spawn) -> None:
+    def __init__(self, name: str, spawn: Spawn, starts: _Streak) -> None:
         self._name = name
         self._spawn = spawn
+        self._starts = starts
         self._starting = asyncio.Lock()
         self._child: RetryProcess | None = None
         self._numbers = itertools.count()
@@ -81,9 +112,7 @@ class _SharedLane:
             if self._closed:
                 raise stopping_error()
             if self._child is None or not self._child.usable:
-                self._child = await RetryProcess.start_unless_closed(
-                    self._name, self._spawn, lambda: self._closed
-                )
+                self._child = await _start(self._name, self._spawn, lambda: self._closed, self._starts)
             return self._child
 
     async def close(self) -> None:
@@ -99,9 +128,11 @@ class _AloneLane:
     op could die of that op's doing (a thread it left, memory it grew) and blame the next entry.
     Up to MAX_ALONE such children at once."""
 
-    def __init__(self, name: str, spawn: Spawn) -> None:
+    def __init__(self, name: str, spawn: Spawn, starts: _Streak) -> None:
         self._name = name
         self._spawn = spawn
+        self._starts = starts
+        self._busy = _Streak()
         self._slots = asyncio.Semaphore(MAX_ALONE)
         self._children: set[RetryProcess] = set()  # stopped on close
         self._numbers = itertools.count()
@@ -111,7 +142,10 @@ class _AloneLane:
         try:
             await asyncio.wait_for(self._slots.acquire(), SLOT_WAIT_SECONDS)
         except asyncio.TimeoutError:
-            raise not_tried(f"all {MAX_ALONE} processes for retried updates are busy") from None
+            raise self._busy.failed(
+                not_tried(f"all {MAX_ALONE} processes for retried updates are busy")
+            ) from None
+        self._busy.ended()
         try:
             return await self._apply(keys, taken)
         finally:
@@ -120,7 +154,7 @@ class _AloneLane:
     async def _apply(self, keys: InstanceKeys, taken: Taken) -> Applied:
         if self._closed:
             raise stopping_error()
-        child = await RetryProcess.start_unless_closed(self._name, self._spawn, lambda: self._closed)
+        child = await _start(self._name, self._spawn, lambda: self._closed, self._starts)
         self._children.add(child)
         try:
             return await child.apply(next(self._numbers), keys, taken)
