@@ -377,7 +377,9 @@ def _check_value(value: Any) -> None:
 
 
 def _too_deep() -> UntrustedDataError:
-    return UntrustedDataError(f"an unsigned pickle nesting values deeper than {MAX_NESTING:,}; refused")
+    return UntrustedDataError(
+        f"an unsigned pickle nesting values deeper than {MAX_NESTING:,} (or a value holding itself); refused"
+    )
 
 
 def _plain_bytearray(*args: Any) -> bytearray:
