@@ -22,6 +22,10 @@ from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
 
+#: Encoded state bytes decoded on the event loop; a larger state is decoded on a thread (a 16 MB
+#: state takes a good part of a second to decode, most of all as unsigned pickles: see plain_pickle).
+DECODE_HERE_BYTES = 64 * 1024
+
 
 class Instances:
     """Instance creation and state loading; user hooks (init_state, save/load_state) run on threads."""
@@ -110,7 +114,9 @@ class Instances:
             )
 
     async def decode(self, component: ComponentDefinition, raw: dict[str, bytes]) -> dict[str, Any]:
-        if has_hooks(component):
+        """The state's values; decoded on a thread when hooks run user code, or when it is large
+        enough that decoding it here would hold up every other call."""
+        if has_hooks(component) or sum(map(len, raw.values())) > DECODE_HERE_BYTES:
             return await self._runner.offload(decode_state, component, raw)
         return decode_state(component, raw)
 
