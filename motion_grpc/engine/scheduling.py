@@ -17,8 +17,9 @@ while it waits on its model call, so `max_concurrent` drains (1,000 by
 default) can all be waiting at once. Past the bound, instances wait their
 turn in FIFO order, and a drain that has had its slot for FAIR_SHARE_SECONDS
 turns it over at its next commit (from its second on) to the instance waiting
-longest, going to the back of the line with the rest of its queue: a busy instance, or one whose ops
-take minutes, cannot keep the others' updates waiting until its queue is empty.
+longest, going to the back of the line with the rest of its queue: a busy
+instance, or one whose ops take minutes, cannot keep the others' updates
+waiting until its queue is empty.
 """
 
 from __future__ import annotations
@@ -158,9 +159,12 @@ class UpdateScheduler:
                 self._again.discard(keys)
                 await self._drain_once(keys, opening, since)
                 opening = None
-                if keys not in self._again or self._stopping or keys in self._backoff:
-                    return
-                if keys in self._turned_over:
+                if (
+                    keys not in self._again
+                    or self._stopping
+                    or keys in self._backoff
+                    or keys in self._turned_over
+                ):
                     return
         finally:
             del self._running[keys]
