@@ -376,9 +376,20 @@ class _Unhashable(Exception):
     pass
 
 
+#: Types fed as themselves; a subclass of another of them (an IntEnum, a str Enum, a namedtuple) is
+#: fed with its name first. Mappings are fed by their items alone, whatever their class.
+_PLAIN_TYPES = frozenset({bool, int, float, str, bytes, list, tuple})
+_NAMED_TYPES = (int, float, str, bytes, list, tuple)
+
+
 def _feed(hasher: Any, obj: Any, depth: int = 0) -> None:  # noqa: C901, PLR0912 - one branch per type
+    """Feed `obj` so that values an op could tell apart never share a digest: 1 and 1.0, a list and
+    a tuple, an IntEnum and its int all differ (as Motion's key, `str(props)`, tells them apart)."""
     if depth > MAX_DEPTH:
         raise _Unhashable  # (pickled) props nested this deep are served uncached
+    kind = type(obj)
+    if kind not in _PLAIN_TYPES and isinstance(obj, _NAMED_TYPES):
+        hasher.update(b"c%s.%s;" % (kind.__module__.encode(), kind.__qualname__.encode()))
     if obj is None:
         hasher.update(b"N")
     elif isinstance(obj, bool):
@@ -386,10 +397,7 @@ def _feed(hasher: Any, obj: Any, depth: int = 0) -> None:  # noqa: C901, PLR0912
     elif isinstance(obj, int):
         hasher.update(b"i%d;" % obj)
     elif isinstance(obj, float):
-        if obj.is_integer() and abs(obj) <= _MAX_EXACT_INT:
-            hasher.update(b"i%d;" % int(obj))  # 1.0 and 1 are the same prop value
-        else:
-            hasher.update(b"f" + repr(obj).encode() + b";")
+        hasher.update(b"f" + repr(obj).encode() + b";")
     elif isinstance(obj, str):
         data = obj.encode("utf-8", "surrogatepass")  # pickled props may hold lone surrogates
         hasher.update(b"s%d:" % len(data) + data)
@@ -405,7 +413,7 @@ def _feed(hasher: Any, obj: Any, depth: int = 0) -> None:  # noqa: C901, PLR0912
             _feed(hasher, key, depth + 1)
             _feed(hasher, item, depth + 1)
     elif isinstance(obj, (list, tuple)):
-        hasher.update(b"l%d:" % len(obj))
+        hasher.update((b"l%d:" if isinstance(obj, list) else b"t%d:") % len(obj))
         for item in obj:
             _feed(hasher, item, depth + 1)
     elif hasattr(obj, "tobytes") and hasattr(obj, "dtype") and hasattr(obj, "shape"):

@@ -438,8 +438,9 @@ def cache_entry(
     call: ServeCall, version: int, served_props: dict[str, Any], result: Any
 ) -> tuple[str, bytes, float] | None:
     """The serve cache's (field, value, ttl) for a result computed from `version`, its serve op
-    having left the props as `served_props`; None when not cached."""
-    if call.digest is None:
+    having left the props as `served_props`; None when not cached. A None result is never cached:
+    as in Motion, whose cache reads None as a miss, the op runs again (it may have had nothing yet)."""
+    if call.digest is None or result is None:
         return None
     ttl = call.component.cache_ttl
     try:

@@ -186,3 +186,41 @@ def test_cache_ttl_expires_and_zero_disables(engine: Engine) -> None:
 def test_negative_cache_ttl_is_refused(ttl: float) -> None:
     with pytest.raises(ValueError, match="cache_ttl"):
         Component("Bad", cache_ttl=ttl)
+
+
+def test_props_an_op_could_tell_apart_get_answers_of_their_own(engine: Engine) -> None:
+    """A hit keyed on 10 must not answer 10.0 (as Motion, whose key is str(props))."""
+    priced = Component(unique("Priced"))
+
+    @priced.serve("quote")
+    def quote(state: object, props: Any) -> str:
+        return f"Price: ${props['amount']} ({type(props['amount']).__name__})"
+
+    engine.add_component(priced)
+    instance = ComponentInstance(priced, unique("priced"), engine=engine)
+    amounts: list[Any] = [10, 10.0, [1, 2], (1, 2), 10]
+    answers = [instance.run("quote", {"amount": amount}) for amount in amounts]
+    assert answers == [
+        "Price: $10 (int)",
+        "Price: $10.0 (float)",
+        "Price: $[1, 2] (list)",
+        "Price: $(1, 2) (tuple)",
+        "Price: $10 (int)",
+    ]
+    assert instance.run_result("quote", {"amount": 10.0}).cached
+
+
+def test_a_none_answer_is_not_cached(engine: Engine) -> None:
+    """As in Motion, whose cache reads None as a miss: the op runs again until it has an answer."""
+    calls: list[int] = []
+    pending = Component(unique("Pending"))
+
+    @pending.serve("poll")
+    def poll(state: object, props: object) -> str | None:
+        calls.append(1)
+        return None if len(calls) < 3 else "ready"
+
+    engine.add_component(pending)
+    instance = ComponentInstance(pending, unique("pending"), engine=engine)
+    assert [instance.run("poll", {"q": 1}) for _ in range(5)] == [None, None, "ready", "ready", "ready"]
+    assert len(calls) == 3

@@ -1,4 +1,7 @@
+import collections
+import enum
 import math
+import typing
 
 import pytest
 from google.protobuf import struct_pb2
@@ -94,11 +97,40 @@ def test_error_paths_cut_long_keys() -> None:
 
 def test_props_digest_is_canonical() -> None:
     a = codec.props_digest("f", {"x": 1, "y": [1, {"z": "q"}]})
-    b = codec.props_digest("f", {"y": [1, {"z": "q"}], "x": 1.0})
+    b = codec.props_digest("f", collections.OrderedDict([("y", [1, {"z": "q"}]), ("x", 1)]))
     assert a == b and a is not None
     assert codec.props_digest("g", {"x": 1}) != codec.props_digest("f", {"x": 1})
     assert codec.props_digest("f", {"x": "1"}) != codec.props_digest("f", {"x": 1})
     assert codec.props_digest("f", {"x": [1, 2]}) != codec.props_digest("f", {"x": [[1], 2]})
+
+
+class _Size(enum.IntEnum):
+    SMALL = 1
+
+
+class _Pair(typing.NamedTuple):
+    a: int
+    b: int
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (10, 10.0),
+        (0, 0.0),
+        (0.0, -0.0),
+        ([1, 2], (1, 2)),
+        (_Size.SMALL, 1),
+        (_Pair(1, 2), (1, 2)),
+        ("a", b"a"),
+    ],
+    ids=["int-float", "zero", "signed-zero", "list-tuple", "intenum-int", "namedtuple-tuple", "str-bytes"],
+)
+def test_props_an_op_could_tell_apart_never_share_a_digest(one: object, other: object) -> None:
+    """Else a run is answered from the cache with another run's result (f"${amount}" gives $10 for
+    10.0); Motion's own key, str(props), tells these apart too."""
+    assert codec.props_digest("f", {"x": one}) != codec.props_digest("f", {"x": other})
+    assert codec.props_digest("f", {"x": [one]}) != codec.props_digest("f", {"x": [other]})
 
 
 def test_props_digest_refuses_what_it_cannot_canonicalize() -> None:
