@@ -155,6 +155,8 @@ class OpError(MotionError):
 
     code = grpc.StatusCode.UNKNOWN
     reason = Reason.OP_FAILED
+    #: Set when the op itself raised its cause (handed back as itself in-process, whatever it is).
+    raised_by_op = False
 
     def __init__(self, message: str, error_type: str = "Exception", *, reason: str | None = None) -> None:
         super().__init__(message, reason=reason)

@@ -104,26 +104,39 @@ def op_failed(exc: BaseException) -> bool:
     return not isinstance(exc, (MotionError, asyncio.CancelledError))
 
 
+def raised_by_op(exc: BaseException) -> bool:
+    """`op_failed` for an exception that can only have come from the op itself (nothing of the
+    engine's ran inside the `try` but what already reported the op's failure): a MotionError too
+    is then the op's failure, most often its own call to another component or service that failed,
+    and never the engine's."""
+    if isinstance(exc, OpError) and exc.raised_by_op:
+        return False  # already reported as the op's failure (a generator's step, say)
+    return not isinstance(exc, asyncio.CancelledError)
+
+
 def op_error(what: str, exc: BaseException) -> OpError:
-    """The OpError naming the op and the exception it raised."""
+    """The OpError naming the op and the exception it raised (its cause, handed back in-process)."""
     log.debug("%s raised", what, exc_info=exc)
-    return OpError(f"{what} raised {describe_error(exc)}", type(exc).__name__[:MAX_ERROR_TYPE_CHARS])
+    error = OpError(f"{what} raised {describe_error(exc)}", type(exc).__name__[:MAX_ERROR_TYPE_CHARS])
+    error.raised_by_op = True
+    return error
 
 
 def call_op(what: str, func: Callable[..., Any], args: tuple[Any, ...], loop: LoopThread | None) -> Any:
     """Run a user op; whatever it raises becomes an OpError naming the op and the exception."""
     try:
         result = func(*args)
-        if inspect.iscoroutine(result):  # asyncio.iscoroutine also accepts plain generators (< 3.12)
-            if loop is None:
-                result.close()
-                raise TypeError("async ops need the engine's event loop")
-            result = loop.run(guarded(what, result))
-        return result
     except BaseException as exc:
-        if not op_failed(exc):
+        if not raised_by_op(exc):
             raise
         raise op_error(what, exc) from exc
+    if inspect.iscoroutine(result):  # asyncio.iscoroutine also accepts plain generators (< 3.12)
+        if loop is None:
+            result.close()
+            error = TypeError("async ops need the engine's event loop")
+            raise op_error(what, error) from error
+        result = loop.run(guarded(what, result))
+    return result
 
 
 async def guarded(what: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -135,6 +148,6 @@ async def guarded(what: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
     try:
         return await coroutine
     except BaseException as exc:
-        if not op_failed(exc):
+        if not raised_by_op(exc):
             raise
         raise op_error(what, exc) from exc

@@ -5,6 +5,7 @@ import asyncio
 import sys
 
 from motion_grpc import Component
+from motion_grpc.errors import NotFoundError
 
 Tally = Component("Tally", cache_ttl=0)
 
@@ -88,6 +89,11 @@ async def exits_serve_async_exit(state, props):
     raise SystemExit(4)
 
 
+@Exits.serve("service_call")
+async def exits_serve_service_call(state, props):
+    raise NotFoundError("instance Other/x not found")  # the op's own call failed, not this run
+
+
 @Exits.serve("stream_exit")
 def exits_stream_exit(state, props):
     yield "first"
@@ -103,6 +109,8 @@ def exits_update(state, props):
         raise KeyboardInterrupt
     if kind == "base":
         raise BaseException("not an Exception")
+    if kind == "service_call":  # what a call to another service, made with MotionClient, raises
+        raise NotFoundError("instance Other/x not found")
     return {"applied": [*state["applied"], props["i"]]}
 
 

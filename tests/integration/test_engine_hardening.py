@@ -136,6 +136,25 @@ def test_update_ops_that_exit_never_stop_the_update_workers(
     assert other.get_state(["n"]) == {"n": 1}
 
 
+def test_an_op_whose_own_call_to_another_service_fails_is_that_ops_failure(
+    hardening_client: MotionClient, redis_url: str
+) -> None:
+    """A NotFoundError raised by an op is its failure: not this run's NOT_FOUND, and not a crash of
+    the drain retried in other processes until it ends AttemptsExhausted."""
+    instance_id = unique("service")
+    instance = hardening_client.instance("Exits", instance_id)
+    with pytest.raises(OpError) as info:
+        instance.run("service_call")
+    assert info.value.error_type == "NotFoundError"
+    assert "serve op" in info.value.message and "Other/x not found" in info.value.message
+    instance.run("update", {"i": 1, "kind": "service_call"})
+    instance.run("update", {"i": 2})
+    instance.flush()
+    assert instance.get_state(["applied"]) == {"applied": [2]}
+    failed = [event for event in events_of(redis_url, "Exits", instance_id) if event.status == scripts.FAILED]
+    assert [(event.error_type, event.attempt) for event in failed] == [("NotFoundError", 1)]
+
+
 def test_an_instance_whose_state_cannot_be_loaded_fails_its_update_and_stays_cold(
     make_engine: Callable[[], Engine], redis_url: str
 ) -> None:

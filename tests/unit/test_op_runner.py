@@ -76,7 +76,7 @@ def test_errors_and_timeouts_of_timed_calls_are_those_of_calls() -> None:
 @pytest.mark.parametrize("timeout", [None, 5.0])
 def test_a_timeout_an_op_raises_itself_is_its_error_not_its_timeout(timeout: float | None) -> None:
     """A nested call past its own deadline raises DeadlineExceededError (a TimeoutError) in the op:
-    that is the op's error, as it came, and not this op running past its timeout."""
+    that is the op's error, named as it came, and not this op running past its timeout."""
     runner = OpRunner(1, "test")
 
     def nested() -> None:
@@ -86,9 +86,13 @@ def test_a_timeout_an_op_raises_itself_is_its_error_not_its_timeout(timeout: flo
         raise TimeoutError("a socket timed out")
 
     async def main() -> None:
-        with pytest.raises(DeadlineExceededError, match="nested call's deadline") as raised:
+        with pytest.raises(
+            OpError, match="raised DeadlineExceededError: the nested call's deadline"
+        ) as raised:
             await runner.call("op", nested, (), timeout)
         assert not isinstance(raised.value, OpTimeoutError)
+        assert raised.value.error_type == "DeadlineExceededError"
+        assert isinstance(raised.value.__cause__, DeadlineExceededError)
         with pytest.raises(OpError, match="raised TimeoutError: a socket timed out"):
             await runner.call("op", plain, (), timeout)
 
