@@ -196,9 +196,9 @@ local function answer(reply)
 end
 local head, batch, limit, count, scanned, cursor = nil, false, 1, 0, 0, '-'
 while scanned < 500 do
-  local batch = redis.call('XRANGE', KEYS[2], cursor, '+', 'COUNT', 16)
-  if #batch == 0 then break end
-  for _, item in ipairs(batch) do
+  local page = redis.call('XRANGE', KEYS[2], cursor, '+', 'COUNT', 16)
+  if #page == 0 then break end
+  for _, item in ipairs(page) do
     scanned = scanned + 1
     local id, f = item[1], item[2]
     local flow, op, payload, enqueued, seq = f[2], f[4], f[6], f[8], f[10]

@@ -44,6 +44,11 @@ def cheap(state: dict[str, list[int]], props: dict[str, int]) -> dict[str, list[
     return {"applied": state["applied"] + [props["i"]]}
 
 
+@Grouped.update("also")
+def cheap_also(state: dict[str, list[int]], props: dict[str, int]) -> dict[str, list[int]]:
+    return {"applied": state["applied"] + [props["i"]]}
+
+
 @Grouped.update("slow")
 def slow(state: dict[str, list[int]], props: dict[str, int]) -> dict[str, list[int]]:
     started.setdefault(props["id"], []).append((props["i"], time.monotonic()))  # type: ignore[index]
@@ -133,6 +138,27 @@ def test_a_backlog_found_before_any_op_ran_here_is_still_applied_in_groups(redis
         len(run) for run in "".join("R" if s == scripts.RUNNING else "." for s in statuses).split(".")
     )
     assert longest > 1  # entries were started together: grouped, once the op had been timed
+
+
+def test_a_backlog_of_two_cheap_ops_taking_turns_is_applied_in_groups_holding_both(redis_url: str) -> None:
+    """A group is the run of never-started entries of cheap ops, whichever op each one runs."""
+    instance_id = unique("turns")
+    settings = RedisSettings(redis_url)
+    enqueuer = Engine(settings, [Grouped], EngineSettings(process_updates=False)).start()
+    try:
+        for i in range(100):
+            enqueuer.run("Grouped", instance_id, ("add", "also")[i % 2], {"id": instance_id, "i": i})
+    finally:
+        enqueuer.close()
+    fresh = Engine(settings, [Grouped], EngineSettings(update_group_wait=0.0)).start()
+    try:
+        fresh.flush("Grouped", instance_id)
+        assert fresh.get_state("Grouped", instance_id).state["applied"] == list(range(100))
+    finally:
+        fresh.close()
+    events = events_of(redis_url, "Grouped", instance_id)
+    runs = "".join("R" if event.status == scripts.RUNNING else "." for event in events).split(".")
+    assert max(len(run) for run in runs) > 2, [len(run) for run in runs if run]
 
 
 def test_a_run_waiting_behind_a_backlog_looks_at_redis_once_it_is_through(
