@@ -53,13 +53,16 @@ class State(Mapping[str, Any]):
     changes one in place changes nothing that others read or that is stored.
     """
 
-    __slots__ = ("_copies", "_data", "instance_id", "version")
+    __slots__ = ("_copies", "_data", "component_name", "instance_id", "version")
 
-    def __init__(self, instance_id: str, data: Mapping[str, Any], version: int = 0) -> None:
+    def __init__(
+        self, instance_id: str, data: Mapping[str, Any], version: int = 0, component_name: str = ""
+    ) -> None:
         self._data = data
         self._copies: dict[str, Any] = {}
         self.instance_id = instance_id
         self.version = version
+        self.component_name = component_name
 
     def __getitem__(self, key: str) -> Any:
         value = self._data[key]
@@ -77,7 +80,8 @@ class State(Mapping[str, Any]):
         return len(self._data)
 
     def __repr__(self) -> str:
-        return f"State(instance_id={self.instance_id!r}, version={self.version}, {dict(self._data)!r})"
+        """As a dict's, as Motion's dict state reads: a prompt built with f"{state}" reads the same."""
+        return repr(dict(self._data))
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of the state, its containers this view's copies."""

@@ -60,7 +60,9 @@ def inspect_state(instance_name: str, redis_url: str | None = None) -> State:
     version, raw, _ = engine.call(engine.core.store.load(keys))
     if version is None:
         raise UnknownInstanceError(f"instance {excerpt(instance_name)} does not exist")
-    return State(keys.instance_id, {name: codec.loads(value) for name, value in raw.items()}, version)
+    return State(
+        keys.instance_id, {name: codec.loads(value) for name, value in raw.items()}, version, keys.component
+    )
 
 
 def clear_instance(instance_name: str, redis_url: str | None = None) -> bool:

@@ -121,7 +121,7 @@ class Applier:
         """A batch op: one call with every entry's props, one version step."""
         pairs = list(zip(taken.entries, taken.attempts))
         try:
-            state = State(keys.instance_id, snapshot.data, snapshot.version)
+            state = State(keys.instance_id, snapshot.data, snapshot.version, keys.component)
             changes = await self._run_op(component, op, state, taken.entries)
             patch = await self._instances.encode(component, snapshot.data, changes)
             check_state_size(snapshot, patch, self._max_state_bytes)
@@ -174,7 +174,9 @@ class Applier:
                 started = time.perf_counter()
                 with update_op(component.name, entry.flow, op.name, entry.payload):
                     changes = call_sync(
-                        what, op.func, (State(keys.instance_id, state.data, state.version), _props(entry))
+                        what,
+                        op.func,
+                        (State(keys.instance_id, state.data, state.version, keys.component), _props(entry)),
                     )
                 self.op_times.record(
                     component.name, f"{entry.flow}\0{op.name}", time.perf_counter() - started
@@ -204,7 +206,7 @@ class Applier:
                 f"component {component.name} has no update op {entry.op!r} in flow {entry.flow!r}",
                 "UnknownOp",
             )
-        return await self._run_op(component, op, State(instance_id, data, version), [entry])
+        return await self._run_op(component, op, State(instance_id, data, version, component.name), [entry])
 
     async def _run_op(
         self, component: ComponentDefinition, op: UpdateOp, state: State, entries: list[Entry]

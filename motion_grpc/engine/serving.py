@@ -150,7 +150,7 @@ class Serving:
         )
         snapshot = await self._instances.snapshot_at(call.component, call.keys, version)
         what = f"serve op {serve.name} of {call.component.name}/{call.flow.key}"
-        state = State(call.keys.instance_id, snapshot.data, snapshot.version)
+        state = State(call.keys.instance_id, snapshot.data, snapshot.version, call.keys.component)
         timeout = serve.timeout if serve.timeout is not None else self._timeout
         produced = await self._runner.call(what, serve.func, (state, Props(call.props)), timeout)
         if not (inspect.isgenerator(produced) or inspect.isasyncgen(produced)):
@@ -494,7 +494,11 @@ async def finish_serve(call: ServeCall, result: Any) -> Any:
 
 def _serve_args(call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> tuple[State, Props, str]:
     """The serve op's state and props, and how errors name it."""
-    return State(call.keys.instance_id, snapshot.data, snapshot.version), Props(props), _what(call)
+    return (
+        State(call.keys.instance_id, snapshot.data, snapshot.version, call.keys.component),
+        Props(props),
+        _what(call),
+    )
 
 
 def _what(call: ServeCall) -> str:

@@ -449,9 +449,20 @@ def test_smaller_motion_behaviours() -> None:
     def plain_setup():  # type: ignore[no-untyped-def]
         return {"n": 1}
 
+    @Plain.serve("prompt")
+    def plain_prompt(state, props):  # type: ignore[no-untyped-def]
+        return f"{state}", state.component_name
+
+    @Plain.update("prompt")
+    def plain_prompt_update(state, props):  # type: ignore[no-untyped-def]
+        return {"seen": (str(state), state.component_name)}
+
     with Plain(unique("plain")) as instance:
         assert instance.running is True
-        assert instance.write_state(None) == instance.write_state({}) == instance.get_version() == 1  # type: ignore[arg-type]
+        assert instance.run("prompt", flush_update=True) == ("{'n': 1}", Plain.name)
+        assert instance.read_state("seen") == ("{'n': 1}", Plain.name)
+        instance.write_state({"seen": None})
+        assert instance.write_state(None) == instance.write_state({}) == instance.get_version() == 3  # type: ignore[arg-type]
         assert instance.read_state("n") == 1
     assert instance.running is False
 
