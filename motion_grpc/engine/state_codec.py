@@ -60,7 +60,11 @@ def encode_patch(
                 f"save_state of {component.name} raised {describe_error(exc)}", type(exc).__name__
             ) from exc
         if not isinstance(values, Mapping):
-            raise OpError(f"save_state of {component.name} must return a dict", "TypeError")
+            raise OpError(
+                f"save_state of {component.name} must return a dict (each key is stored as a field), "
+                f"not {type(values).__name__}: return {{'saved': value}} and unwrap it in load_state",
+                "TypeError",
+            )
     patch: dict[str, bytes] = {}
     for name, value in values.items():
         try:
