@@ -79,6 +79,7 @@ class OpThreads:
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0  # threads waiting for a job and not yet promised one
+        self._unclaimed = 0  # jobs put while no thread was idle or could start: the next to finish takes one
         self._abandoned = 0  # threads held by calls left running, each replaced (up to max_threads)
         self._closed = False
 
@@ -135,6 +136,8 @@ class OpThreads:
                 self._threads += 1
                 name = f"{self._name}_{next(self._numbers)}"
                 threading.Thread(target=self._work, name=name, daemon=True).start()
+            else:
+                self._unclaimed += 1
         self._jobs.put(job)
         return job
 
@@ -203,10 +206,14 @@ class OpThreads:
             return True
 
     def _done(self, job: _Job) -> None:
-        """Count this thread idle before its result is handed over, so the next job finds it; a
-        thread that was replaced while its call ran is one of the pool's again."""
+        """Count this thread idle before its result is handed over, so the next job finds it (or
+        have it take a job that waits for a thread: then it is not idle); a thread that was replaced
+        while its call ran is one of the pool's again."""
         with self._lock:
-            self._idle += 1
+            if self._unclaimed:
+                self._unclaimed -= 1
+            else:
+                self._idle += 1
             job.finished = True
             if job.abandoned:
                 job.abandoned = False

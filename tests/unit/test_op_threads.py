@@ -201,6 +201,30 @@ def test_idle_threads_end_and_start_again_when_needed(make: Make) -> None:
     assert 1 <= threads.threads <= 20
 
 
+def test_jobs_that_waited_for_a_thread_leave_no_phantom_idle_thread_behind(make: Make) -> None:
+    """A burst past the cap: the jobs that waited were taken by threads as they finished. Once the
+    threads have ended idle, the next jobs must start threads, not wait for ones counted idle."""
+    threads = make(2, "test-burst", idle_seconds=0.2)
+
+    async def burst() -> None:  # 5 of the 7 wait for one of the 2 threads
+        await asyncio.wait_for(asyncio.gather(*(threads.submit(time.sleep, 0.02) for _ in range(7))), 10)
+
+    for _ in range(3):
+        asyncio.run(burst())
+        assert threads.threads == 2
+        deadline = time.monotonic() + 10
+        while threads.threads and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert threads.threads == 0  # every thread ended idle
+    together = threading.Barrier(2, timeout=5)  # passes only if both jobs run at once
+
+    async def pair() -> None:
+        await asyncio.wait_for(asyncio.gather(*(threads.submit(together.wait) for _ in range(2))), 10)
+
+    asyncio.run(pair())
+    assert threads.threads == 2
+
+
 def test_a_cancelled_caller_leaves_its_call_running_on_a_thread_replaced(make: Make) -> None:
     threads = make(1)
     release = threading.Event()
