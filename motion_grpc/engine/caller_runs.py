@@ -1,32 +1,39 @@
 """In-process runs served in the caller's own thread, as Motion serves them.
 
-A blocking `inst.run` used to hop to the engine's loop thread, from there to a
-serve thread for a sync op, and back twice: three thread hand-offs and as many
-GIL hand-overs around a microsecond op. The caller's thread is a user thread
-already, so a cheap sync serve op runs right there, on this process's
-snapshot, and its enqueue (fenced on the snapshot's version, as on the loop's
-fast path) goes over a blocking Redis connection of the caller's: one round
-trip, no hop. The loop's drain is then told, without waiting for it.
+A blocking `inst.run` calls a sync serve op in the calling thread, as Motion
+does, so what the op keeps per thread (a thread-local, a sqlite3 connection
+made in that thread) works as it did there; the caller's thread waits for the
+answer in any case, so it costs no concurrency.
 
-Everything else goes the engine's way, unchanged: an async, slow or timed
-serve op, no snapshot at hand, flush_update, force_refresh, a Redis Cluster,
-or a caller on the engine's own loop thread. A snapshot found stale (or an
-op that failed on it) goes the engine's checked way: the op runs once more,
-on fresh state, as on the loop's fast path, and not a third time.
+- A cheap op (timed under `fast_op_seconds`) runs right there on this
+  process's snapshot, and its enqueue (fenced on the snapshot's version, as
+  on the loop's fast path) goes over a blocking Redis connection of the
+  caller's: one round trip, no thread hop. The loop's drain is then told,
+  without waiting for it. A snapshot found stale (or an op that failed on
+  it) goes the checked way: the op runs once more, on fresh state, as on the
+  loop's fast path, and not a third time.
+- Any other sync op (slow, untimed yet, or a run with flush_update or
+  force_refresh) runs here too, on checked state: the loop reads the
+  version (and the cache) first, the op runs in this thread, and the loop
+  enqueues its updates (and waits for them with flush_update).
+
+Everything else goes the engine's way, unchanged: an async or timed serve op
+(a timeout needs an engine thread to walk away from), a Redis Cluster, or a
+caller on the engine's own loop thread.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from typing import Any
 
+from motion_grpc.engine import failures
 from motion_grpc.engine.engine import AsyncEngine
 from motion_grpc.engine.ops import LoopThread
 from motion_grpc.engine.options import RunOptions
 from motion_grpc.engine.results import RunResult
-from motion_grpc.engine.serving import CacheHit, ServeCall, finish_serve, needs_loop
-from motion_grpc.errors import MotionError
+from motion_grpc.engine.serving import CacheHit, ServeCall, Served, finish_serve, needs_loop
+from motion_grpc.errors import MotionError, OpError
 from motion_grpc.store.connection import RedisSettings
 
 #: Seconds a run waits out a commit of this process in flight on its instance (one Redis
@@ -55,14 +62,22 @@ class CallerRuns:
             client.close()
 
     def run(self, call: ServeCall) -> RunResult | None:
-        """The run served here (or checked after a try here); None when it must go the engine's way
-        (then nothing was enqueued)."""
-        if not self._eligible(call.options):
+        """The run served here; None when it must go the engine's way (then nothing was enqueued)."""
+        if not (self._eligible(call.options) and self._core.serving.serves_here(call)):
             return None
+        options = call.options
+        if not (options.flush_update or options.force_refresh):
+            served = self._fast(call)
+            if served is not None:
+                return served
+        return self._checked_here(call)
+
+    def _fast(self, call: ServeCall) -> RunResult | None:
+        """A cheap op on this process's snapshot; None when it is to be served on checked state."""
         core = self._core
         serving = core.serving
         restarts = core.store.restarts
-        snapshot = serving.fast_snapshot_here(call, COMMIT_WAIT) if serving.serves_here(call) else None
+        snapshot = serving.fast_snapshot_here(call, COMMIT_WAIT)
         if snapshot is None:
             return None
         served_props = dict(call.props)  # what the serve op adds to them counts only if its result does
@@ -79,35 +94,51 @@ class CallerRuns:
         except MotionError:
             if self._loop.run(serving.snapshot_is_current(call, snapshot)):
                 raise  # not an artefact of a stale snapshot: the op is not run again
-            return self._checked(call)
+            return None
         call.options.check_deadline()
         if core.store.restarts != restarts:  # Redis restarted meanwhile: it may have lost that state
-            return self._checked(call)
+            return None
         request = serving.fast_request(call, snapshot, served_props, result, known is not None)
         enqueued = core.store.enqueue_blocking(request, self._client_here())
         outcome = serving.fast_outcome(call, snapshot, result, enqueued, known is not None)
         if outcome is None:  # stale: nothing was enqueued
-            return self._checked(call)
+            return None
         if isinstance(outcome, CacheHit):
             outcome = self._loop.run(serving.serve_cached(call, outcome))
         elif enqueued.ids:
             serving.wake_from_thread(self._loop.loop, call.keys)
         return outcome.run_result()
 
-    def _checked(self, call: ServeCall) -> RunResult:
-        """The run served on the engine's loop, on checked state (not on the snapshot again)."""
-        result: RunResult = self._loop.run(self._core.run_call(dataclasses.replace(call, fast=False)))
-        return result
+    def _checked_here(self, call: ServeCall) -> RunResult:
+        """The run on checked state (never the snapshot again), its serve op called in this thread."""
+        serving = self._core.serving
+        try:
+            served = self._served_checked_here(call)
+        except OpError as exc:
+            failures.serve_failed(f"serve of {call.component.name}/{call.flow.key}", exc)
+            raise
+        if call.options.flush_update:
+            result: RunResult = self._loop.run(serving.complete(call.keys, served, call.options))
+            return result
+        return served.run_result()
+
+    def _served_checked_here(self, call: ServeCall) -> Served:
+        serving = self._core.serving
+        while True:
+            start = self._loop.run(self._core.checked_start(call))
+            if isinstance(start, Served):  # a cache hit
+                return start
+            served_props = dict(call.props)
+            result = serving.call_serve_here(call, served_props, start.snapshot)
+            if needs_loop(result):  # a plain function that returned a coroutine or async generator
+                result = self._loop.run(finish_serve(call, result))
+            served: Served | None = self._loop.run(serving.checked_finish(call, start, served_props, result))
+            if served is not None:
+                return served
 
     def _eligible(self, options: RunOptions) -> bool:
-        """Runs that need nothing of the loop until their enqueue, from a thread other than its own."""
-        return (
-            not self._closed
-            and not options.flush_update
-            and not options.force_refresh
-            and not self._core.store.cluster
-            and not self._loop.is_current()
-        )
+        """Runs from a thread other than the loop's own, on Redis that takes a blocking enqueue."""
+        return not self._closed and not self._core.store.cluster and not self._loop.is_current()
 
     def _client_here(self) -> Any:
         """The blocking client, made on first use (thread-safe; it waits for a free connection)."""

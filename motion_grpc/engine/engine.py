@@ -29,7 +29,15 @@ from motion_grpc.engine.registry import Registry
 from motion_grpc.engine.results import RunResult, StateView
 from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.scheduling import UpdateScheduler, waking
-from motion_grpc.engine.serving import ResultCheck, ServeCall, Serving, cache_digest, request_mark
+from motion_grpc.engine.serving import (
+    CheckedStart,
+    ResultCheck,
+    ServeCall,
+    Served,
+    Serving,
+    cache_digest,
+    request_mark,
+)
 from motion_grpc.engine.signals import Signals
 from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.streaming import ServeStream
@@ -197,6 +205,11 @@ class AsyncEngine:
         async with self._serves:
             await self._refresh(call)
             return await self._serving.run(call)
+
+    async def checked_start(self, call: ServeCall) -> Served | CheckedStart:
+        """`run_call`'s first half for a serve op called in a caller's thread (engine.caller_runs)."""
+        await self._refresh(call)
+        return await self._serving.checked_start(call)
 
     async def open_stream(
         self,

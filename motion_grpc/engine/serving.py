@@ -53,6 +53,14 @@ ResultCheck = Callable[[Any], object]
 
 
 @dataclass(frozen=True)
+class CheckedStart:
+    """Where a checked serve's op runs from: the checked snapshot, and Redis' restarts then."""
+
+    snapshot: Snapshot
+    restarts: int
+
+
+@dataclass(frozen=True)
 class Served:
     result: Any
     version: int
@@ -88,8 +96,6 @@ class ServeCall:
     #: What a repeat of the run's request id must match: a digest of the flow and of the props as
     #: sent (not as a serve op changed them); "" without a request id.
     mark: str = ""
-    #: The op may run on the unchecked snapshot first; False once a try on it was stale or failed.
-    fast: bool = True
 
     @property
     def lookup(self) -> str | None:
@@ -127,7 +133,7 @@ class Serving:
 
     async def run(self, call: ServeCall) -> RunResult:
         try:
-            served = (call.fast and await self._serve_fast(call)) or await self._serve_checked(call)
+            served = await self._serve_fast(call) or await self._serve_checked(call)
         except OpError as exc:
             failures.serve_failed(f"serve of {call.component.name}/{call.flow.key}", exc)
             raise
@@ -310,6 +316,19 @@ class Serving:
 
     async def _serve_checked(self, call: ServeCall) -> Served:
         """Read the version (and the cache) first, then serve and enqueue."""
+        while True:
+            start = await self.checked_start(call)
+            if isinstance(start, Served):
+                return start
+            served_props = dict(call.props)
+            result = await self.call_serve(call, served_props, start.snapshot)
+            served = await self.checked_finish(call, start, served_props, result)
+            if served is not None:
+                return served
+
+    async def checked_start(self, call: ServeCall) -> Served | CheckedStart:
+        """The first half of a checked serve: the run answered from the cache, or the checked
+        snapshot its serve op is to run on (here, or in a caller's thread)."""
         options = call.options
         restarts = self._store.restarts
         version, cached = await self._instances.checked_version(
@@ -318,16 +337,21 @@ class Serving:
         hit = self._hit(call, cached, version)
         if hit is not None:
             return await self.serve_cached(call, hit)
-        snapshot = await self._instances.snapshot_at(call.component, call.keys, version)
-        served_props = dict(call.props)
-        result = await self.call_serve(call, served_props, snapshot)
-        options.check_deadline()
+        return CheckedStart(await self._instances.snapshot_at(call.component, call.keys, version), restarts)
+
+    async def checked_finish(
+        self, call: ServeCall, start: CheckedStart, served_props: dict[str, Any], result: Any
+    ) -> Served | None:
+        """The second half: the serve op's result checked, cached and its updates enqueued; None
+        when Redis restarted meanwhile (it may have lost that state: serve again)."""
+        call.options.check_deadline()
         call.check(result)
-        if self._store.restarts != restarts:  # Redis restarted meanwhile: it may have lost that state
-            return await self._serve_checked(call)
-        cache = self._cached(call, snapshot.version, served_props, result)
-        enqueued = await self.enqueue(call, result, cache, snapshot.version, served_props)
-        return Served.of(result, snapshot.version, False, enqueued)
+        if self._store.restarts != start.restarts:
+            return None
+        version = start.snapshot.version
+        cache = self._cached(call, version, served_props, result)
+        enqueued = await self.enqueue(call, result, cache, version, served_props)
+        return Served.of(result, version, False, enqueued)
 
     async def serve_cached(self, call: ServeCall, hit: CacheHit) -> Served:
         """A cache hit: its result is the answer, and what the flow's update ops are given."""
@@ -518,7 +542,7 @@ async def _collect_async(generator: Any) -> list[Any]:
 
 
 __all__ = [
-    "CacheHit", "ResultCheck", "ServeCall", "Served", "Serving",
+    "CacheHit", "CheckedStart", "ResultCheck", "ServeCall", "Served", "Serving",
     "cache_digest", "cache_entry", "check_enqueue", "finish_serve", "needs_loop", "queue_entries",
     "request_mark",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""In-process runs of a cheap sync serve op are served in the caller's own thread, as Motion serves them.
+"""In-process runs of a sync serve op are served in the caller's own thread, as Motion serves them.
 
 The enqueue then goes over a blocking connection of the caller's, fenced on the
 snapshot's version; everything about the run stays as on the engine's loop
@@ -7,7 +7,9 @@ snapshot's version; everything about the run stays as on the engine's loop
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,6 +42,18 @@ def count(state: Any, props: Any) -> int:
 
 @Ledger.update("append")
 def append(state: Any, props: Any) -> dict[str, Any]:
+    return {"items": [*state["items"], props["item"]]}
+
+
+@Ledger.serve("ponder")
+def ponder(state: Any, props: Any) -> int:
+    served_on.append((state.instance_id, threading.get_ident()))
+    time.sleep(0.02)  # a slow op: never served on an unchecked snapshot
+    return len(state["items"])
+
+
+@Ledger.update("ponder")
+def ponder_append(state: Any, props: Any) -> dict[str, Any]:
     return {"items": [*state["items"], props["item"]]}
 
 
@@ -138,3 +152,46 @@ def test_a_plain_op_returning_a_coroutine_is_awaited_on_the_loop(engine: Engine)
     instance = ComponentInstance(Ledger, unique("later"), engine=engine)
     instance.run("append", {"item": 1}, flush_update=True)
     assert [instance.run("later") for _ in range(4)] == [10] * 4
+
+
+def test_every_sync_serve_op_runs_in_the_callers_thread_first_runs_slow_ops_and_flushes_too(
+    engine: Engine,
+) -> None:
+    """What an op keeps per thread (a thread-local, a sqlite3 connection made in the caller's thread)
+    works from the first run on, as in Motion; only the state it reads is checked first."""
+    instance = ComponentInstance(Ledger, unique("every"), engine=engine)
+    here = threading.get_ident()
+    assert instance.run("append", {"item": 0}) == 0  # no snapshot yet, op not timed
+    assert instance.run("ponder", {"item": 1}, flush_update=True) == 1
+    assert instance.run("append", {"item": 2}, force_refresh=True) == 2
+    with pytest.raises(KeyError, match="asked to fail"):
+        instance.run("append", {"fail": True, "item": -1})
+    assert instance.run("ponder", {"item": 3}) == 3
+    assert instance.run("append", {"item": 4}, flush_update=True) == 4
+    assert _threads_of(instance.instance_id) == [here] * 6
+    assert instance.read_state("items") == [0, 1, 2, 3, 4]
+
+
+def test_a_sqlite_connection_made_in_the_callers_thread_serves_from_the_first_run(engine: Engine) -> None:
+    connection = sqlite3.connect(":memory:")  # may only be used in this thread
+    connection.execute("create table prices (amount int)")
+    connection.execute("insert into prices values (40)")
+    Priced = Component(unique("CallerPriced").replace("-", "_"), cache_ttl=0)
+
+    @Priced.init_state
+    def priced_setup() -> dict[str, int]:
+        return {"n": 0}
+
+    @Priced.serve("quote")
+    def quote(state: Any, props: Any) -> int:
+        return int(connection.execute("select amount from prices").fetchone()[0]) + state["n"]
+
+    @Priced.update("quote")
+    def bump(state: Any, props: Any) -> dict[str, int]:
+        return {"n": state["n"] + 1}
+
+    engine.add_component(Priced)
+    instance = ComponentInstance(Priced, unique("priced"), engine=engine)
+    answers = [instance.run("quote", flush_update=True) for _ in range(3)]
+    assert answers == [40, 41, 42]
+    connection.close()
