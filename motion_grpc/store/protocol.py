@@ -158,6 +158,9 @@ REPLY_CODES: Final[Mapping[str, frozenset[int]]] = {
 TAKE_SCAN_LIMIT: Final = 500
 #: Entries TAKE reads per XRANGE.
 TAKE_READ_BATCH: Final = 16
+#: Answers an instance's serve cache holds at most: ENQUEUE empties it before adding one past this
+#: (a flow whose updates change nothing keeps one version, and would keep an answer per props).
+CACHE_MAX_ENTRIES: Final = 1000
 #: Events read from an events stream per round trip (flush waits, watches).
 EVENTS_PAGE: Final = 500
 #: Instance ids of a component's pending set one sweep looks at.

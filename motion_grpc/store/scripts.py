@@ -81,7 +81,8 @@ return 1
 # it is the current version, or every commit since was made by the calling engine (which
 # folds its own commits into its snapshot at once, so they came after the serve began).
 # With lookup, a cached value ('<version>:<expires_ms>:<result>') made from the current version
-# and not expired wins: nothing is written and the reply is {-7, value}.
+# and not expired wins: nothing is written and the reply is {-7, value}. A cache holding
+# CACHE_MAX_ENTRIES answers is emptied before another is added.
 # Returns {id of the newest event before this call, version, entry id, ...} or an error code.
 ENQUEUE = (
     _EVENT
@@ -117,6 +118,7 @@ end
 local max_queue = tonumber(ARGV[3])
 if max_queue > 0 and count > 0 and redis.call('XLEN', KEYS[2]) + count > max_queue then return -4 end
 if ARGV[6] ~= '' then
+  if redis.call('HLEN', KEYS[4]) >= 1000 then redis.call('DEL', KEYS[4]) end
   redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
   redis.call('PEXPIRE', KEYS[4], ARGV[8])
 end

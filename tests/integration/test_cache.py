@@ -7,10 +7,13 @@ import time
 from typing import Any
 
 import pytest
+import redis
 
 from motion_grpc import Component, MotionClient
 from motion_grpc.engine import Engine
 from motion_grpc.instance import ComponentInstance
+from motion_grpc.store import protocol
+from motion_grpc.store.keys import InstanceKeys
 from tests.helpers import unique
 
 
@@ -224,3 +227,36 @@ def test_a_none_answer_is_not_cached(engine: Engine) -> None:
     instance = ComponentInstance(pending, unique("pending"), engine=engine)
     assert [instance.run("poll", {"q": 1}) for _ in range(5)] == [None, None, "ready", "ready", "ready"]
     assert len(calls) == 3
+
+
+def test_an_instances_cache_holds_at_most_the_protocol_number_of_answers(
+    engine: Engine, redis_url: str
+) -> None:
+    """A flow whose updates change nothing keeps its version, so every new props would add an
+    answer to its cache, refreshing the whole hash's expiry: it is emptied at the cap instead."""
+    still = Component(unique("Still"))
+
+    @still.serve("ask")
+    def ask(state: object, props: Any) -> int:
+        return int(props["q"])
+
+    @still.update("ask")
+    def nothing(state: object, props: object) -> dict[str, Any]:
+        return {}
+
+    engine.add_component(still)
+    instance = ComponentInstance(still, unique("still"), engine=engine)
+    admin = redis.Redis.from_url(redis_url)
+    cache = InstanceKeys.of(still.name, instance.instance_id).cache
+    try:
+        sizes = []
+        for q in range(protocol.CACHE_MAX_ENTRIES + 50):
+            assert instance.run("ask", {"q": q}) == q
+            if q % 100 == 99:
+                sizes.append(admin.hlen(cache))
+        instance.flush_update("ask")
+        assert max(sizes) <= protocol.CACHE_MAX_ENTRIES
+        assert admin.hlen(cache) < protocol.CACHE_MAX_ENTRIES  # emptied once, filling again
+        assert instance.run_result("ask", {"q": protocol.CACHE_MAX_ENTRIES + 49}).cached
+    finally:
+        admin.close()

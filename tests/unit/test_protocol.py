@@ -160,6 +160,12 @@ def test_take_pages_through_the_queue_by_the_protocol_sizes() -> None:
     assert int(read[read.index("'COUNT'") + 1]) == protocol.TAKE_READ_BATCH
 
 
+def test_the_serve_cache_is_capped_at_the_protocol_size() -> None:
+    assert [int(n) for n in re.findall(r"'HLEN', KEYS\[4\]\) >= (\d+)", scripts.ENQUEUE)] == [
+        protocol.CACHE_MAX_ENTRIES
+    ]
+
+
 def test_yes_no_and_unset_arguments_are_the_protocol_ones() -> None:
     compared = set()
     for source in SCRIPTS.values():
