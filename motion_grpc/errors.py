@@ -17,7 +17,8 @@
     ├── OutOfRangeError                OUT_OF_RANGE: a resume point older than the history  OUT_OF_RANGE
     ├── ResourceExhaustedError         RESOURCE_EXHAUSTED: a backlog over its bound     RESOURCE_EXHAUSTED
     │   └── QueueFullError             ... an instance's update queue                  QUEUE_FULL
-    ├── StoreUnavailableError          UNAVAILABLE: Redis cannot be reached (retry)     STORE_UNAVAILABLE
+    ├── UnavailableError               UNAVAILABLE: the server cannot be reached (retry)  (none: from gRPC)
+    │   └── StoreUnavailableError      ... the server's Redis cannot be reached (retry)  STORE_UNAVAILABLE
     ├── DeadlineExceededError          DEADLINE_EXCEEDED: the call's deadline passed    DEADLINE_EXCEEDED
     ├── UnauthenticatedError           UNAUTHENTICATED                                  UNAUTHENTICATED
     ├── PermissionDeniedError          PERMISSION_DENIED                                PERMISSION_DENIED
@@ -202,8 +203,14 @@ class QueueFullError(ResourceExhaustedError):
     reason = Reason.QUEUE_FULL
 
 
-class StoreUnavailableError(MotionError, ConnectionError):
+class UnavailableError(MotionError, ConnectionError):
+    """UNAVAILABLE from gRPC itself, on a client: the server (or a proxy before it) cannot be
+    reached, or the channel's TLS does not match the server's. A server sends StoreUnavailableError."""
+
     code = grpc.StatusCode.UNAVAILABLE
+
+
+class StoreUnavailableError(UnavailableError):
     reason = Reason.STORE_UNAVAILABLE
 
 
@@ -257,6 +264,8 @@ def error_for(
 ) -> MotionError:
     """Build the exception a client raises for a status received from a server (with its reason)."""
     cls = CLASS_BY_CODE.get(code, MotionError)
+    if cls is StoreUnavailableError and reason != Reason.STORE_UNAVAILABLE:
+        return UnavailableError(f"the server could not be reached: {message}", reason=reason)
     if cls is OpError:
         return OpError(message, error_type or "Exception", reason=reason)
     error = cls(message, reason=reason)

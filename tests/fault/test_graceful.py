@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from motion_grpc import MotionClient
-from motion_grpc.errors import StoreUnavailableError
+from motion_grpc.errors import UnavailableError
 from motion_grpc.store import RedisServer
 from tests.fault.support import APPLIED, COMPONENT, RUNNING, events, kill, process_of, replica, wait_for_mark
 from tests.helpers import assert_eventually, free_port, unique
@@ -67,7 +67,7 @@ def test_sigterm_finishes_the_op_in_hand_and_hands_the_lease_over(tmp_path: path
             assert flushed == [1 + COUNT], "the in-flight call did not finish"
             assert stopping.process.wait(30) == 0
             stopping.process = None
-            with MotionClient(stopping.target) as client, pytest.raises(StoreUnavailableError):
+            with MotionClient(stopping.target) as client, pytest.raises(UnavailableError):
                 client.instance(COMPONENT, instance_id).run("append", {"i": -1}, timeout=2)
 
             with MotionClient(survivor.target) as client:

@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from motion_grpc import AsyncMotionClient, MotionClient
-from motion_grpc.errors import MotionError, StoreUnavailableError
+from motion_grpc.errors import MotionError, UnavailableError
 from tests.helpers import TEST_APP, ServerProcess, clean_env, unique
 from tests.security.conftest import Pki
 from tests.security.support import ADMIN_KEY, STREAM_APP, secure_server
@@ -84,14 +84,14 @@ def test_tls_with_the_asyncio_client(tls_server: ServerProcess, pki: Pki) -> Non
 def test_a_plaintext_client_fails_cleanly_and_the_tls_server_stays_up(
     tls_server: ServerProcess, pki: Pki
 ) -> None:
-    with MotionClient(tls_server.target) as plain, pytest.raises(StoreUnavailableError):
+    with MotionClient(tls_server.target) as plain, pytest.raises(UnavailableError):
         plain.instance("Ledger", unique()).run("append", {"i": 1}, timeout=FAILING_CALL_TIMEOUT)
     with MotionClient(tls_server.target, root_certificates=pki.ca) as client:
         _round_trip(client)
 
 
 def test_a_tls_client_fails_cleanly_against_a_plaintext_server(server: ServerProcess, pki: Pki) -> None:
-    with MotionClient(server.target, root_certificates=pki.ca) as tls, pytest.raises(StoreUnavailableError):
+    with MotionClient(server.target, root_certificates=pki.ca) as tls, pytest.raises(UnavailableError):
         tls.instance("Ledger", unique()).run("append", {"i": 1}, timeout=FAILING_CALL_TIMEOUT)
     with MotionClient(server.target) as client:
         assert client.instance("Ledger", unique()).run("append", {"i": 1}) == 0
@@ -100,7 +100,7 @@ def test_a_tls_client_fails_cleanly_against_a_plaintext_server(server: ServerPro
 def test_a_client_that_trusts_another_ca_refuses_the_server(tls_server: ServerProcess, pki: Pki) -> None:
     with (
         MotionClient(tls_server.target, root_certificates=pki.stranger_cert) as client,
-        pytest.raises(StoreUnavailableError),
+        pytest.raises(UnavailableError),
     ):
         client.instance("Ledger", unique()).run("append", {"i": 1}, timeout=FAILING_CALL_TIMEOUT)
 

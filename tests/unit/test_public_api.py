@@ -31,7 +31,7 @@ def test_every_error_class_maps_to_one_status_and_back() -> None:
         error = cls("boom")
         code, message = errors.status_for(error)
         assert (code, message) == (cls.code, "boom")
-        back = errors.error_for(code, message, "ValueError")
+        back = errors.error_for(code, message, "ValueError", cls.reason)
         assert type(back) is cls
         assert back.message == "boom"
     assert errors.error_for(errors.OpError.code, "x", "KeyError").error_type == "KeyError"  # type: ignore[attr-defined]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
 import pytest
 import redis
 
+from motion_grpc import errors
 from motion_grpc.errors import InternalError, ResourceExhaustedError, StoreUnavailableError
 from motion_grpc.store.records import mapped_async, mapped_error, store_errors
 
@@ -57,3 +59,12 @@ def test_each_failure_maps_the_same_through_every_path(
     with pytest.raises(kind, match=says) as raised:
         asyncio.run(call())
     assert raised.value.__cause__ is failure
+
+
+def test_a_client_tells_an_unreachable_server_from_its_redis_being_down() -> None:
+    """UNAVAILABLE without the server's reason comes from gRPC itself: nothing to do with Redis."""
+    unreachable = errors.error_for(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses")
+    assert type(unreachable) is errors.UnavailableError and isinstance(unreachable, ConnectionError)
+    assert unreachable.message == "the server could not be reached: failed to connect to all addresses"
+    store = errors.error_for(grpc.StatusCode.UNAVAILABLE, "Redis is down", reason="STORE_UNAVAILABLE")
+    assert type(store) is errors.StoreUnavailableError and isinstance(store, errors.UnavailableError)
