@@ -21,7 +21,7 @@ from motion_grpc.security_cli import (
     run_token,
     security_options,
 )
-from motion_grpc.server import AppLoadError, ServerOptions, load_components, loops, serve_forever
+from motion_grpc.server import AppLoadError, ServerOptions, exits, load_components, loops, serve_forever
 from motion_grpc.server.app import ListenError
 from motion_grpc.server.limits import add_limit_options, limits_from_args
 from motion_grpc.server.processes import ChildSpec, serve_processes
@@ -298,6 +298,7 @@ def _serve(args: argparse.Namespace) -> int:
             return serve_processes(spec, args.processes)
         serving = serve_forever(components, _redis_settings(args), options, _engine_settings(args))
         loops.run(serving, args.event_loop)
+        exits.leave(0)
     except ListenError as exc:
         print(f"motion-grpc: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -43,7 +43,7 @@ from types import FrameType
 from motion_grpc import logs
 from motion_grpc.engine import EngineSettings
 from motion_grpc.security_cli import SECURITY_ERRORS
-from motion_grpc.server import loops
+from motion_grpc.server import exits, loops
 from motion_grpc.server.app import ListenError, ServerOptions, serve_forever
 from motion_grpc.server.loader import load_components
 from motion_grpc.store import RedisSettings
@@ -216,6 +216,7 @@ def run_child(spec: ChildSpec, lifeline: Connection) -> None:
     components = load_components(spec.options.apps)
     try:
         loops.run(serve_forever(components, spec.redis, spec.options, spec.engine_settings), spec.event_loop)
+        exits.leave(0)
     except ListenError as exc:
         log.error("%s", exc.strerror or exc)
         raise SystemExit(1) from exc

@@ -3,6 +3,8 @@ ops that exit or interrupt, failures operators must see."""
 
 import asyncio
 import sys
+import threading
+import time
 
 from motion_grpc import Component
 from motion_grpc.errors import NotFoundError
@@ -92,6 +94,13 @@ async def exits_serve_async_exit(state, props):
 @Exits.serve("service_call")
 async def exits_serve_service_call(state, props):
     raise NotFoundError("instance Other/x not found")  # the op's own call failed, not this run
+
+
+@Exits.serve("linger")
+def exits_linger(state, props):
+    """Leaves a thread running that it made no daemon: it would hold the process at exit for 10 min."""
+    threading.Thread(target=time.sleep, args=(600,), name="left-by-linger", daemon=False).start()
+    return "left a thread"
 
 
 @Exits.serve("stream_exit")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import signal
 from collections.abc import Callable, Iterator
 
 import grpc
@@ -153,6 +154,13 @@ def test_an_op_whose_own_call_to_another_service_fails_is_that_ops_failure(
     assert instance.get_state(["applied"]) == {"applied": [2]}
     failed = [event for event in events_of(redis_url, "Exits", instance_id) if event.status == scripts.FAILED]
     assert [(event.error_type, event.attempt) for event in failed] == [("NotFoundError", 1)]
+
+
+def test_sigterm_ends_the_server_though_an_op_left_a_thread_running(redis_url: str) -> None:
+    with ServerProcess(apps=[HARDENING_APP], redis_url=redis_url) as server:
+        with MotionClient(server.target) as client:
+            assert client.instance("Exits", unique("linger")).run("linger") == "left a thread"
+        assert server.stop(signal.SIGTERM, timeout=30) == 0
 
 
 def test_an_instance_whose_state_cannot_be_loaded_fails_its_update_and_stays_cold(
