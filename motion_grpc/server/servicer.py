@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, TypeVar
 
+from google.protobuf.message import Message
 from grpc import aio
 
 from motion_grpc import codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.definition import ComponentDefinition, DiscardPolicy
-from motion_grpc.engine import AsyncEngine
+from motion_grpc.engine import AsyncEngine, RunOptions
+from motion_grpc.engine.serving import ServeCall
 from motion_grpc.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -34,6 +37,10 @@ _POLICY = {
     DiscardPolicy.NUM_NEW_UPDATES: pb.DISCARD_POLICY_NUM_NEW_UPDATES,
     DiscardPolicy.SECONDS: pb.DISCARD_POLICY_SECONDS,
 }
+
+#: Encoded bytes of a request decoded on the event loop; a larger one is decoded on a thread.
+DECODE_HERE_BYTES = 64 * 1024
+T = TypeVar("T")
 
 #: What a RunRequest.request_id may be: it becomes part of a Redis key name (see keys.request).
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -55,12 +62,11 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         self._max_result_bytes = max_result_bytes  # what a response may carry of a result
 
     async def Run(self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]) -> pb.RunResponse:
-        ref = request.instance
         check_request_id(request.request_id)
-        props = self._decode_props(request)
         check = ResultCheck(request.flow, request.accept_pickle, self._max_result_bytes)
         options = run_options(request, _deadline(context))
-        result = await self._engine.run(ref.component, ref.instance_id, request.flow, props, options, check)
+        call = await _off_the_loop_if_large(request, self._serve_call, request, options, check)
+        result = await self._engine.run_call(call)
         response = pb.RunResponse(
             version=result.version,
             cached=result.cached,
@@ -79,7 +85,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         self, request: pb.RunRequest, context: aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.RunStreamResponse]:
         check_request_id(request.request_id)
-        props = self._decode_props(request)
+        props = await _off_the_loop_if_large(request, self._decode_props, request)
         deadline = _deadline(context)
         async for message in run_stream(self._engine, request, props, deadline, self._max_result_bytes):
             yield message
@@ -134,7 +140,9 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         self, request: pb.WriteStateRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.WriteStateResponse:
         ref = request.instance
-        patch = self._decode(request.patch, request.pickled_patch, "patch")
+        patch = await _off_the_loop_if_large(
+            request, self._decode, request.patch, request.pickled_patch, "patch"
+        )
         version = await self._engine.write_state(ref.component, ref.instance_id, patch, _deadline(context))
         return pb.WriteStateResponse(version=version)
 
@@ -158,6 +166,12 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         deleted = await self._engine.delete_instance(ref.component, ref.instance_id)
         return pb.DeleteInstanceResponse(deleted=deleted)
 
+    def _serve_call(self, request: pb.RunRequest, options: RunOptions, check: ResultCheck) -> ServeCall:
+        """The run's checked names and props (their digest too: it walks them all)."""
+        ref = request.instance
+        props = self._decode_props(request)
+        return self._engine.serve_call(ref.component, ref.instance_id, request.flow, props, options, check)
+
     def _decode_props(self, request: pb.RunRequest) -> dict[str, Any]:
         """A run's props; INVALID_PROPS when they cannot be decoded."""
         try:
@@ -178,6 +192,14 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         if not isinstance(value, Mapping):
             raise InvalidArgumentError(f"pickled_{what} must hold a dict, not {type(value).__name__}")
         return dict(value)
+
+
+async def _off_the_loop_if_large(message: Message, func: Callable[..., T], *args: Any) -> T:
+    """`func(*args)`, on a thread when `message` is large: decoding a request of a million small
+    values takes seconds of Python, which on the loop would hold up every other call."""
+    if message.ByteSize() <= DECODE_HERE_BYTES:
+        return func(*args)
+    return await asyncio.to_thread(func, *args)
 
 
 def check_request_id(request_id: str) -> None:

@@ -172,6 +172,29 @@ def test_non_finite_write_state_patch_is_refused(hostile: MotionClient) -> None:
     assert handle.version == version and handle.get_state() == {"items": [1]}
 
 
+def test_requests_of_many_small_values_decoded_off_the_loop_answer_as_small_ones(
+    hostile: MotionClient, redis_url: str
+) -> None:
+    """Past 64 KB a request is decoded (and a run's props walked) on a thread: same answers."""
+    many = [[] for _ in range(60_000)]  # 240 KB on the wire
+    handle = hostile.instance("Ledger", unique())
+    handle.run("append", {"i": 1, "padding": many}, flush_update=True)
+    assert handle.get_state() == {"items": [1]}
+    handle.write_state({"items": [1], "many": many})
+    assert handle.get_state(["many"]) == {"many": many}
+    with pytest.raises(NotFoundError) as missing:
+        handle.run("no_such_flow", {"padding": many})
+    assert missing.value.reason == "FLOW_NOT_FOUND"
+    events = _events(redis_url, handle.ref)
+    request = pb.RunRequest(instance=handle.ref, flow="append")
+    request.props.fields["padding"].CopyFrom(codec.to_value(many, "padding"))
+    request.props.fields["padding"].list_value.values.add().number_value = math.nan
+    with pytest.raises(grpc.RpcError) as info:
+        hostile.stub.Run(request, timeout=10)
+    _assert_invalid(info.value, "props['padding'][60000] is nan")  # type: ignore[arg-type]
+    assert _events(redis_url, handle.ref) == events
+
+
 def test_a_long_props_key_is_cut_in_the_message(hostile: MotionClient) -> None:
     request = pb.RunRequest(instance=pb.InstanceRef(component="Ledger", instance_id=unique()), flow="append")
     request.props.fields["k" * 100_000].number_value = math.nan
