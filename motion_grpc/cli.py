@@ -165,6 +165,13 @@ def _add_engine_options(serve: argparse.ArgumentParser) -> None:
         "a state write or init_state past it answers RESOURCE_EXHAUSTED "
         f"(default {defaults.max_state_bytes})",
     )
+    serve.add_argument(
+        "--max-snapshot-bytes",
+        type=positive_int,
+        default=defaults.max_snapshot_bytes,
+        help="encoded bytes of the states a replica keeps decoded in memory, all instances together; "
+        f"past it the least recently used are read again when needed (default {defaults.max_snapshot_bytes})",
+    )
 
 
 def _niceness(text: str) -> int:
@@ -187,6 +194,7 @@ def _engine_settings(args: argparse.Namespace) -> EngineSettings:
         sweep_interval=args.sweep_interval,
         request_id_ttl=args.request_id_ttl,
         max_state_bytes=args.max_state_bytes,
+        max_snapshot_bytes=args.max_snapshot_bytes,
         events_retention=args.events_retention or events_retention_from_env(),
     )
 

@@ -91,7 +91,7 @@ class AsyncEngine:
         s = self.settings
         client, blocking = self._redis.store_clients(max_blocking=WAIT_CONNECTIONS)
         self.store = Store(client, s.events_retention, blocking_client=blocking)
-        self._runtimes = Runtimes(s.max_cached_instances)
+        self._runtimes = Runtimes(s.max_cached_instances, s.max_snapshot_bytes)
         self.store.on_restart(self._redis_restarted)
         self._serve_runner = OpRunner(s.serve_threads, "motion-serve")
         self._update_runner = OpRunner(s.update_threads, "motion-update")

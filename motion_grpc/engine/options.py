@@ -58,6 +58,10 @@ class EngineSettings:
     #: applying them, so more are committed together (see engine.draining).
     update_group_wait: float = 0.002
     max_cached_instances: int = 10_000
+    #: Encoded bytes of the states this process keeps decoded in memory (its snapshots), all
+    #: instances together; past it the least recently used are dropped and read again when needed.
+    #: Decoded, a state can take tens of times its encoded size (a list of a million empty lists).
+    max_snapshot_bytes: int = 128 * 1024 * 1024
     #: Off: this engine serves and enqueues only; other processes apply the updates.
     process_updates: bool = True
     #: Off: this engine applies only the updates it enqueues (and those queued before them), never

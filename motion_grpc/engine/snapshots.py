@@ -47,22 +47,50 @@ def field_sizes(fields: Mapping[str, bytes]) -> dict[str, int]:
     return {name: len(value) for name, value in fields.items()}
 
 
+class SnapshotBytes:
+    """The encoded bytes of the snapshots kept, least recently used first; past `limit`, the least
+    recently used snapshots are dropped (never the one just kept)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._held: OrderedDict[InstanceRuntime, int] = OrderedDict()
+        self.total = 0
+
+    def kept(self, runtime: InstanceRuntime, size: int | None) -> None:
+        """`runtime` now keeps a snapshot of `size` encoded bytes (None: none)."""
+        self.total -= self._held.pop(runtime, 0)
+        if size is None:
+            return
+        self._held[runtime] = size
+        self.total += size
+        while self.total > self._limit and len(self._held) > 1:
+            oldest, oldest_size = self._held.popitem(last=False)
+            self.total -= oldest_size
+            oldest.drop_snapshot()
+
+    def used(self, runtime: InstanceRuntime) -> None:
+        if runtime in self._held:
+            self._held.move_to_end(runtime)
+
+
 class InstanceRuntime:
     """What this process keeps about one instance between calls."""
 
     __slots__ = (
+        "_budget",
         "_commits",
         "_landed",
+        "_snapshot",
         "commits_started",
         "committed_elsewhere",
         "keys",
         "load_lock",
-        "snapshot",
     )
 
-    def __init__(self, keys: InstanceKeys) -> None:
+    def __init__(self, keys: InstanceKeys, budget: SnapshotBytes | None = None) -> None:
         self.keys = keys
-        self.snapshot: Snapshot | None = None
+        self._snapshot: Snapshot | None = None
+        self._budget = budget
         self.load_lock = asyncio.Lock()
         self._commits = 0
         #: Commits of this process started so far: a read of Redis during which none started or
@@ -72,6 +100,21 @@ class InstanceRuntime:
         #: checked state only (once per run, as in Motion), not on the snapshot first.
         self.committed_elsewhere = False
         self._landed: asyncio.Future[None] | None = None  # resolved once no commit is in flight
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The decoded state last known here (None: read it from Redis)."""
+        return self._snapshot
+
+    @snapshot.setter
+    def snapshot(self, snapshot: Snapshot | None) -> None:
+        self._snapshot = snapshot
+        if self._budget is not None:
+            self._budget.kept(self, None if snapshot is None else snapshot.stored_bytes)
+
+    def drop_snapshot(self) -> None:
+        """Forget the snapshot for want of memory (the budget has already let it go)."""
+        self._snapshot = None
 
     @contextlib.contextmanager
     def committing(self) -> Iterator[None]:
@@ -147,19 +190,22 @@ class Runtimes:
     """An LRU map of InstanceRuntime, so memory stays bounded with many instances, and this
     process's copies of serve cache entries."""
 
-    def __init__(self, max_size: int = 10_000) -> None:
+    def __init__(self, max_size: int = 10_000, max_snapshot_bytes: int = 128 * 1024 * 1024) -> None:
         self._items: OrderedDict[InstanceKeys, InstanceRuntime] = OrderedDict()
         self._max_size = max_size
+        self.snapshot_bytes = SnapshotBytes(max_snapshot_bytes)
         self.known = KnownResults()
 
     def get(self, keys: InstanceKeys) -> InstanceRuntime:
         runtime = self._items.get(keys)
         if runtime is None:
-            runtime = self._items[keys] = InstanceRuntime(keys)
+            runtime = self._items[keys] = InstanceRuntime(keys, self.snapshot_bytes)
             if len(self._items) > self._max_size:
-                self._items.popitem(last=False)
+                _, evicted = self._items.popitem(last=False)
+                evicted.snapshot = None
         else:
             self._items.move_to_end(keys)
+            self.snapshot_bytes.used(runtime)
         return runtime
 
     def peek(self, keys: InstanceKeys) -> InstanceRuntime | None:
@@ -167,7 +213,9 @@ class Runtimes:
         return self._items.get(keys)
 
     def forget(self, keys: InstanceKeys) -> None:
-        self._items.pop(keys, None)
+        runtime = self._items.pop(keys, None)
+        if runtime is not None:
+            runtime.snapshot = None
         self.known.forget(keys)
 
     def forget_states(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from motion_grpc.engine.snapshots import InstanceRuntime, Snapshot
+from motion_grpc.engine.snapshots import InstanceRuntime, Runtimes, Snapshot
 from motion_grpc.store.keys import InstanceKeys
 
 
@@ -40,3 +40,25 @@ async def _without_commit() -> Snapshot | None:
 def test_without_a_commit_in_flight_the_snapshot_is_at_hand() -> None:
     snapshot = asyncio.run(_without_commit())
     assert snapshot is not None and snapshot.version == 3
+
+
+def _sized(version: int, size: int) -> Snapshot:
+    return Snapshot(version, {"blob": "x"}, {"blob": size})
+
+
+def test_snapshots_past_the_byte_budget_drop_the_least_recently_used_first() -> None:
+    runtimes = Runtimes(max_size=100, max_snapshot_bytes=1000)
+    a, b, c = (runtimes.get(InstanceKeys.of("C", name)) for name in "abc")
+    a.snapshot, b.snapshot = _sized(1, 400), _sized(1, 400)
+    runtimes.get(a.keys)  # a is used again: b is now the least recently used
+    c.snapshot = _sized(1, 400)
+    assert (a.snapshot is not None, b.snapshot is None, c.snapshot is not None) == (True, True, True)
+    assert runtimes.snapshot_bytes.total == 800
+    c.snapshot = _sized(2, 5000)  # alone past the budget: kept, the others dropped
+    assert (a.snapshot, c.snapshot and c.snapshot.version) == (None, 2)
+    assert runtimes.snapshot_bytes.total == 5000
+    runtimes.forget(c.keys)
+    assert runtimes.snapshot_bytes.total == 0
+    a.snapshot = _sized(3, 100)
+    runtimes.forget_states()
+    assert a.snapshot is None and runtimes.snapshot_bytes.total == 0
