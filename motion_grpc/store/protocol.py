@@ -65,6 +65,10 @@ META_RUN_START: Final = "run_start"
 META_COMPONENT: Final = "component"
 META_INSTANCE_ID: Final = "instance_id"
 META_CREATED_AT: Final = "created_at"
+#: The lease token of the last TAKE that counted an attempt, and the id of the last entry it counted:
+#: a TAKE sent again by the same holder (its reply was lost) does not count those entries again.
+META_TAKEN_BY: Final = "taken_by"
+META_TAKEN_THROUGH: Final = "taken_through"
 META_FIELDS: Final = frozenset(
     {
         META_VERSION,
@@ -74,6 +78,8 @@ META_FIELDS: Final = frozenset(
         META_COMPONENT,
         META_INSTANCE_ID,
         META_CREATED_AT,
+        META_TAKEN_BY,
+        META_TAKEN_THROUGH,
     }
 )
 #: `lastq:<flow>`: id of the flow's newest entry (what a flush of one flow waits for).

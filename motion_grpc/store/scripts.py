@@ -156,7 +156,10 @@ return reply
 # attempt of: the next entry; or, for a batch op, the run of entries of that op up to its batch
 # size; or, when the next entry is of a groupable op (cheap, no discard policy) and was never
 # started, the run of such never-started entries up to group_max, which the worker applies one
-# after the other and commits together. Discard kinds: 1 = NUM_NEW_UPDATES, 2 = SECONDS.
+# after the other and commits together. An entry this lease holder counted already is not
+# counted again (its TAKE is sent again when the reply to the first was lost; meta.taken_by and
+# taken_through name the holder and the last entry it counted).
+# Discard kinds: 1 = NUM_NEW_UPDATES, 2 = SECONDS.
 # Returns {1, version, (id, flow, op, payload, enqueued_ms, seq, attempt)*, tally}; {0, tally} when
 # the queue is empty (the lease is released); {2, tally} to be called again; {-1} when another
 # worker holds the lease; {-3} when the instance is gone. The tally says what this call discarded,
@@ -189,6 +192,16 @@ for i = 9, 8 + 5 * tonumber(ARGV[7]), 5 do
   policies[ARGV[i]] = {kind, after, batch, ARGV[i + 4] == '1'}
 end
 local now = tonumber(ARGV[3])
+-- Entries this holder counted already (up to `mine`): a TAKE of its own whose reply was lost.
+local counted = redis.call('HMGET', KEYS[5], 'taken_by', 'taken_through')
+local mine = counted[1] == ARGV[1] and counted[2]
+local function counted_here(id)
+  if not mine then return false end
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  local through_ms, through_seq = string.match(mine, '^(%d+)-(%d+)$')
+  ms, through_ms = tonumber(ms), tonumber(through_ms)
+  return ms < through_ms or (ms == through_ms and tonumber(seq) <= tonumber(through_seq))
+end
 local taken = {1, version}
 local tally, tally_at = {}, {}
 local function answer(reply)
@@ -229,14 +242,18 @@ while scanned < 500 do
       end
       tally[tally_at[group]] = tally[tally_at[group]] + 1
     else
+      local again = counted_here(id) and tonumber(redis.call('HGET', KEYS[3], id))
       if head then
         if batch and key ~= head then return answer(taken) end
-        if not batch and not (policy and policy[4] and redis.call('HEXISTS', KEYS[3], id) == 0) then
-          return answer(taken)
-        end
+        local fresh = again or redis.call('HEXISTS', KEYS[3], id) == 0
+        if not batch and not (policy and policy[4] and fresh) then return answer(taken) end
       end
-      local attempt = redis.call('HINCRBY', KEYS[3], id, 1)
-      add_event(KEYS[4], ARGV[4], id, flow, op, 2, version, enqueued, ARGV[3], attempt, '', '')
+      local attempt = again
+      if not attempt then
+        attempt = redis.call('HINCRBY', KEYS[3], id, 1)
+        add_event(KEYS[4], ARGV[4], id, flow, op, 2, version, enqueued, ARGV[3], attempt, '', '')
+        redis.call('HSET', KEYS[5], 'taken_by', ARGV[1], 'taken_through', id)
+      end
       for _, value in ipairs({id, flow, op, payload, enqueued, seq, attempt}) do taken[#taken + 1] = value end
       count = count + 1
       if not head then

@@ -15,9 +15,11 @@ import redis
 from motion_grpc import Component
 from motion_grpc.engine import AsyncEngine, EngineSettings, RunOptions
 from motion_grpc.errors import StoreUnavailableError
-from motion_grpc.store import RedisServer, RedisSettings
+from motion_grpc.store import RedisServer, RedisSettings, protocol
+from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.scripts import COMMIT, ENQUEUE, INIT_BEGIN, INIT_COMMIT, TAKE, sha1
 from tests.helpers import assert_eventually, unique
+from tests.integration.conftest import events_of
 
 Notes = Component("RedisCallsNotes")
 
@@ -149,3 +151,33 @@ def test_a_redis_that_turned_replica_answers_unavailable_so_clients_retry(tmp_pa
                 await engine.close()
 
         asyncio.run(main())
+
+
+def test_a_take_sent_again_by_its_lease_holder_does_not_count_its_entries_twice(redis_url: str) -> None:
+    """The reply of a TAKE can be lost (a Redis stall past the socket timeout), and the drain then
+    sends it again: the entries it had started are handed back at the attempt they have, with no
+    second RUNNING event, so an op that never ran is not sent to a retry process, or failed
+    AttemptsExhausted. Another holder's take still counts."""
+    instance_id = unique("lost-reply")
+    keys = InstanceKeys.of(Notes.name, instance_id)
+
+    async def main() -> list[list[int]]:
+        enqueuer = await AsyncEngine(
+            RedisSettings(url=redis_url), [Notes], EngineSettings(process_updates=False)
+        ).start()
+        try:
+            for _ in range(3):
+                await enqueuer.run(Notes.name, instance_id, "note", {"seconds": 0})
+            store = enqueuer.store
+            first = await store.take(keys, "holder-a", 60_000, [], True)
+            again = await store.take(keys, "holder-a", 60_000, [], True)
+            await store.release(keys.lease, "holder-a")
+            other = await store.take(keys, "holder-b", 60_000, [], True)
+            await store.release(keys.lease, "holder-b")
+            return [first.attempts, again.attempts, other.attempts]
+        finally:
+            await enqueuer.close()
+
+    assert asyncio.run(main()) == [[1], [1], [2]]
+    statuses = [event.status for event in events_of(redis_url, Notes.name, instance_id)]
+    assert statuses.count(protocol.RUNNING) == 2  # holder-a's take once, holder-b's once
