@@ -162,13 +162,17 @@ def test_every_sync_serve_op_runs_in_the_callers_thread_first_runs_slow_ops_and_
     instance = ComponentInstance(Ledger, unique("every"), engine=engine)
     here = threading.get_ident()
     assert instance.run("append", {"item": 0}) == 0  # no snapshot yet, op not timed
+    instance.flush_update()  # (a serve does not wait for updates: the next one answers after this)
     assert instance.run("ponder", {"item": 1}, flush_update=True) == 1
     assert instance.run("append", {"item": 2}, force_refresh=True) == 2
+    instance.flush_update()
     with pytest.raises(KeyError, match="asked to fail"):
         instance.run("append", {"fail": True, "item": -1})
     assert instance.run("ponder", {"item": 3}) == 3
+    instance.flush_update()
     assert instance.run("append", {"item": 4}, flush_update=True) == 4
-    assert _threads_of(instance.instance_id) == [here] * 6
+    served = _threads_of(instance.instance_id)  # a run on a snapshot found stale serves once more
+    assert set(served) == {here} and len(served) >= 6
     assert instance.read_state("items") == [0, 1, 2, 3, 4]
 
 
