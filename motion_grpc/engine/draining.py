@@ -404,10 +404,14 @@ class Drainer:
         runtime = self._runtimes.get(keys)
         attempts = max(taken.attempts)
         if attempts > self._settings.max_attempts:  # before anything else that could fail again
+            # Only the entries past it: a batch may have taken newer ones behind them, which never
+            # ran when the others crashed (a take counts entries in queue order, so those past it
+            # lead). The rest stay queued, and this drain's next take does not count them again.
             reason = self._give_up_reason(keys, attempts - 1)
-            records = [
-                failed(e, "AttemptsExhausted", reason, a) for e, a in zip(taken.entries, taken.attempts)
-            ]
+            exhausted = itertools.takewhile(
+                lambda pair: pair[1] > self._settings.max_attempts, zip(taken.entries, taken.attempts)
+            )
+            records = [failed(entry, "AttemptsExhausted", reason, attempt) for entry, attempt in exhausted]
             return await self._commit(drain, runtime, taken.version, Applied(records))
         snapshot = await self._snapshot_for(drain, runtime, taken)
         if attempts > 1 and self._isolation is not None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 
-from motion_grpc import MotionClient
-from motion_grpc.store import scripts
+import redis
+
+from motion_grpc import Component, MotionClient
+from motion_grpc.engine import Engine, EngineSettings
+from motion_grpc.store import RedisSettings, scripts
+from motion_grpc.store.keys import InstanceKeys
 from tests.apps.semantics import BATCH_SIZE
 from tests.helpers import assert_eventually, unique
 from tests.integration.conftest import events_of
@@ -40,3 +45,49 @@ def test_a_batch_op_gets_a_list_even_for_one_update(semantics_client: MotionClie
     handle = semantics_client.instance("Batched", unique("single"))
     assert handle.run("add", {"i": 7}, flush_update=True) == 0
     assert handle.get_state() == {"calls": [1], "items": [7]}
+
+
+Piled = Component("BatchPiled", cache_ttl=0)
+
+
+@Piled.init_state
+def piled_setup() -> dict[str, list[int]]:
+    return {"items": []}
+
+
+@Piled.update("add", batch_size=4)
+def piled_add(state: Any, batch: list[Any]) -> dict[str, list[int]]:
+    return {"items": state["items"] + [props["i"] for props in batch]}
+
+
+def test_a_batch_whose_head_ran_out_of_attempts_fails_the_head_alone(redis_url: str) -> None:
+    """An update that was started max_attempts times (its process died each time) ends FAILED
+    AttemptsExhausted; the newer ones a batch took behind it never ran, and are applied."""
+    instance_id = unique("piled")
+    settings = RedisSettings(redis_url)
+    enqueuer = Engine(settings, [Piled], EngineSettings(process_updates=False)).start()
+    try:
+        ids = [enqueuer.run(Piled.name, instance_id, "add", {"i": i}).update_ids[0] for i in range(3)]
+    finally:
+        enqueuer.close()
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        admin.hset(InstanceKeys.of(Piled.name, instance_id).attempts, ids[0], 3)  # started 3 times
+    finally:
+        admin.close()
+    applier = Engine(settings, [Piled]).start()
+    try:
+        applier.flush(Piled.name, instance_id)
+        assert applier.get_state(Piled.name, instance_id).state["items"] == [1, 2]
+    finally:
+        applier.close()
+    ended = {
+        event.update_id: (event.status, event.error_type, event.attempt)
+        for event in events_of(redis_url, Piled.name, instance_id)
+        if event.status in (scripts.APPLIED, scripts.FAILED)
+    }
+    assert ended == {
+        ids[0]: (scripts.FAILED, "AttemptsExhausted", 4),
+        ids[1]: (scripts.APPLIED, "", 1),
+        ids[2]: (scripts.APPLIED, "", 1),
+    }
