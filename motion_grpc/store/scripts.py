@@ -220,7 +220,8 @@ while scanned < 500 do
     local key = flow .. '\\0' .. op
     local policy = policies[key]
     local reason, message = nil, nil
-    if policy and policy[1] == 2 and now - tonumber(enqueued) > policy[2] * 1000 then
+    local late = policy and policy[1] == 2 and now - tonumber(enqueued) > policy[2] * 1000
+    if late and redis.call('HEXISTS', KEYS[3], id) == 0 then  -- one started in time is not late
       reason = 'expired'
       message = string.format('not started within %g s of being enqueued', policy[2])
     elseif policy and policy[1] == 1 then

@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import pathlib
 import time
+from typing import Any
 
-from motion_grpc import MotionClient
+import redis
+
+from motion_grpc import Component, DiscardPolicy, MotionClient
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.client import InstanceHandle
-from motion_grpc.store import scripts
+from motion_grpc.engine import Engine, EngineSettings
+from motion_grpc.store import RedisSettings, scripts
+from motion_grpc.store.keys import InstanceKeys
 from tests.apps.semantics import EXPIRE_AFTER, SUPERSEDE_AFTER
 from tests.helpers import assert_eventually, unique
 from tests.integration.conftest import events_of
@@ -130,3 +135,46 @@ def test_policies_count_only_updates_of_their_own_op(
     # num entries 2..9 queued (sequence numbers); the none entries in between do not count:
     # entry k runs iff 9 - k < 5, so i = 4..8 run.
     assert handle.get_state(["none", "num"]) == {"none": list(range(1, 9)), "num": [0, 4, 5, 6, 7, 8]}
+
+
+Timely = Component("DiscardTimely", cache_ttl=0)
+
+
+@Timely.init_state
+def timely_setup() -> dict[str, list[int]]:
+    return {"items": []}
+
+
+@Timely.update("add", discard_policy=DiscardPolicy.SECONDS, discard_after=0.2)
+def timely_add(state: Any, props: Any) -> dict[str, list[int]]:
+    return {"items": [*state["items"], props["i"]]}
+
+
+def test_seconds_never_discards_an_update_that_was_started_in_time(redis_url: str) -> None:
+    """An update started before its S seconds were up, whose process then died, runs again: it
+    was not left unstarted. One never started in time is dropped as expired."""
+    instance_id = unique("timely")
+    settings = RedisSettings(redis_url)
+    enqueuer = Engine(settings, [Timely], EngineSettings(process_updates=False)).start()
+    try:
+        ids = [enqueuer.run(Timely.name, instance_id, "add", {"i": i}).update_ids[0] for i in range(2)]
+    finally:
+        enqueuer.close()
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        admin.hset(InstanceKeys.of(Timely.name, instance_id).attempts, ids[0], 1)  # its process died
+    finally:
+        admin.close()
+    time.sleep(0.5)  # both are now older than S
+    applier = Engine(settings, [Timely]).start()
+    try:
+        applier.flush(Timely.name, instance_id)
+        assert applier.get_state(Timely.name, instance_id).state["items"] == [0]
+    finally:
+        applier.close()
+    ended = {
+        event.update_id: (event.status, event.error_type)
+        for event in events_of(redis_url, Timely.name, instance_id)
+        if event.status in (scripts.APPLIED, scripts.DISCARDED)
+    }
+    assert ended == {ids[0]: (scripts.APPLIED, ""), ids[1]: (scripts.DISCARDED, "expired")}
