@@ -11,7 +11,7 @@ import redis
 
 from motion_grpc import MotionClient, trust
 from motion_grpc.component import Component
-from motion_grpc.engine import Engine
+from motion_grpc.engine import Engine, EngineSettings
 from motion_grpc.server.loader import load_components
 from motion_grpc.store import RedisSettings
 from motion_grpc.store.keys import InstanceKeys
@@ -76,5 +76,26 @@ def events_of(redis_url: str, component: str, instance_id: str) -> list[Event]:
     try:
         raw = client.xrange(InstanceKeys.of(component, instance_id).events, "-", "+")
         return [parse_event(raw_id, fields) for raw_id, fields in raw]
+    finally:
+        client.close()
+
+
+def queued_unapplied(
+    redis_url: str, component: Component, instance_id: str, flow: str, props: list[dict[str, object]]
+) -> list[str]:
+    """Runs enqueued by an engine that applies nothing (as a replica that died would leave them
+    queued); their update ids."""
+    enqueuer = Engine(RedisSettings(redis_url), [component], EngineSettings(process_updates=False)).start()
+    try:
+        return [enqueuer.run(component.name, instance_id, flow, each).update_ids[0] for each in props]
+    finally:
+        enqueuer.close()
+
+
+def mark_started(redis_url: str, component: str, instance_id: str, update_id: str, times: int) -> None:
+    """Count `update_id` as started `times` times already, each in a process that then died."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.hset(InstanceKeys.of(component, instance_id).attempts, update_id, times)
     finally:
         client.close()

@@ -5,15 +5,12 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
-import redis
-
 from motion_grpc import Component, MotionClient
-from motion_grpc.engine import Engine, EngineSettings
+from motion_grpc.engine import Engine
 from motion_grpc.store import RedisSettings, scripts
-from motion_grpc.store.keys import InstanceKeys
 from tests.apps.semantics import BATCH_SIZE
 from tests.helpers import assert_eventually, unique
-from tests.integration.conftest import events_of
+from tests.integration.conftest import events_of, mark_started, queued_unapplied
 
 
 def test_queued_updates_are_cut_into_batches(
@@ -64,18 +61,9 @@ def test_a_batch_whose_head_ran_out_of_attempts_fails_the_head_alone(redis_url: 
     """An update that was started max_attempts times (its process died each time) ends FAILED
     AttemptsExhausted; the newer ones a batch took behind it never ran, and are applied."""
     instance_id = unique("piled")
-    settings = RedisSettings(redis_url)
-    enqueuer = Engine(settings, [Piled], EngineSettings(process_updates=False)).start()
-    try:
-        ids = [enqueuer.run(Piled.name, instance_id, "add", {"i": i}).update_ids[0] for i in range(3)]
-    finally:
-        enqueuer.close()
-    admin = redis.Redis.from_url(redis_url)
-    try:
-        admin.hset(InstanceKeys.of(Piled.name, instance_id).attempts, ids[0], 3)  # started 3 times
-    finally:
-        admin.close()
-    applier = Engine(settings, [Piled]).start()
+    ids = queued_unapplied(redis_url, Piled, instance_id, "add", [{"i": i} for i in range(3)])
+    mark_started(redis_url, Piled.name, instance_id, ids[0], 3)
+    applier = Engine(RedisSettings(redis_url), [Piled]).start()
     try:
         applier.flush(Piled.name, instance_id)
         assert applier.get_state(Piled.name, instance_id).state["items"] == [1, 2]

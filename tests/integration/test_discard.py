@@ -22,17 +22,14 @@ import pathlib
 import time
 from typing import Any
 
-import redis
-
 from motion_grpc import Component, DiscardPolicy, MotionClient
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.client import InstanceHandle
-from motion_grpc.engine import Engine, EngineSettings
+from motion_grpc.engine import Engine
 from motion_grpc.store import RedisSettings, scripts
-from motion_grpc.store.keys import InstanceKeys
 from tests.apps.semantics import EXPIRE_AFTER, SUPERSEDE_AFTER
 from tests.helpers import assert_eventually, unique
-from tests.integration.conftest import events_of
+from tests.integration.conftest import events_of, mark_started, queued_unapplied
 
 BURST = 200
 
@@ -154,19 +151,10 @@ def test_seconds_never_discards_an_update_that_was_started_in_time(redis_url: st
     """An update started before its S seconds were up, whose process then died, runs again: it
     was not left unstarted. One never started in time is dropped as expired."""
     instance_id = unique("timely")
-    settings = RedisSettings(redis_url)
-    enqueuer = Engine(settings, [Timely], EngineSettings(process_updates=False)).start()
-    try:
-        ids = [enqueuer.run(Timely.name, instance_id, "add", {"i": i}).update_ids[0] for i in range(2)]
-    finally:
-        enqueuer.close()
-    admin = redis.Redis.from_url(redis_url)
-    try:
-        admin.hset(InstanceKeys.of(Timely.name, instance_id).attempts, ids[0], 1)  # its process died
-    finally:
-        admin.close()
+    ids = queued_unapplied(redis_url, Timely, instance_id, "add", [{"i": 0}, {"i": 1}])
+    mark_started(redis_url, Timely.name, instance_id, ids[0], 1)
     time.sleep(0.5)  # both are now older than S
-    applier = Engine(settings, [Timely]).start()
+    applier = Engine(RedisSettings(redis_url), [Timely]).start()
     try:
         applier.flush(Timely.name, instance_id)
         assert applier.get_state(Timely.name, instance_id).state["items"] == [0]
