@@ -73,7 +73,7 @@ class _Bad(Exception):
 
 def _check_depth(depth: int) -> None:
     if depth > MAX_DEPTH:
-        raise _Bad(f"nests lists and dicts more than {MAX_DEPTH} deep")
+        raise _Bad(f"nests lists and dicts more than {MAX_DEPTH} deep (or holds itself)")
 
 
 def _check_finite(number: float) -> None:

@@ -142,3 +142,10 @@ def test_props_pickle_keeps_serve_result() -> None:
     assert props == {"a": 1} and props.serve_result == [1]
     plain = codec.loads(codec.dumps(Props({"a": 1})))
     assert plain == {"a": 1} and plain.serve_result is None  # a serve op's props, as in Motion
+
+
+def test_a_value_holding_itself_is_refused_with_a_message_that_says_so() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(codec.EncodeError, match=r"deep \(or holds itself\)"):
+        codec.to_value(loop, "result")
