@@ -177,6 +177,8 @@ class BlockingStream:
         return self.stream.completed
 
     def next_item(self) -> Any:
+        if self.stream.steps_here:  # the caller's thread runs the generator, as in Motion
+            return self.stream.next_item_here()
         return self._engine.call(self.stream.next_item())
 
     def finish(self) -> RunResult:

@@ -18,7 +18,7 @@ from typing import Any
 from motion_grpc.engine import failures
 from motion_grpc.engine.ops import describe_error, op_error, op_failed
 from motion_grpc.engine.results import RunResult
-from motion_grpc.engine.runner import OpRunner
+from motion_grpc.engine.runner import OpRunner, call_sync
 from motion_grpc.errors import MotionError
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,18 @@ class ServeStream:
     def completed(self) -> RunResult | None:
         """The run result of a plain serve op (already enqueued), else None."""
         return self._result if self._produced is None else None
+
+    @property
+    def steps_here(self) -> bool:
+        """Whether a caller outside the loop may take the items in its own thread, as Motion's `gen`
+        does: a sync generator with no timeout (a timeout needs a thread to walk away from)."""
+        return inspect.isgenerator(self._produced) and self._timeout is None
+
+    def next_item_here(self) -> Any:
+        """`next_item` in the calling thread (see `steps_here`)."""
+        if self._exhausted or self._closed:
+            return END
+        return call_sync(self.what, self._next_sync, ())
 
     async def next_item(self) -> Any:
         """The next item, or END."""

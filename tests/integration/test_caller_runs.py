@@ -57,6 +57,20 @@ def ponder_append(state: Any, props: Any) -> dict[str, Any]:
     return {"items": [*state["items"], props["item"]]}
 
 
+@Ledger.serve("words")
+def words(state: Any, props: Any) -> Any:
+    for word in props["words"]:
+        served_on.append((state.instance_id, threading.get_ident()))
+        if word == "fail":
+            raise ValueError("asked to fail mid-stream")
+        yield word
+
+
+@Ledger.update("words")
+def words_seen(state: Any, props: Any) -> dict[str, Any]:
+    return {"items": [*state["items"], *props.serve_result]}
+
+
 @Ledger.serve("later")
 def later(state: Any, props: Any) -> Any:
     async def answer() -> int:
@@ -199,3 +213,13 @@ def test_a_sqlite_connection_made_in_the_callers_thread_serves_from_the_first_ru
     answers = [instance.run("quote", flush_update=True) for _ in range(3)]
     assert answers == [40, 41, 42]
     connection.close()
+
+
+def test_gen_takes_a_sync_generators_items_in_the_callers_thread(engine: Engine) -> None:
+    instance = ComponentInstance(Ledger, unique("gen"), engine=engine)
+    assert list(instance.gen("words", {"words": ["a", "b", "c"]}, flush_update=True)) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="mid-stream"):
+        list(instance.gen("words", {"words": ["d", "fail"]}))
+    assert set(_threads_of(instance.instance_id)) == {threading.get_ident()}
+    assert len(_threads_of(instance.instance_id)) == 5
+    assert instance.read_state("items") == ["a", "b", "c"]  # the failed stream enqueued nothing
