@@ -133,13 +133,17 @@ class OpThreads:
             if self._idle:
                 self._idle -= 1
             elif self._threads < self._max + self._abandoned:
-                self._threads += 1
-                name = f"{self._name}_{next(self._numbers)}"
-                threading.Thread(target=self._work, name=name, daemon=True).start()
+                self._start_thread()
             else:
                 self._unclaimed += 1
         self._jobs.put(job)
         return job
+
+    def _start_thread(self) -> None:
+        """Start one more thread (the caller holds the lock): it takes a job that is, or will be, put."""
+        self._threads += 1
+        name = f"{self._name}_{next(self._numbers)}"
+        threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def _abandon(self, job: _Job) -> None:
         """A call left running: unless it has not started (then it is skipped), or has just returned,
@@ -150,6 +154,9 @@ class OpThreads:
             job.abandoned = True
             self._abandoned += 1
             held = self._abandoned
+            if self._unclaimed:  # a job waits for a thread: this one's place goes to it now
+                self._unclaimed -= 1
+                self._start_thread()
         log.warning(
             "%d of the %s threads are held by calls left running (past their timeout, or their caller "
             "gone); a thread was started in place of one (at most %d are)",

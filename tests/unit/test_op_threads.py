@@ -180,6 +180,24 @@ def test_calls_left_running_get_their_threads_replaced_up_to_the_pools_size(make
     asyncio.run(main())
 
 
+def test_a_job_waiting_when_a_call_is_left_running_gets_the_thread_started_in_its_place(
+    make: Make,
+) -> None:
+    threads = make(1)
+    release = threading.Event()
+
+    async def main() -> None:
+        hung = asyncio.ensure_future(threads.call(0.2, release.wait))
+        await asyncio.sleep(0.05)  # it runs on the one thread
+        waiting = threads.submit(lambda: "served")  # no thread for it yet
+        with pytest.raises(TimeoutError):
+            await hung
+        assert await asyncio.wait_for(waiting, 5) == "served"  # not left until the next submit
+        release.set()
+
+    asyncio.run(main())
+
+
 def test_idle_threads_end_and_start_again_when_needed(make: Make) -> None:
     threads = make(50, "test-idle", idle_seconds=1.0)
 
@@ -211,7 +229,7 @@ def test_jobs_that_waited_for_a_thread_leave_no_phantom_idle_thread_behind(make:
 
     for _ in range(3):
         asyncio.run(burst())
-        assert threads.threads == 2
+        assert 1 <= threads.threads <= 2  # (one may already have ended idle)
         deadline = time.monotonic() + 10
         while threads.threads and time.monotonic() < deadline:
             time.sleep(0.05)
