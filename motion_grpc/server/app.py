@@ -28,7 +28,7 @@ from motion_grpc.observability.redaction import redacted_url
 from motion_grpc.observability.rpc import ObservingInterceptor
 from motion_grpc.observability.serving import MetricsListenError, Observability, ObservabilityOptions, attach
 from motion_grpc.observability.worker_metrics import WorkerMetrics
-from motion_grpc.server import collector, grpc_batches
+from motion_grpc.server import collector, exits, grpc_batches
 from motion_grpc.server.auth import AuthInterceptor
 from motion_grpc.server.interceptors import ErrorMappingInterceptor
 from motion_grpc.server.isolation import IsolatedUpdates
@@ -288,6 +288,16 @@ async def serve_forever(
     engine_settings: EngineSettings | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    with exits.own_default_executor(asyncio.get_running_loop()):
+        await _serve_until_stopped(components, redis, options, engine_settings)
+
+
+async def _serve_until_stopped(
+    components: Sequence[Definable],
+    redis: RedisSettings,
+    options: ServerOptions,
+    engine_settings: EngineSettings | None,
+) -> None:
     collector.settle()  # the modules and the app are loaded: before the port opens, not on a call
     motion = await create_server(components, redis, options, engine_settings)
     host = options.address.rsplit(":", 1)[0]

@@ -103,6 +103,13 @@ def exits_linger(state, props):
     return "left a thread"
 
 
+@Exits.serve("linger_async")
+async def exits_linger_async(state, props):
+    """Leaves a call on the loop's default executor that returns in 10 min, never awaited."""
+    asyncio.get_running_loop().run_in_executor(None, time.sleep, 600)
+    return "left a call"
+
+
 @Exits.serve("stream_exit")
 def exits_stream_exit(state, props):
     yield "first"

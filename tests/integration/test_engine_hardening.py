@@ -156,10 +156,14 @@ def test_an_op_whose_own_call_to_another_service_fails_is_that_ops_failure(
     assert [(event.error_type, event.attempt) for event in failed] == [("NotFoundError", 1)]
 
 
-def test_sigterm_ends_the_server_though_an_op_left_a_thread_running(redis_url: str) -> None:
+@pytest.mark.parametrize(("flow", "answer"), [("linger", "left a thread"), ("linger_async", "left a call")])
+def test_sigterm_ends_the_server_though_an_op_left_a_thread_running(
+    redis_url: str, flow: str, answer: str
+) -> None:
+    """A thread that is no daemon, or a call on the loop's default executor, never returning."""
     with ServerProcess(apps=[HARDENING_APP], redis_url=redis_url) as server:
         with MotionClient(server.target) as client:
-            assert client.instance("Exits", unique("linger")).run("linger") == "left a thread"
+            assert client.instance("Exits", unique("linger")).run(flow) == answer
         assert server.stop(signal.SIGTERM, timeout=30) == 0
 
 
