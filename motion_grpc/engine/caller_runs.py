@@ -17,9 +17,10 @@ answer in any case, so it costs no concurrency.
   version (and the cache) first, the op runs in this thread, and the loop
   enqueues its updates (and waits for them with flush_update).
 
-Everything else goes the engine's way, unchanged: an async or timed serve op
-(a timeout needs an engine thread to walk away from), a Redis Cluster, or a
-caller on the engine's own loop thread.
+Everything else goes the engine's way, unchanged: a flow with no serve op, an
+async or timed serve op (a timeout needs an engine thread to walk away from),
+or a caller on the engine's own loop thread. On a Redis Cluster, which takes
+no blocking enqueue, every sync op is served the checked way.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from typing import Any
 from motion_grpc.engine import failures
 from motion_grpc.engine.engine import AsyncEngine
 from motion_grpc.engine.ops import LoopThread
-from motion_grpc.engine.options import RunOptions
 from motion_grpc.engine.results import RunResult
 from motion_grpc.engine.serving import CacheHit, ServeCall, Served, finish_serve, needs_loop
 from motion_grpc.errors import MotionError, OpError
@@ -63,10 +63,18 @@ class CallerRuns:
 
     def run(self, call: ServeCall) -> RunResult | None:
         """The run served here; None when it must go the engine's way (then nothing was enqueued)."""
-        if not (self._eligible(call.options) and self._core.serving.serves_here(call)):
+        if self._closed or self._loop.is_current() or not self._core.serving.serves_here(call):
             return None
+        try:
+            return self._served_here(call)
+        except OpError as exc:
+            failures.serve_failed(f"serve of {call.component.name}/{call.flow.key}", exc)
+            raise
+
+    def _served_here(self, call: ServeCall) -> RunResult:
         options = call.options
-        if not (options.flush_update or options.force_refresh):
+        fast = not (options.flush_update or options.force_refresh or self._core.store.cluster)
+        if fast:  # (a Redis Cluster takes no blocking enqueue: see Store.enqueue_blocking)
             served = self._fast(call)
             if served is not None:
                 return served
@@ -112,11 +120,7 @@ class CallerRuns:
     def _checked_here(self, call: ServeCall) -> RunResult:
         """The run on checked state (never the snapshot again), its serve op called in this thread."""
         serving = self._core.serving
-        try:
-            served = self._served_checked_here(call)
-        except OpError as exc:
-            failures.serve_failed(f"serve of {call.component.name}/{call.flow.key}", exc)
-            raise
+        served = self._served_checked_here(call)
         if call.options.flush_update:
             result: RunResult = self._loop.run(serving.complete(call.keys, served, call.options))
             return result
@@ -135,10 +139,6 @@ class CallerRuns:
             served: Served | None = self._loop.run(serving.checked_finish(call, start, served_props, result))
             if served is not None:
                 return served
-
-    def _eligible(self, options: RunOptions) -> bool:
-        """Runs from a thread other than the loop's own, on Redis that takes a blocking enqueue."""
-        return not self._closed and not self._core.store.cluster and not self._loop.is_current()
 
     def _client_here(self) -> Any:
         """The blocking client, made on first use (thread-safe; it waits for a free connection)."""
