@@ -249,6 +249,7 @@ class Serving:
         runtime = self._runtimes.peek(call.keys)
         if runtime is None or runtime.committed_elsewhere:
             return None
+        runtime.referenced = True  # (the snapshots' order of use belongs to the loop)
         until = time.monotonic() + commit_wait
         while runtime.in_commit and time.monotonic() < until:
             time.sleep(0)  # hands the GIL to the loop that is committing

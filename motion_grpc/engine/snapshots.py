@@ -49,7 +49,12 @@ def field_sizes(fields: Mapping[str, bytes]) -> dict[str, int]:
 
 class SnapshotBytes:
     """The encoded bytes of the snapshots kept, least recently used first; past `limit`, the least
-    recently used snapshots are dropped (never the one just kept)."""
+    recently used snapshots are dropped (never the one just kept).
+
+    Callers' threads read snapshots without touching this order (it belongs to the loop): they
+    mark the runtime `referenced`, and a referenced one is passed over once, as a clock passes
+    over a page recently used, before it is dropped.
+    """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
@@ -63,8 +68,14 @@ class SnapshotBytes:
             return
         self._held[runtime] = size
         self.total += size
+        passes = len(self._held)
         while self.total > self._limit and len(self._held) > 1:
             oldest, oldest_size = self._held.popitem(last=False)
+            if oldest.referenced and passes > 0:  # used from a caller's thread since: a second chance
+                oldest.referenced = False
+                self._held[oldest] = oldest_size
+                passes -= 1
+                continue
             self.total -= oldest_size
             oldest.drop_snapshot()
 
@@ -85,12 +96,15 @@ class InstanceRuntime:
         "committed_elsewhere",
         "keys",
         "load_lock",
+        "referenced",
     )
 
     def __init__(self, keys: InstanceKeys, budget: SnapshotBytes | None = None) -> None:
         self.keys = keys
         self._snapshot: Snapshot | None = None
         self._budget = budget
+        #: Read from a caller's thread since the budget last passed it over (see SnapshotBytes).
+        self.referenced = False
         self.load_lock = asyncio.Lock()
         self._commits = 0
         #: Commits of this process started so far: a read of Redis during which none started or
@@ -115,6 +129,12 @@ class InstanceRuntime:
     def drop_snapshot(self) -> None:
         """Forget the snapshot for want of memory (the budget has already let it go)."""
         self._snapshot = None
+
+    def leave_budget(self) -> None:
+        """This runtime is no longer kept (evicted, forgotten): its snapshot goes, and one a drain
+        still holding it sets later counts against no budget."""
+        self.snapshot = None
+        self._budget = None
 
     @contextlib.contextmanager
     def committing(self) -> Iterator[None]:
@@ -190,7 +210,7 @@ class Runtimes:
     """An LRU map of InstanceRuntime, so memory stays bounded with many instances, and this
     process's copies of serve cache entries."""
 
-    def __init__(self, max_size: int = 10_000, max_snapshot_bytes: int = 128 * 1024 * 1024) -> None:
+    def __init__(self, max_size: int, max_snapshot_bytes: int) -> None:
         self._items: OrderedDict[InstanceKeys, InstanceRuntime] = OrderedDict()
         self._max_size = max_size
         self.snapshot_bytes = SnapshotBytes(max_snapshot_bytes)
@@ -202,7 +222,7 @@ class Runtimes:
             runtime = self._items[keys] = InstanceRuntime(keys, self.snapshot_bytes)
             if len(self._items) > self._max_size:
                 _, evicted = self._items.popitem(last=False)
-                evicted.snapshot = None
+                evicted.leave_budget()
         else:
             self._items.move_to_end(keys)
             self.snapshot_bytes.used(runtime)
@@ -215,7 +235,7 @@ class Runtimes:
     def forget(self, keys: InstanceKeys) -> None:
         runtime = self._items.pop(keys, None)
         if runtime is not None:
-            runtime.snapshot = None
+            runtime.leave_budget()
         self.known.forget(keys)
 
     def forget_states(self) -> None:

@@ -62,3 +62,21 @@ def test_snapshots_past_the_byte_budget_drop_the_least_recently_used_first() -> 
     a.snapshot = _sized(3, 100)
     runtimes.forget_states()
     assert a.snapshot is None and runtimes.snapshot_bytes.total == 0
+
+
+def test_a_snapshot_read_from_a_callers_thread_gets_a_second_chance_before_it_is_dropped() -> None:
+    runtimes = Runtimes(max_size=100, max_snapshot_bytes=1000)
+    a, b, c = (runtimes.get(InstanceKeys.of("C", name)) for name in "abc")
+    a.snapshot, b.snapshot = _sized(1, 400), _sized(1, 400)
+    a.referenced = True  # read by a caller's thread, which leaves the loop's order of use as it was
+    c.snapshot = _sized(1, 400)
+    assert (a.snapshot is not None, b.snapshot is None) == (True, True)
+    assert not a.referenced  # passed over once: next time it goes, unless read again
+
+
+def test_a_runtime_no_longer_kept_counts_against_no_budget() -> None:
+    runtimes = Runtimes(max_size=1, max_snapshot_bytes=1000)
+    first = runtimes.get(InstanceKeys.of("C", "first"))
+    runtimes.get(InstanceKeys.of("C", "second"))  # evicts the first runtime (a drain may hold it)
+    first.snapshot = _sized(1, 900)  # the drain's commit folds into the runtime it holds
+    assert runtimes.snapshot_bytes.total == 0
