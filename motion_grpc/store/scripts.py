@@ -118,7 +118,9 @@ end
 local max_queue = tonumber(ARGV[3])
 if max_queue > 0 and count > 0 and redis.call('XLEN', KEYS[2]) + count > max_queue then return -4 end
 if ARGV[6] ~= '' then
-  if redis.call('HLEN', KEYS[4]) >= 1000 then redis.call('DEL', KEYS[4]) end
+  if redis.call('HLEN', KEYS[4]) >= 1000 and redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then
+    redis.call('DEL', KEYS[4])
+  end
   redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
   redis.call('PEXPIRE', KEYS[4], ARGV[8])
 end

@@ -256,7 +256,6 @@ def test_an_instances_cache_holds_at_most_the_protocol_number_of_answers(
                 sizes.append(admin.hlen(cache))
         instance.flush_update("ask")
         assert max(sizes) <= protocol.CACHE_MAX_ENTRIES
-        assert admin.hlen(cache) < protocol.CACHE_MAX_ENTRIES  # emptied once, filling again
-        assert instance.run_result("ask", {"q": protocol.CACHE_MAX_ENTRIES + 49}).cached
+        assert 0 < admin.hlen(cache) < protocol.CACHE_MAX_ENTRIES  # emptied once, filling again
     finally:
         admin.close()
