@@ -17,7 +17,8 @@
     ├── OutOfRangeError                OUT_OF_RANGE: a resume point older than the history  OUT_OF_RANGE
     ├── ResourceExhaustedError         RESOURCE_EXHAUSTED: a backlog over its bound     RESOURCE_EXHAUSTED
     │   └── QueueFullError             ... an instance's update queue                  QUEUE_FULL
-    ├── UnavailableError               UNAVAILABLE: the server cannot be reached (retry)  (none: from gRPC)
+    ├── UnavailableError               UNAVAILABLE: the server is stopping (retry)       SERVER_STOPPING
+    │   │                              ... or cannot be reached (from gRPC itself)     (none)
     │   └── StoreUnavailableError      ... the server's Redis cannot be reached (retry)  STORE_UNAVAILABLE
     ├── DeadlineExceededError          DEADLINE_EXCEEDED: the call's deadline passed    DEADLINE_EXCEEDED
     ├── UnauthenticatedError           UNAUTHENTICATED                                  UNAUTHENTICATED
@@ -31,6 +32,10 @@ metadata); the client turns a status back into the same class with
 `error_for`, keeping the reason it was sent. Both use the one table below, so
 the two sides cannot drift apart. A raise site may name a finer reason than
 its class's (`InvalidArgumentError(msg, reason=Reason.PICKLE_NOT_ALLOWED)`).
+
+UNAVAILABLE is the one code with two classes: a client raises StoreUnavailableError
+for a server's STORE_UNAVAILABLE, and UnavailableError, its parent, for any other
+(a server stopping, or gRPC itself when no server answered).
 
 The subclasses under a table class exist for in-process callers, who expect
 the builtin types Motion raises (`except KeyError` around an unknown flow);
@@ -74,6 +79,7 @@ class Reason:
     QUEUE_FULL: Final = "QUEUE_FULL"
     RESOURCE_EXHAUSTED: Final = "RESOURCE_EXHAUSTED"
     STORE_UNAVAILABLE: Final = "STORE_UNAVAILABLE"
+    SERVER_STOPPING: Final = "SERVER_STOPPING"
     DEADLINE_EXCEEDED: Final = "DEADLINE_EXCEEDED"
     UNAUTHENTICATED: Final = "UNAUTHENTICATED"
     PERMISSION_DENIED: Final = "PERMISSION_DENIED"
@@ -204,10 +210,11 @@ class QueueFullError(ResourceExhaustedError):
 
 
 class UnavailableError(MotionError, ConnectionError):
-    """UNAVAILABLE from gRPC itself, on a client: the server (or a proxy before it) cannot be
-    reached, or the channel's TLS does not match the server's. A server sends StoreUnavailableError."""
+    """UNAVAILABLE: the server is stopping; on a client, also gRPC's own when the server (or a proxy
+    before it) cannot be reached, or the channel's TLS does not match the server's."""
 
     code = grpc.StatusCode.UNAVAILABLE
+    reason = Reason.SERVER_STOPPING
 
 
 class StoreUnavailableError(UnavailableError):
@@ -264,8 +271,9 @@ def error_for(
 ) -> MotionError:
     """Build the exception a client raises for a status received from a server (with its reason)."""
     cls = CLASS_BY_CODE.get(code, MotionError)
-    if cls is StoreUnavailableError and reason != Reason.STORE_UNAVAILABLE:
-        return UnavailableError(f"the server could not be reached: {message}", reason=reason)
+    if cls is StoreUnavailableError and reason != Reason.STORE_UNAVAILABLE:  # the server's, or gRPC's
+        said = message if reason else f"the server could not be reached: {message}"
+        return UnavailableError(said, reason=reason)
     if cls is OpError:
         return OpError(message, error_type or "Exception", reason=reason)
     error = cls(message, reason=reason)

@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.client import RunOutcome
 from motion_grpc.client._messages import rpc_errors, state_of
-from motion_grpc.errors import InvalidArgumentError, MotionError, NotFoundError, error_for
+from motion_grpc.errors import InvalidArgumentError, MotionError, NotFoundError, UnavailableError, error_for
 from motion_grpc.logs import excerpt
 from motion_grpc.operator_io import Output, channel_credentials, connect, read_file, tls_options
 
@@ -56,10 +56,7 @@ class BadUsageError(InvalidArgumentError):
 
 def _unreachable(error: MotionError) -> bool:
     """Whether no server answered (not a server that answered UNAVAILABLE: Redis is down, say)."""
-    if error.code != grpc.StatusCode.UNAVAILABLE:
-        return False
-    message = error.message.lower()
-    return any(sign in message for sign in ("failed to connect", "connection refused", "resolving"))
+    return type(error) is UnavailableError and not error.reason
 
 
 def json_object(text: str | None, option: str) -> dict[str, Any]:

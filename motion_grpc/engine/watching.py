@@ -29,6 +29,7 @@ from motion_grpc.errors import (
     OutOfRangeError,
     ResourceExhaustedError,
     StoreUnavailableError,
+    UnavailableError,
 )
 from motion_grpc.store import protocol
 from motion_grpc.store.events import (
@@ -272,7 +273,7 @@ class WatchHub:
     ) -> Subscription:
         """Start watching after an event id ("" = from now on, "0-0" = the whole retained history)."""
         if self._closed:
-            raise StoreUnavailableError("this server is shutting down; watch through another one")
+            raise UnavailableError("this server is shutting down; watch through another one")
         start = resume_point(after, bounds)
         feed = self._feeds.get(keys)
         if feed is None:
@@ -297,7 +298,7 @@ class WatchHub:
         feeds = list(self._feeds.values())
         self._feeds.clear()
         for feed in feeds:
-            feed.stop(StoreUnavailableError("this server is shutting down; resume the watch elsewhere"))
+            feed.stop(UnavailableError("this server is shutting down; resume the watch elsewhere"))
         await asyncio.gather(*(feed.task for feed in feeds), return_exceptions=True)
         await self.events.close()
 

@@ -12,24 +12,31 @@ import pytest
 from motion_grpc import AsyncMotionClient, MotionClient
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.errors import (
+    CLASS_BY_CODE,
     ERROR_CLASSES,
-    ERROR_TYPE_METADATA_KEY,
     MotionError,
     OpError,
-    StoreUnavailableError,
     UnavailableError,
 )
+from motion_grpc.server.interceptors import status_trailers
 from motion_grpc.store import scripts
 from tests.helpers import ServerProcess, assert_eventually, fake_motion_server, unique
 from tests.integration.conftest import events_of
 
 
 class _FailingService(motion_pb2_grpc.MotionServiceServicer):
-    """A fake server whose every answer is the status named by the instance id ("NOT_FOUND", ...)."""
+    """A fake server whose every answer is the status named by the instance id ("NOT_FOUND", ...),
+    with the reason a motion-grpc server sends (instance id "BARE_<code>": gRPC's own, none)."""
 
     def _fail(self, request: Any, context: grpc.ServicerContext) -> NoReturn:
-        context.set_trailing_metadata(((ERROR_TYPE_METADATA_KEY, "KeyError"),))
-        context.abort(grpc.StatusCode[request.instance.instance_id], "failed on purpose")
+        name = request.instance.instance_id
+        code = grpc.StatusCode[name.removeprefix("BARE_")]
+        if name.startswith("BARE_"):
+            context.abort(code, "failed on purpose")
+        cls = CLASS_BY_CODE[code]
+        error = OpError("failed on purpose", "KeyError") if cls is OpError else cls("failed on purpose")
+        context.set_trailing_metadata(status_trailers(error, code, "failed on purpose"))
+        context.abort(code, "failed on purpose")
 
     GetState = WriteState = RunStream = WatchUpdates = _fail
 
@@ -41,10 +48,7 @@ def failing_server() -> Iterator[str]:
 
 
 def _raised(error: MotionError, cls: type[MotionError]) -> None:
-    if cls is StoreUnavailableError:  # UNAVAILABLE with no reason of a server's: gRPC's own
-        assert type(error) is UnavailableError and error.message.endswith(": failed on purpose")
-        return
-    assert type(error) is cls and error.message == "failed on purpose"
+    assert type(error) is cls and error.message == "failed on purpose" and error.reason == cls.reason
     if cls is OpError:
         assert error.error_type == "KeyError"  # type: ignore[attr-defined]
 
@@ -78,6 +82,14 @@ def test_both_faces_raise_the_class_of_each_status_in_the_table(
             _raised(info.value, cls)
 
     asyncio.run(main())
+
+
+def test_unavailable_from_grpc_itself_is_the_server_unreachable_not_its_redis(failing_server: str) -> None:
+    """UNAVAILABLE with no reason of a server's: what gRPC answers when no server did."""
+    with MotionClient(failing_server) as blocking, pytest.raises(UnavailableError) as info:
+        blocking.instance("Any", "BARE_UNAVAILABLE").get_state()
+    assert type(info.value) is UnavailableError and info.value.reason == ""
+    assert info.value.message == "the server could not be reached: failed on purpose"
 
 
 def _failed_once(redis_url: str, instance_id: str) -> bool:

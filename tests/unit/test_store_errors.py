@@ -68,3 +68,9 @@ def test_a_client_tells_an_unreachable_server_from_its_redis_being_down() -> Non
     assert unreachable.message == "the server could not be reached: failed to connect to all addresses"
     store = errors.error_for(grpc.StatusCode.UNAVAILABLE, "Redis is down", reason="STORE_UNAVAILABLE")
     assert type(store) is errors.StoreUnavailableError and isinstance(store, errors.UnavailableError)
+
+
+def test_a_stopping_server_is_unavailable_but_not_unreachable() -> None:
+    stopping = errors.error_for(grpc.StatusCode.UNAVAILABLE, "shutting down", reason="SERVER_STOPPING")
+    assert type(stopping) is errors.UnavailableError
+    assert (stopping.message, stopping.reason) == ("shutting down", "SERVER_STOPPING")
