@@ -377,7 +377,9 @@ async def _acall(awaitable: Awaitable[T]) -> T:
 def _user_error(exc: MotionError) -> BaseException | None:
     """The exception of user code that `exc` reports (the engine raises it `from` that), if any."""
     cause = exc.__cause__
-    if cause is None or (isinstance(cause, MotionError) and not getattr(exc, "raised_by_op", False)):
+    if cause is None or (
+        isinstance(cause, MotionError) and not (isinstance(exc, OpError) and exc.raised_by_op)
+    ):
         return None
     return cause
 

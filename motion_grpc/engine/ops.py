@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from motion_grpc.errors import MotionError, OpError
@@ -104,13 +103,13 @@ def op_failed(exc: BaseException) -> bool:
     return not isinstance(exc, (MotionError, asyncio.CancelledError))
 
 
-def raised_by_op(exc: BaseException) -> bool:
+def is_ops_own_failure(exc: BaseException) -> bool:
     """`op_failed` for an exception that can only have come from the op itself (nothing of the
     engine's ran inside the `try` but what already reported the op's failure): a MotionError too
     is then the op's failure, most often its own call to another component or service that failed,
     and never the engine's."""
     if isinstance(exc, OpError) and exc.raised_by_op:
-        return False  # already reported as the op's failure (a generator's step, say)
+        return False  # already made the op's failure (by a generator's step, say): kept as it is
     return not isinstance(exc, asyncio.CancelledError)
 
 
@@ -122,23 +121,6 @@ def op_error(what: str, exc: BaseException) -> OpError:
     return error
 
 
-def call_op(what: str, func: Callable[..., Any], args: tuple[Any, ...], loop: LoopThread | None) -> Any:
-    """Run a user op; whatever it raises becomes an OpError naming the op and the exception."""
-    try:
-        result = func(*args)
-    except BaseException as exc:
-        if not raised_by_op(exc):
-            raise
-        raise op_error(what, exc) from exc
-    if inspect.iscoroutine(result):  # asyncio.iscoroutine also accepts plain generators (< 3.12)
-        if loop is None:
-            result.close()
-            error = TypeError("async ops need the engine's event loop")
-            raise op_error(what, error) from error
-        result = loop.run(guarded(what, result))
-    return result
-
-
 async def guarded(what: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Await an op's coroutine so that nothing it raises escapes as a BaseException.
 
@@ -148,6 +130,6 @@ async def guarded(what: str, coroutine: Coroutine[Any, Any, Any]) -> Any:
     try:
         return await coroutine
     except BaseException as exc:
-        if not raised_by_op(exc):
+        if not is_ops_own_failure(exc):
             raise
         raise op_error(what, exc) from exc

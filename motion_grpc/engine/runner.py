@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from motion_grpc.engine.op_threads import CallTimedOut, OpThreads
-from motion_grpc.engine.ops import guarded, op_error, raised_by_op
+from motion_grpc.engine.ops import guarded, is_ops_own_failure, op_error
 from motion_grpc.errors import DeadlineExceededError, OpError, Reason
 
 T = TypeVar("T")
@@ -82,7 +82,7 @@ def call_sync(what: str, func: Callable[..., Any], args: tuple[Any, ...]) -> Any
     try:
         return func(*args)
     except BaseException as exc:
-        if not raised_by_op(exc):
+        if not is_ops_own_failure(exc):
             raise
         raise op_error(what, exc) from exc
 

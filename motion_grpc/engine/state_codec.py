@@ -13,7 +13,7 @@ from typing import Any
 
 from motion_grpc import codec
 from motion_grpc.definition import ComponentDefinition
-from motion_grpc.engine.ops import describe_error, op_failed
+from motion_grpc.engine.ops import describe_error, is_ops_own_failure, op_failed
 from motion_grpc.errors import FailedPreconditionError, OpError, UntrustedDataError
 from motion_grpc.logs import excerpt
 
@@ -36,7 +36,7 @@ def decode_state(component: ComponentDefinition, raw: Mapping[str, bytes]) -> di
     try:
         loaded = hook(data)
     except BaseException as exc:
-        if not op_failed(exc):
+        if not is_ops_own_failure(exc):
             raise
         raise FailedPreconditionError(f"load_state of {component.name} raised {describe_error(exc)}") from exc
     if not isinstance(loaded, Mapping):
@@ -54,7 +54,7 @@ def encode_patch(
         try:
             values = hook({**current, **changes})
         except BaseException as exc:
-            if not op_failed(exc):
+            if not is_ops_own_failure(exc):
                 raise
             raise OpError(
                 f"save_state of {component.name} raised {describe_error(exc)}", type(exc).__name__

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from motion_grpc.engine import failures
-from motion_grpc.engine.ops import describe_error, op_error, op_failed
+from motion_grpc.engine.ops import describe_error, is_ops_own_failure, op_error, op_failed
 from motion_grpc.engine.results import RunResult
 from motion_grpc.engine.runner import OpRunner, call_sync
 from motion_grpc.errors import MotionError
@@ -128,8 +128,9 @@ class ServeStream:
         return item
 
     def _failed(self, exc: BaseException) -> BaseException:
+        """What the generator raised, as the op's failure (anything but a cancellation)."""
         self._exhausted = True
-        if not op_failed(exc):
+        if not is_ops_own_failure(exc):
             return exc
         error = op_error(self.what, exc)
         failures.serve_failed(self.what, error)
