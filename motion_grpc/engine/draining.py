@@ -27,7 +27,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from motion_grpc.definition import ComponentDefinition, DiscardPolicy
 from motion_grpc.engine import failures
@@ -50,6 +50,8 @@ from motion_grpc.store.records import EnqueueRequest, EnqueueResult, Entry, Take
 from motion_grpc.store.store import Store, TakeAfterEnqueueError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: At most this many cheap update ops are applied together under one commit.
 GROUP_MAX = 32
@@ -299,9 +301,7 @@ class Drainer:
             if taken is None:
                 drain.taking()
                 sent = time.monotonic()
-                taken = await (self._open(drain, drain.opening) if drain.opening else self._store.take(
-                    keys, drain.token, self._leases.ttl_ms, drain.policies.args, not drain.held, GROUP_MAX
-                ))  # fmt: skip
+                taken = await (self._open(drain, drain.opening) if drain.opening else self._take(drain))
             observed.discarded(keys.component, taken.discarded)  # by this take, or the one after a commit
             if taken.discarded:
                 self._progressed(keys, None)
@@ -331,6 +331,16 @@ class Drainer:
                     return False
             taken = None
         return False
+
+    async def _take(self, drain: _Drain) -> Taken:
+        """A take, sent again with the same token while Redis does not answer, up to the lease's TTL:
+        one whose reply was lost counted its entries, which only this token's next take does not
+        count again (see scripts.TAKE)."""
+        keys, ttl_ms = drain.keys, self._leases.ttl_ms
+        take = functools.partial(
+            self._store.take, keys, drain.token, ttl_ms, drain.policies.args, not drain.held, GROUP_MAX
+        )
+        return await _while_refused(take, lambda: self.stopping, keys, "take", ttl_ms / 1000)
 
     async def _open(self, drain: _Drain, opening: Opening) -> Taken:
         """The first take, sent with the enqueue that opened the drain; that enqueue's run is answered."""
@@ -404,15 +414,9 @@ class Drainer:
         runtime = self._runtimes.get(keys)
         attempts = max(taken.attempts)
         if attempts > self._settings.max_attempts:  # before anything else that could fail again
-            # Only the entries past it: a batch may have taken newer ones behind them, which never
-            # ran when the others crashed (a take counts entries in queue order, so those past it
-            # lead). The rest stay queued, and this drain's next take does not count them again.
             reason = self._give_up_reason(keys, attempts - 1)
-            exhausted = itertools.takewhile(
-                lambda pair: pair[1] > self._settings.max_attempts, zip(taken.entries, taken.attempts)
-            )
-            records = [failed(entry, "AttemptsExhausted", reason, attempt) for entry, attempt in exhausted]
-            return await self._commit(drain, runtime, taken.version, Applied(records))
+            exhausted = _exhausted(taken, self._settings.max_attempts, reason)
+            return await self._commit(drain, runtime, taken.version, exhausted)
         snapshot = await self._snapshot_for(drain, runtime, taken)
         if attempts > 1 and self._isolation is not None:
             try:
@@ -461,9 +465,11 @@ class Drainer:
     async def _commit(
         self, drain: _Drain, runtime: InstanceRuntime, base: int, applied: Applied
     ) -> Taken | None:
-        """`_commit_once`, again while Redis refuses it for a while (see `_until_committed`)."""
+        """`_commit_once`, sent again while Redis refuses it, for up to COMMIT_RETRY_SECONDS: the ops'
+        work is in hand and the lease held, and an attempt given up would count toward
+        AttemptsExhausted as if the op had crashed."""
         commit = functools.partial(self._commit_once, drain, runtime, base, applied)
-        return await _until_committed(commit, lambda: self.stopping, drain.keys)
+        return await _while_refused(commit, lambda: self.stopping, drain.keys, "commit", COMMIT_RETRY_SECONDS)
 
     async def _commit_once(
         self, drain: _Drain, runtime: InstanceRuntime, base: int, applied: Applied
@@ -517,24 +523,37 @@ async def _apply_isolated(isolation: Isolation, drain: _Drain, taken: Taken, bac
         return Applied([failed(entry, PROCESS_EXITED, message, attempt) for entry, attempt in pairs])
 
 
-async def _until_committed(
-    commit: Callable[[], Awaitable[Taken | None]], stopping: Callable[[], bool], keys: InstanceKeys
-) -> Taken | None:
-    """`commit()`, sent again while Redis refuses it (out of memory, unreachable) for up to
-    COMMIT_RETRY_SECONDS: the ops' work is in hand and the lease held, and an attempt given up
-    would count toward AttemptsExhausted as if the op had crashed."""
+async def _while_refused(
+    send: Callable[[], Awaitable[T]],
+    stopping: Callable[[], bool],
+    keys: InstanceKeys,
+    what: str,
+    seconds: float,
+) -> T:
+    """`send()`, sent again while Redis refuses it (out of memory, unreachable, a reply lost) for up
+    to `seconds`, first after COMMIT_RETRY_FIRST seconds, doubling up to 1 s."""
     started, delay = time.monotonic(), COMMIT_RETRY_FIRST
     while True:
         try:
-            return await commit()
+            return await send()
         except (ResourceExhaustedError, StoreUnavailableError) as exc:
-            if stopping() or time.monotonic() - started >= COMMIT_RETRY_SECONDS:
+            if stopping() or time.monotonic() - started >= seconds:
                 raise
             if delay == COMMIT_RETRY_FIRST:
-                log.warning("commit on %s/%s refused (%s); trying again",
-                            keys.component, keys.instance_id, exc)  # fmt: skip
+                log.warning("%s on %s/%s refused (%s); trying again",
+                            what, keys.component, keys.instance_id, exc)  # fmt: skip
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+def _exhausted(taken: Taken, max_attempts: int, reason: str) -> Applied:
+    """AttemptsExhausted for the entries started more than `max_attempts` times. Only those: a
+    batch may have taken newer ones behind them, which never ran when the others crashed (a take
+    counts entries in queue order, so those past it lead). The rest stay queued, and this drain's
+    next take does not count them again."""
+    pairs = zip(taken.entries, taken.attempts)
+    past = itertools.takewhile(lambda pair: pair[1] > max_attempts, pairs)
+    return Applied([failed(entry, "AttemptsExhausted", reason, attempt) for entry, attempt in past])
 
 
 def _op_key(entry: Entry) -> str:

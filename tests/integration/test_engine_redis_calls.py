@@ -18,8 +18,9 @@ from motion_grpc.errors import StoreUnavailableError
 from motion_grpc.store import RedisServer, RedisSettings, protocol
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.scripts import COMMIT, ENQUEUE, INIT_BEGIN, INIT_COMMIT, TAKE, sha1
+from motion_grpc.store.store import Store
 from tests.helpers import assert_eventually, unique
-from tests.integration.conftest import events_of
+from tests.integration.conftest import events_of, queued_unapplied
 
 Notes = Component("RedisCallsNotes")
 
@@ -154,10 +155,9 @@ def test_a_redis_that_turned_replica_answers_unavailable_so_clients_retry(tmp_pa
 
 
 def test_a_take_sent_again_by_its_lease_holder_does_not_count_its_entries_twice(redis_url: str) -> None:
-    """The reply of a TAKE can be lost (a Redis stall past the socket timeout), and the drain then
-    sends it again: the entries it had started are handed back at the attempt they have, with no
-    second RUNNING event, so an op that never ran is not sent to a retry process, or failed
-    AttemptsExhausted. Another holder's take still counts."""
+    """The take script itself, sent twice with one token (as a drain does when the first reply was
+    lost): the entries it had started come back at the attempt they have, with no second RUNNING
+    event. Another holder's take still counts."""
     instance_id = unique("lost-reply")
     keys = InstanceKeys.of(Notes.name, instance_id)
 
@@ -181,3 +181,38 @@ def test_a_take_sent_again_by_its_lease_holder_does_not_count_its_entries_twice(
     assert asyncio.run(main()) == [[1], [1], [2]]
     statuses = [event.status for event in events_of(redis_url, Notes.name, instance_id)]
     assert statuses.count(protocol.RUNNING) == 2  # holder-a's take once, holder-b's once
+
+
+def test_a_drain_whose_take_reply_was_lost_sends_it_again_and_counts_nothing_twice(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first take of a drain runs in Redis, and its reply is lost (a stall past the socket
+    timeout, here made to happen): the drain sends it again with its token, and the update runs
+    on its first attempt."""
+    instance_id = unique("lost-take")
+    [update_id] = queued_unapplied(redis_url, Notes, instance_id, "note", [{"seconds": 0}])
+    take, lost = Store.take, []
+
+    async def reply_lost(store: Store, keys: InstanceKeys, *args: Any, **kwargs: Any) -> Any:
+        taken = await take(store, keys, *args, **kwargs)
+        if keys.instance_id == instance_id and not lost:
+            lost.append(taken)
+            raise StoreUnavailableError("Timeout reading from the Redis server")
+        return taken
+
+    monkeypatch.setattr(Store, "take", reply_lost)
+
+    async def main() -> None:
+        engine = await _engine(redis_url).start()
+        try:
+            await engine.flush(Notes.name, instance_id, None, time.monotonic() + 30)
+        finally:
+            await engine.close()
+
+    asyncio.run(main())
+    assert lost  # the first take did run, and its reply went missing
+    events = [e for e in events_of(redis_url, Notes.name, instance_id) if e.update_id == update_id]
+    assert [(e.status, e.attempt) for e in events if e.status != protocol.QUEUED] == [
+        (protocol.RUNNING, 1),
+        (protocol.APPLIED, 1),
+    ]

@@ -180,7 +180,10 @@ def test_requests_of_many_small_values_decoded_off_the_loop_answer_as_small_ones
     handle = hostile.instance("Ledger", unique())
     handle.run("append", {"i": 1, "padding": many}, flush_update=True)
     assert handle.get_state() == {"items": [1]}
-    handle.write_state({"items": [1], "many": many})
+    assert list(handle.stream("append", {"i": 2, "padding": many})) == [1]
+    handle.flush()
+    assert handle.get_state() == {"items": [1, 2]}
+    handle.write_state({"items": [1, 2], "many": many})
     assert handle.get_state(["many"]) == {"many": many}
     with pytest.raises(NotFoundError) as missing:
         handle.run("no_such_flow", {"padding": many})

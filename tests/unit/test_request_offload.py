@@ -1,4 +1,6 @@
-"""Large requests are decoded on a thread, so a million small values hold up no other call."""
+"""The servicer's rule for where a request is decoded: on a thread past DECODE_HERE_BYTES, so a
+million small values hold up no other call (tests/integration/test_hostile_input.py sends such
+requests through every RPC that takes them)."""
 
 from __future__ import annotations
 
