@@ -22,8 +22,9 @@ from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
 
-#: Encoded state bytes decoded on the event loop; a larger state is decoded on a thread (a 16 MB
-#: state takes a good part of a second to decode, most of all as unsigned pickles: see plain_pickle).
+#: Encoded bytes decoded on the event loop; a larger state (or request, see server.servicer) is
+#: decoded on a thread (a 16 MB state takes a good part of a second, most of all as unsigned
+#: pickles: see plain_pickle).
 DECODE_HERE_BYTES = 64 * 1024
 
 

@@ -17,6 +17,7 @@ from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.definition import ComponentDefinition, DiscardPolicy
 from motion_grpc.engine import AsyncEngine, RunOptions
+from motion_grpc.engine.instances import DECODE_HERE_BYTES
 from motion_grpc.engine.serving import ServeCall
 from motion_grpc.errors import (
     FailedPreconditionError,
@@ -38,8 +39,6 @@ _POLICY = {
     DiscardPolicy.SECONDS: pb.DISCARD_POLICY_SECONDS,
 }
 
-#: Encoded bytes of a request decoded on the event loop; a larger one is decoded on a thread.
-DECODE_HERE_BYTES = 64 * 1024
 T = TypeVar("T")
 
 #: What a RunRequest.request_id may be: it becomes part of a Redis key name (see keys.request).
@@ -195,8 +194,8 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
 
 
 async def _off_the_loop_if_large(message: Message, func: Callable[..., T], *args: Any) -> T:
-    """`func(*args)`, on a thread when `message` is large: decoding a request of a million small
-    values takes seconds of Python, which on the loop would hold up every other call."""
+    """`func(*args)`, on a thread when `message` is larger than a state decoded on the loop: decoding
+    a request of a million small values takes seconds of Python, which would hold up every call."""
     if message.ByteSize() <= DECODE_HERE_BYTES:
         return func(*args)
     return await asyncio.to_thread(func, *args)
