@@ -43,6 +43,12 @@ MAX_DEPTH = 32
 #: How much of each dict key an error path shows.
 _KEY_ECHO = 40
 
+#: Items (the lengths of every list, tuple, set and dict in a value, summed) past which encoding a
+#: value takes milliseconds of Python: about a microsecond each, as a Value or for Redis.
+LARGE_ITEMS = 4096
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
 
 class EncodeError(TypeError):
     """A Python value has no protobuf Value form.
@@ -82,6 +88,23 @@ def _check_finite(number: float) -> None:
 
 
 # -- Python -> Value ----------------------------------------------------------------
+
+
+def is_large(obj: Any, limit: int = LARGE_ITEMS) -> bool:
+    """Whether `obj` holds more than `limit` items in all: one encoded on the event loop would hold
+    up every other call there. The walk stops at the limit, so it costs little either way."""
+    if not isinstance(obj, _CONTAINERS):
+        return False
+    budget = limit
+    pending = [obj]
+    while pending:
+        container = pending.pop()
+        budget -= len(container)
+        if budget < 0:
+            return True
+        items = container.values() if isinstance(container, dict) else container
+        pending.extend(item for item in items if isinstance(item, _CONTAINERS))
+    return False
 
 
 def to_value(obj: Any, path: str = "value") -> struct_pb2.Value:

@@ -7,6 +7,7 @@ of one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -91,10 +92,10 @@ class Administration:
         """Patch state keys, serialized with the update queue; returns the version it produced."""
         if not isinstance(patch, Mapping) or not all(isinstance(key, str) for key in patch):
             raise InvalidArgumentError("a state patch must be a dict with string keys")
-        try:
-            payload = codec.dumps(dict(patch))
-        except Exception as exc:
-            raise InvalidArgumentError(f"the state patch cannot be stored: {describe_error(exc)}") from exc
+        if codec.is_large(patch):  # encoding it here would hold up every other call
+            payload = await asyncio.to_thread(_patch_payload, patch)
+        else:
+            payload = _patch_payload(patch)
         outcome = await self._queue_admin(component, keys, WRITE_STATE_OP, payload, deadline)
         if outcome.status == protocol.APPLIED:
             return outcome.version
@@ -164,3 +165,11 @@ class _Outcome:
 
     def __init__(self, status: int, version: int, error_type: str, message: str) -> None:
         self.status, self.version, self.error_type, self.message = status, version, error_type, message
+
+
+def _patch_payload(patch: Mapping[str, Any]) -> bytes:
+    """A state patch as its queue entry carries it; INVALID_ARGUMENT when it cannot be stored."""
+    try:
+        return codec.dumps(dict(patch))
+    except Exception as exc:
+        raise InvalidArgumentError(f"the state patch cannot be stored: {describe_error(exc)}") from exc

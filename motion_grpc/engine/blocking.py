@@ -17,7 +17,7 @@ from motion_grpc.engine.engine import AsyncEngine
 from motion_grpc.engine.ops import LoopThread
 from motion_grpc.engine.options import DEFAULT_OPTIONS, EngineSettings, RunOptions
 from motion_grpc.engine.results import RunResult, StateView
-from motion_grpc.engine.serving import ResultCheck
+from motion_grpc.engine.serve_call import ResultCheck
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import WaitResult
 from motion_grpc.store.connection import RedisSettings

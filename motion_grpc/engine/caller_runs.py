@@ -32,7 +32,9 @@ from motion_grpc.engine import failures
 from motion_grpc.engine.engine import AsyncEngine
 from motion_grpc.engine.ops import LoopThread
 from motion_grpc.engine.results import RunResult
-from motion_grpc.engine.serving import CacheHit, ServeCall, Served, finish_serve, needs_loop
+from motion_grpc.engine.run_payload import encode_run
+from motion_grpc.engine.serve_call import ServeCall
+from motion_grpc.engine.serving import CacheHit, Served, finish_serve, needs_loop
 from motion_grpc.errors import MotionError, OpError
 from motion_grpc.store.connection import RedisSettings
 
@@ -98,7 +100,7 @@ class CallerRuns:
                 result = serving.call_serve_here(call, served_props, snapshot)
                 if needs_loop(result):  # a plain function that returned a coroutine or async generator
                     result = self._loop.run(finish_serve(call, result))
-            call.check(result)
+            payload = encode_run(call, served_props, result, None if known is not None else snapshot.version)
         except MotionError:
             if self._loop.run(serving.snapshot_is_current(call, snapshot)):
                 raise  # not an artefact of a stale snapshot: the op is not run again
@@ -106,7 +108,7 @@ class CallerRuns:
         call.options.check_deadline()
         if core.store.restarts != restarts:  # Redis restarted meanwhile: it may have lost that state
             return None
-        request = serving.fast_request(call, snapshot, served_props, result, known is not None)
+        request = serving.fast_request(call, snapshot, payload, known is not None)
         enqueued = core.store.enqueue_blocking(request, self._client_here())
         outcome = serving.fast_outcome(call, snapshot, result, enqueued, known is not None)
         if outcome is None:  # stale: nothing was enqueued

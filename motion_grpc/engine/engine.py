@@ -29,15 +29,8 @@ from motion_grpc.engine.registry import Registry
 from motion_grpc.engine.results import RunResult, StateView
 from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.scheduling import UpdateScheduler, waking
-from motion_grpc.engine.serving import (
-    CheckedStart,
-    ResultCheck,
-    ServeCall,
-    Served,
-    Serving,
-    cache_digest,
-    request_mark,
-)
+from motion_grpc.engine.serve_call import ResultCheck, ServeCall, cache_digest, request_mark
+from motion_grpc.engine.serving import CheckedStart, Served, Serving
 from motion_grpc.engine.signals import Signals
 from motion_grpc.engine.snapshots import Runtimes
 from motion_grpc.engine.streaming import ServeStream

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from motion_grpc import codec
 from motion_grpc.definition import ComponentDefinition
 from motion_grpc.engine.leases import LeaseKeeper
 from motion_grpc.engine.runner import OpRunner
@@ -124,7 +125,8 @@ class Instances:
     async def encode(
         self, component: ComponentDefinition, current: Mapping[str, Any], changes: Mapping[str, Any]
     ) -> dict[str, bytes]:
-        if has_hooks(component):
+        """The changed values encoded; on a thread when hooks run user code, or when they are large."""
+        if has_hooks(component) or codec.is_large(changes):
             return await self._runner.offload(encode_patch, component, current, changes)
         return encode_patch(component, current, changes)
 

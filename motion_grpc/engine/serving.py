@@ -15,26 +15,26 @@ import asyncio
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from motion_grpc import codec
-from motion_grpc.definition import ComponentDefinition, Flow
 from motion_grpc.engine import failures
 from motion_grpc.engine.instances import Instances
 from motion_grpc.engine.op_times import OpTimes
-from motion_grpc.engine.ops import describe_error, guarded
+from motion_grpc.engine.ops import guarded
 from motion_grpc.engine.options import RunOptions
 from motion_grpc.engine.results import RunResult
+from motion_grpc.engine.run_payload import RunPayload, encoded_run
 from motion_grpc.engine.runner import OpRunner, call_sync
-from motion_grpc.engine.serve_cache import CacheHit, cache_hit, cached_answer
+from motion_grpc.engine.serve_cache import CacheHit, cache_hit
+from motion_grpc.engine.serve_call import ServeCall
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import LocalDrains, Wait, wait_for_updates
 from motion_grpc.errors import InvalidRequestIdError, MotionError, NotFoundError, OpError, QueueFullError
 from motion_grpc.logs import excerpt
-from motion_grpc.observability import serve_op, tracing
+from motion_grpc.observability import serve_op
 from motion_grpc.props import Props
 from motion_grpc.state import State
 from motion_grpc.store import protocol
@@ -42,14 +42,8 @@ from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import (
     EnqueueRequest,
     EnqueueResult,
-    QueuedEntry,
-    cache_value,
-    now_ms,
 )
 from motion_grpc.store.store import Store
-
-#: Checks a serve result before anything is enqueued (raising a MotionError refuses it).
-ResultCheck = Callable[[Any], object]
 
 
 @dataclass(frozen=True)
@@ -80,26 +74,6 @@ class Served:
         if enqueued.code == protocol.DUPLICATE_REQUEST:
             return cls(result, enqueued.version, cached, enqueued.ids, enqueued.events_before, True)
         return cls(result, version, cached, enqueued.ids, enqueued.events_before)
-
-
-@dataclass(frozen=True)
-class ServeCall:
-    """One run being served: what is known before the serve op runs."""
-
-    component: ComponentDefinition
-    keys: InstanceKeys
-    flow: Flow
-    props: dict[str, Any]
-    options: RunOptions
-    check: ResultCheck
-    digest: str | None  # the serve cache's field, None when this flow is not cached
-    #: What a repeat of the run's request id must match: a digest of the flow and of the props as
-    #: sent (not as a serve op changed them); "" without a request id.
-    mark: str = ""
-
-    @property
-    def lookup(self) -> str | None:
-        return None if self.options.ignore_cache else self.digest
 
 
 class Serving:
@@ -167,7 +141,8 @@ class Serving:
     async def _finish_stream(self, call: ServeCall, version: int, items: list[Any]) -> RunResult:
         """After the last item: enqueue the update ops with the items as serve_result."""
         call.options.check_deadline()
-        enqueued = await self.enqueue(call, items, None, version)
+        payload = await encoded_run(self._runner, call, call.props, items, None, check=False)
+        enqueued = await self.enqueue(call, payload, version)
         return await self.complete(call.keys, Served.of(items, version, False, enqueued), call.options)
 
     async def complete(self, keys: InstanceKeys, served: Served, options: RunOptions) -> RunResult:
@@ -199,7 +174,9 @@ class Serving:
                 served_props = served_props if known.props is None else known.props
             else:
                 result = await self.call_serve(call, served_props, snapshot)
-            call.check(result)
+            from_copy = known is not None
+            version = None if from_copy else snapshot.version  # a copy of the entry: nothing to write
+            payload = await encoded_run(self._runner, call, served_props, result, version)
         except MotionError:
             if await self.snapshot_is_current(call, snapshot):
                 raise  # not an artefact of a stale snapshot: the op is not run again
@@ -207,8 +184,7 @@ class Serving:
         call.options.check_deadline()
         if self._store.restarts != restarts:  # Redis restarted meanwhile: it may have lost that state
             return None
-        from_copy = known is not None
-        enqueued = await self._enqueue(self.fast_request(call, snapshot, served_props, result, from_copy))
+        enqueued = await self._enqueue(self.fast_request(call, snapshot, payload, from_copy))
         outcome = self.fast_outcome(call, snapshot, result, enqueued, from_copy)
         if isinstance(outcome, CacheHit):
             return await self.serve_cached(call, outcome)
@@ -268,16 +244,15 @@ class Serving:
         return self._known.hit(call.keys, call.lookup, snapshot.version)
 
     def fast_request(
-        self, call: ServeCall, snapshot: Snapshot, served_props: dict[str, Any], result: Any, known: bool
+        self, call: ServeCall, snapshot: Snapshot, payload: RunPayload, known: bool
     ) -> EnqueueRequest:
         """The enqueue of a run served on `snapshot`, fenced on its version; `known`: its result is
         this process's copy of the cache entry (nothing to look up or write)."""
-        cache = None if known else self._cached(call, snapshot.version, served_props, result)
-        entries = queue_entries(call.flow, served_props, result)
+        self._remember(call, payload)
         return self._store.enqueue_request(
             call.keys,
-            entries,
-            cache,
+            payload.entries,
+            payload.cache,
             snapshot.version,
             call.lookup is not None and not known,
             self._request_of(call),
@@ -299,14 +274,11 @@ class Serving:
         check_enqueue(call.keys, enqueued.code, self._store.max_queue)
         return Served.of(result, snapshot.version, known, enqueued)
 
-    def _cached(
-        self, call: ServeCall, version: int, served_props: dict[str, Any], result: Any
-    ) -> tuple[str, bytes, float] | None:
-        """The cache entry of a result computed from `version`, a copy of it kept here."""
-        cache = cache_entry(call, version, served_props, result)
-        if cache is not None:  # the result was computed from `version`: right for it, written or not
-            self._known.remember(call.keys, cache[0], cache[1])
-        return cache
+    def _remember(self, call: ServeCall, payload: RunPayload) -> None:
+        """Keep a copy of the run's cache entry: computed from its version, it is right for it,
+        written or not."""
+        if payload.cache is not None:
+            self._known.remember(call.keys, payload.cache[0], payload.cache[1])
 
     def _hit(self, call: ServeCall, cached: bytes | None, version: int | None) -> CacheHit | None:
         """A cache entry read from Redis, a copy of it kept here when it answers."""
@@ -346,19 +318,20 @@ class Serving:
         """The second half: the serve op's result checked, cached and its updates enqueued; None
         when Redis restarted meanwhile (it may have lost that state: serve again)."""
         call.options.check_deadline()
-        call.check(result)
+        version = start.snapshot.version
+        payload = await encoded_run(self._runner, call, served_props, result, version)
         if self._store.restarts != start.restarts:
             return None
-        version = start.snapshot.version
-        cache = self._cached(call, version, served_props, result)
-        enqueued = await self.enqueue(call, result, cache, version, served_props)
+        self._remember(call, payload)
+        enqueued = await self.enqueue(call, payload, version)
         return Served.of(result, version, False, enqueued)
 
     async def serve_cached(self, call: ServeCall, hit: CacheHit) -> Served:
         """A cache hit: its result is the answer, and what the flow's update ops are given."""
         version, result, props = hit
-        call.check(result)  # cached for a caller that could take what this one cannot (a pickle)
-        enqueued = await self.enqueue(call, result, None, version, props)
+        # (checked: cached for a caller that could take what this one cannot, a pickle)
+        payload = await encoded_run(self._runner, call, call.props if props is None else props, result, None)
+        enqueued = await self.enqueue(call, payload, version)
         return Served.of(result, version, True, enqueued)
 
     async def call_serve(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
@@ -415,20 +388,15 @@ class Serving:
             props.clear()
             props.update(view)
 
-    async def enqueue(
-        self,
-        call: ServeCall,
-        result: Any,
-        cache: tuple[str, bytes, float] | None,
-        served_version: int,
-        served_props: dict[str, Any] | None = None,
-    ) -> EnqueueResult:
-        """Enqueue a run's update ops with its props as its serve op left them (`served_props`, when
-        it ran on a copy); `served_version` (the version the run reports) is what a repeat of its
-        request id is answered with."""
-        entries = queue_entries(call.flow, call.props if served_props is None else served_props, result)
+    async def enqueue(self, call: ServeCall, payload: RunPayload, served_version: int) -> EnqueueResult:
+        """Enqueue a run's update ops (and cache entry); `served_version` (the version the run
+        reports) is what a repeat of its request id is answered with."""
         request = self._store.enqueue_request(
-            call.keys, entries, cache, request=self._request_of(call), served_version=served_version
+            call.keys,
+            payload.entries,
+            payload.cache,
+            request=self._request_of(call),
+            served_version=served_version,
         )
         enqueued = await self._enqueue(request)
         check_enqueue(call.keys, enqueued.code, self._store.max_queue)
@@ -442,51 +410,6 @@ class Serving:
     def wake_from_thread(self, loop: asyncio.AbstractEventLoop, keys: InstanceKeys) -> None:
         """Have the loop's drain pick up what a caller's thread enqueued."""
         loop.call_soon_threadsafe(self._wake, keys)
-
-
-def queue_entries(flow: Flow, props: dict[str, Any], result: Any) -> list[QueuedEntry]:
-    """The queue entries of a run: one per update op of its flow, sharing one payload."""
-    if not flow.updates:
-        return []
-    try:
-        payload = tracing.carry(codec.dumps([props, result]))  # a list: JSON when both are JSON-like
-    except Exception as exc:
-        raise OpError(
-            f"the props or serve result of flow {flow.key} cannot be queued for its update ops: "
-            f"{describe_error(exc)}",
-            "PicklingError",
-        ) from exc
-    return [QueuedEntry(flow.key, op.name, payload) for op in flow.updates]
-
-
-def cache_entry(
-    call: ServeCall, version: int, served_props: dict[str, Any], result: Any
-) -> tuple[str, bytes, float] | None:
-    """The serve cache's (field, value, ttl) for a result computed from `version`, its serve op
-    having left the props as `served_props`; None when not cached. A None result is never cached:
-    as in Motion, whose cache reads None as a miss, the op runs again (it may have had nothing yet)."""
-    if call.digest is None or result is None:
-        return None
-    ttl = call.component.cache_ttl
-    try:
-        answer = cached_answer(result, call.props, served_props)
-        return call.digest, cache_value(version, now_ms() + int(ttl * 1000), answer), ttl
-    except Exception:
-        return None  # a result that cannot be pickled is served, just not cached
-
-
-def request_mark(flow: Flow, props: Mapping[str, Any], digest: str | None, request_id: str) -> str:
-    """What a repeat of a run's request id must match (see ServeCall.mark); `digest`, the cache's
-    digest of the same flow and props, when at hand."""
-    if not request_id:
-        return ""
-    return (digest if digest is not None else codec.props_digest(flow.key, props)) or ""
-
-
-def cache_digest(component: ComponentDefinition, flow: Flow, props: Mapping[str, Any]) -> str | None:
-    if component.cache_ttl <= 0 or flow.serve is None or flow.serve.is_generator:
-        return None
-    return codec.props_digest(flow.key, props)
 
 
 def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:
@@ -543,7 +466,6 @@ async def _collect_async(generator: Any) -> list[Any]:
 
 
 __all__ = [
-    "CacheHit", "CheckedStart", "ResultCheck", "ServeCall", "Served", "Serving",
-    "cache_digest", "cache_entry", "check_enqueue", "finish_serve", "needs_loop", "queue_entries",
-    "request_mark",
+    "CacheHit", "CheckedStart", "ServeCall", "Served", "Serving", "check_enqueue", "finish_serve",
+    "needs_loop",
 ]  # fmt: skip

@@ -18,7 +18,7 @@ from motion_grpc._proto.motion.v1 import motion_pb2_grpc
 from motion_grpc.definition import ComponentDefinition, DiscardPolicy
 from motion_grpc.engine import AsyncEngine, RunOptions
 from motion_grpc.engine.instances import DECODE_HERE_BYTES
-from motion_grpc.engine.serving import ServeCall
+from motion_grpc.engine.serve_call import ServeCall
 from motion_grpc.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -102,20 +102,11 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
     ) -> pb.GetStateResponse:
         ref = request.instance
         view = await self._engine.get_state(ref.component, ref.instance_id, list(request.keys))
-        response = pb.GetStateResponse(version=view.version)
         if request.version_only:
-            return response
-        if request.accept_pickle:
-            for key, value in view.state.items():
-                response.pickled_state[key] = codec.pickle_dumps(value)
-        else:
-            for key, value in view.state.items():
-                try:
-                    response.state.fields[key].CopyFrom(codec.to_value(value, f"state[{excerpt(key)}]"))
-                except codec.EncodeError as exc:
-                    raise FailedPreconditionError(
-                        f"{exc}; read it with accept_pickle (Python clients), or leave it out with keys"
-                    ) from exc
+            return pb.GetStateResponse(version=view.version)
+        state, pickled = view.state, request.accept_pickle
+        large = codec.is_large(state)
+        response = await _off_the_loop_if(large, _state_response, view.version, state, pickled)
         limit = self._max_result_bytes
         if limit is not None and (size := response.ByteSize()) > limit:
             raise ResourceExhaustedError(
@@ -196,9 +187,29 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
 async def _off_the_loop_if_large(message: Message, func: Callable[..., T], *args: Any) -> T:
     """`func(*args)`, on a thread when `message` is larger than a state decoded on the loop: decoding
     a request of a million small values takes seconds of Python, which would hold up every call."""
-    if message.ByteSize() <= DECODE_HERE_BYTES:
-        return func(*args)
-    return await asyncio.to_thread(func, *args)
+    return await _off_the_loop_if(message.ByteSize() > DECODE_HERE_BYTES, func, *args)
+
+
+async def _off_the_loop_if(large: bool, func: Callable[..., T], *args: Any) -> T:
+    """`func(*args)`, on a thread when it works on something `large`."""
+    return await asyncio.to_thread(func, *args) if large else func(*args)
+
+
+def _state_response(version: int, state: Mapping[str, Any], pickled: bool) -> pb.GetStateResponse:
+    """GetState's answer; FAILED_PRECONDITION for a value a Value cannot carry."""
+    response = pb.GetStateResponse(version=version)
+    if pickled:
+        for key, value in state.items():
+            response.pickled_state[key] = codec.pickle_dumps(value)
+        return response
+    for key, value in state.items():
+        try:
+            response.state.fields[key].CopyFrom(codec.to_value(value, f"state[{excerpt(key)}]"))
+        except codec.EncodeError as exc:
+            raise FailedPreconditionError(
+                f"{exc}; read it with accept_pickle (Python clients), or leave it out with keys"
+            ) from exc
+    return response
 
 
 def check_request_id(request_id: str) -> None:

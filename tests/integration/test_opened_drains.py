@@ -7,7 +7,7 @@ from typing import Any
 
 from motion_grpc import Component
 from motion_grpc.engine import AsyncEngine, RunOptions
-from motion_grpc.engine.serving import queue_entries
+from motion_grpc.engine.run_payload import queue_entries
 from motion_grpc.store import protocol
 from motion_grpc.store.store import TakeAfterEnqueueError
 from tests.helpers import run_engines, unique

@@ -149,3 +149,15 @@ def test_a_value_holding_itself_is_refused_with_a_message_that_says_so() -> None
     loop.append(loop)
     with pytest.raises(codec.EncodeError, match=r"deep \(or holds itself\)"):
         codec.to_value(loop, "result")
+
+
+def test_is_large_counts_every_containers_items_and_stops_at_the_limit() -> None:
+    assert not codec.is_large(12345) and not codec.is_large("x" * 10_000_000)
+    assert not codec.is_large(list(range(100)), limit=100)
+    assert codec.is_large(list(range(101)), limit=100)
+    nested = {"a": [[0] * 30 for _ in range(3)], "b": ({1, 2}, frozenset({3}))}  # 2 + 3 + 90 + 2 + 2 + 1
+    assert not codec.is_large(nested, limit=100) and codec.is_large(nested, limit=99)
+    holds_itself: list[typing.Any] = [0]
+    holds_itself.append(holds_itself)
+    assert codec.is_large(holds_itself, limit=1000)  # (the walk ends)
+    assert codec.is_large(collections.OrderedDict.fromkeys(range(200)), limit=100)
