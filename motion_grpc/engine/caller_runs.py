@@ -34,7 +34,8 @@ from motion_grpc.engine.ops import LoopThread
 from motion_grpc.engine.results import RunResult
 from motion_grpc.engine.run_payload import encode_run
 from motion_grpc.engine.serve_call import ServeCall
-from motion_grpc.engine.serving import CacheHit, Served, finish_serve, needs_loop
+from motion_grpc.engine.serve_ops import finish_serve, needs_loop
+from motion_grpc.engine.serving import CacheHit, Served
 from motion_grpc.errors import MotionError, OpError
 from motion_grpc.store.connection import RedisSettings
 
@@ -65,7 +66,7 @@ class CallerRuns:
 
     def run(self, call: ServeCall) -> RunResult | None:
         """The run served here; None when it must go the engine's way (then nothing was enqueued)."""
-        if self._closed or self._loop.is_current() or not self._core.serving.serves_here(call):
+        if self._closed or self._loop.is_current() or not self._core.serving.ops.serves_here(call):
             return None
         try:
             return self._served_here(call)
@@ -97,7 +98,7 @@ class CallerRuns:
                 result = known.result
                 served_props = served_props if known.props is None else known.props
             else:
-                result = serving.call_serve_here(call, served_props, snapshot)
+                result = serving.ops.call_here(call, served_props, snapshot)
                 if needs_loop(result):  # a plain function that returned a coroutine or async generator
                     result = self._loop.run(finish_serve(call, result))
             payload = encode_run(call, served_props, result, None if known is not None else snapshot.version)
@@ -135,7 +136,7 @@ class CallerRuns:
             if isinstance(start, Served):  # a cache hit
                 return start
             served_props = dict(call.props)
-            result = serving.call_serve_here(call, served_props, start.snapshot)
+            result = serving.ops.call_here(call, served_props, start.snapshot)
             if needs_loop(result):  # a plain function that returned a coroutine or async generator
                 result = self._loop.run(finish_serve(call, result))
             served: Served | None = self._loop.run(serving.checked_finish(call, start, served_props, result))

@@ -21,20 +21,18 @@ from typing import Any
 
 from motion_grpc.engine import failures
 from motion_grpc.engine.instances import Instances
-from motion_grpc.engine.op_times import OpTimes
-from motion_grpc.engine.ops import guarded
 from motion_grpc.engine.options import RunOptions
 from motion_grpc.engine.results import RunResult
 from motion_grpc.engine.run_payload import RunPayload, encoded_run
-from motion_grpc.engine.runner import OpRunner, call_sync
+from motion_grpc.engine.runner import OpRunner
 from motion_grpc.engine.serve_cache import CacheHit, cache_hit
 from motion_grpc.engine.serve_call import ServeCall
+from motion_grpc.engine.serve_ops import ServeOps, what_serves
 from motion_grpc.engine.snapshots import Runtimes, Snapshot
 from motion_grpc.engine.streaming import ServeStream
 from motion_grpc.engine.waiting import LocalDrains, Wait, wait_for_updates
 from motion_grpc.errors import InvalidRequestIdError, MotionError, NotFoundError, OpError, QueueFullError
 from motion_grpc.logs import excerpt
-from motion_grpc.observability import serve_op
 from motion_grpc.props import Props
 from motion_grpc.state import State
 from motion_grpc.store import protocol
@@ -100,9 +98,8 @@ class Serving:
         #: Sends a run's enqueue and has its entries applied (wakes a drain, or opens one).
         self._enqueue = enqueue
         self._wake = wake  # for what a caller's thread enqueued
-        self._timeout = timeout
         self._request_id_ttl_ms = max(1, int(request_id_ttl * 1000))
-        self.serve_times = OpTimes(fast_op_seconds)
+        self.ops = ServeOps(runner, fast_op_seconds, timeout)
         self._known = runtimes.known
 
     async def run(self, call: ServeCall) -> RunResult:
@@ -129,9 +126,9 @@ class Serving:
             call.component, call.keys, None, options.init_state_params, options.deadline
         )
         snapshot = await self._instances.snapshot_at(call.component, call.keys, version)
-        what = f"serve op {serve.name} of {call.component.name}/{call.flow.key}"
+        what = what_serves(call)
         state = State(call.keys.instance_id, snapshot.data, snapshot.version, call.keys.component)
-        timeout = serve.timeout if serve.timeout is not None else self._timeout
+        timeout = self.ops.timeout_of(serve)
         produced = await self._runner.call(what, serve.func, (state, Props(call.props)), timeout)
         if not (inspect.isgenerator(produced) or inspect.isasyncgen(produced)):
             produced = iter([produced])  # a generator-declared op that returned a plain value
@@ -173,7 +170,7 @@ class Serving:
                 result = known.result
                 served_props = served_props if known.props is None else known.props
             else:
-                result = await self.call_serve(call, served_props, snapshot)
+                result = await self.ops.call(call, served_props, snapshot)
             from_copy = known is not None
             version = None if from_copy else snapshot.version  # a copy of the entry: nothing to write
             payload = await encoded_run(self._runner, call, served_props, result, version)
@@ -237,7 +234,7 @@ class Serving:
         twice whenever one came after the snapshot)."""
         if call.flow.serve is None:
             return True
-        return self._local is not None and self.serve_times.is_fast(call.component.name, call.flow.key)
+        return self._local is not None and self.ops.times.is_fast(call.component.name, call.flow.key)
 
     def known_hit(self, call: ServeCall, snapshot: Snapshot) -> CacheHit | None:
         """This process's copy of the cache entry for the run at the snapshot's version, if any."""
@@ -294,7 +291,7 @@ class Serving:
             if isinstance(start, Served):
                 return start
             served_props = dict(call.props)
-            result = await self.call_serve(call, served_props, start.snapshot)
+            result = await self.ops.call(call, served_props, start.snapshot)
             served = await self.checked_finish(call, start, served_props, result)
             if served is not None:
                 return served
@@ -333,60 +330,6 @@ class Serving:
         payload = await encoded_run(self._runner, call, call.props if props is None else props, result, None)
         enqueued = await self.enqueue(call, payload, version)
         return Served.of(result, version, True, enqueued)
-
-    async def call_serve(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
-        """The serve op's whole result (a generator's items as a list)."""
-        serve = call.flow.serve
-        if serve is None:
-            return None
-        state, view, what = _serve_args(call, props, snapshot)
-        timeout = serve.timeout if serve.timeout is not None else self._timeout
-        with serve_op(call.component.name, call.flow.key, serve.name):
-            result, seconds = await self._runner.timed_call(what, serve.func, (state, view), timeout)
-        if inspect.isgenerator(result):
-            result, collecting = await self._runner.timed_call(what, list, (result,), timeout)
-            seconds += collecting
-        elif inspect.isasyncgen(result):
-            started = time.perf_counter()
-            result = await guarded(what, _collect_async(result))
-            seconds += time.perf_counter() - started
-        self._served(call, props, view, seconds)
-        return result
-
-    def serves_here(self, call: ServeCall) -> bool:
-        """Whether the serve op may run in a caller's own thread: a plain function with no timeout."""
-        serve = call.flow.serve
-        return (
-            serve is not None
-            and serve.timeout is None
-            and self._timeout is None
-            and not inspect.iscoroutinefunction(serve.func)
-            and not inspect.isasyncgenfunction(serve.func)
-        )
-
-    def call_serve_here(self, call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> Any:
-        """`call_serve` in the calling thread, for an op that `serves_here`, as Motion runs it.
-
-        A result that needs the event loop (a coroutine, an async generator) is
-        returned as it is: the caller hands it to the loop.
-        """
-        serve = call.flow.serve
-        assert serve is not None
-        state, view, what = _serve_args(call, props, snapshot)
-        started = time.perf_counter()
-        with serve_op(call.component.name, call.flow.key, serve.name):
-            result = call_sync(what, serve.func, (state, view))
-            if inspect.isgenerator(result):
-                result = call_sync(what, list, (result,))
-        self._served(call, props, view, time.perf_counter() - started)
-        return result
-
-    def _served(self, call: ServeCall, props: dict[str, Any], view: Props, seconds: float) -> None:
-        self.serve_times.record(call.component.name, call.flow.key, seconds)
-        if view != props:
-            # As in Motion, what a serve op adds to its props reaches the flow's update ops.
-            props.clear()
-            props.update(view)
 
     async def enqueue(self, call: ServeCall, payload: RunPayload, served_version: int) -> EnqueueResult:
         """Enqueue a run's update ops (and cache entry); `served_version` (the version the run
@@ -428,32 +371,6 @@ def check_enqueue(keys: InstanceKeys, code: int, max_queue: int) -> None:
         raise NotFoundError(f"instance {keys.instance_id!r} of {keys.component} was deleted")
 
 
-def needs_loop(result: Any) -> bool:
-    """Whether a serve op's result must be finished on the event loop."""
-    return inspect.iscoroutine(result) or inspect.isasyncgen(result)
-
-
-async def finish_serve(call: ServeCall, result: Any) -> Any:
-    """The result of a `Serving.call_serve_here` that `needs_loop`, awaited or collected."""
-    if inspect.isasyncgen(result):
-        return await guarded(_what(call), _collect_async(result))
-    return await guarded(_what(call), result)
-
-
-def _serve_args(call: ServeCall, props: dict[str, Any], snapshot: Snapshot) -> tuple[State, Props, str]:
-    """The serve op's state and props, and how errors name it."""
-    return (
-        State(call.keys.instance_id, snapshot.data, snapshot.version, call.keys.component),
-        Props(props),
-        _what(call),
-    )
-
-
-def _what(call: ServeCall) -> str:
-    serve = call.flow.serve
-    return f"serve op {serve.name if serve else '-'} of {call.component.name}/{call.flow.key}"
-
-
 def _finished(result: RunResult) -> Callable[[list[Any]], Awaitable[RunResult]]:
     async def finish(items: list[Any]) -> RunResult:
         return result
@@ -461,11 +378,4 @@ def _finished(result: RunResult) -> Callable[[list[Any]], Awaitable[RunResult]]:
     return finish
 
 
-async def _collect_async(generator: Any) -> list[Any]:
-    return [item async for item in generator]
-
-
-__all__ = [
-    "CacheHit", "CheckedStart", "ServeCall", "Served", "Serving", "check_enqueue", "finish_serve",
-    "needs_loop",
-]  # fmt: skip
+__all__ = ["CacheHit", "CheckedStart", "ServeCall", "Served", "Serving", "check_enqueue"]
