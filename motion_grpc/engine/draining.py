@@ -45,9 +45,10 @@ from motion_grpc.errors import (
 )
 from motion_grpc.observability import updates as observed
 from motion_grpc.store import protocol
+from motion_grpc.store.drain_calls import TakeAfterEnqueueError
 from motion_grpc.store.keys import InstanceKeys
 from motion_grpc.store.records import EnqueueRequest, EnqueueResult, Entry, Taken
-from motion_grpc.store.store import Store, TakeAfterEnqueueError
+from motion_grpc.store.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,10 @@
 Every method is one round trip (a script, a command or a pipeline) on a
 redis.asyncio client, so thousands of calls can be in flight on one event
 loop without a thread each. Scripts are sent by SHA and loaded again when
-Redis has lost them (a restart, SCRIPT FLUSH). Every Redis failure leaves as
-StoreUnavailableError (see store.store_errors).
+Redis has lost them (script_calls). Every Redis failure leaves as
+StoreUnavailableError (see store.store_errors). Here: instances' life cycle,
+reads of state and the enqueue of runs; a drain's calls are in drain_calls,
+flushes' and watches' reads in event_reads.
 """
 
 from __future__ import annotations
@@ -13,84 +15,28 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis
 from redis.asyncio.cluster import RedisCluster
 
-from motion_grpc.errors import MotionError
-from motion_grpc.store import protocol, scripts
+from motion_grpc.store import protocol, script_calls
+from motion_grpc.store.drain_calls import DrainCalls
 from motion_grpc.store.event_reads import EventReads
-from motion_grpc.store.keys import InstanceKeys, index_key, pending_key, wake_channel
+from motion_grpc.store.keys import InstanceKeys, index_key, pending_key
 from motion_grpc.store.pipelined import PipelinedRedis
 from motion_grpc.store.records import (
     DEFAULT_MAX_QUEUE,
-    CommitRecord,
     EnqueueRequest,
     EnqueueResult,
     QueuedEntry,
-    Taken,
-    commit_args,
     enqueue_result,
     events_retention_from_env,
     mapped_async,
-    mapped_error,
     now_ms,
     store_errors,
-    take_args,
-    taken_reply,
     text,
 )
 
 
-class _Script:
-    """One Lua script, sent by SHA, loaded once more when Redis answers NOSCRIPT."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = scripts.sha1(source)
-
-    async def __call__(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:  # nothing ran: load it and send it again
-            await client.script_load(self.source)
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
-
-    def call_blocking(self, client: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """`__call__` on a blocking (redis.Redis) client."""
-        try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            client.script_load(self.source)
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-
-    def queue(self, pipe: Any, keys: Sequence[str], args: Sequence[Any]) -> None:
-        """Queue the script by SHA on a pipeline; the caller handles a NoScriptError reply."""
-        pipe.evalsha(self.sha, len(keys), *keys, *args)
-
-
-_INIT_BEGIN = _Script(scripts.INIT_BEGIN)
-_INIT_COMMIT = _Script(scripts.INIT_COMMIT)
-_DELETE = _Script(scripts.DELETE)
-_ENQUEUE = _Script(scripts.ENQUEUE)
-_TAKE = _Script(scripts.TAKE)
-_COMMIT = _Script(scripts.COMMIT)
-_RENEW = _Script(scripts.RENEW)
-_RELEASE = _Script(scripts.RELEASE)
-_UNCOUNT = _Script(scripts.UNCOUNT)
-_SCRIPTS = (_INIT_BEGIN, _INIT_COMMIT, _DELETE, _ENQUEUE, _TAKE, _COMMIT, _RENEW, _RELEASE, _UNCOUNT)
-
-
-class TakeAfterEnqueueError(Exception):
-    """The take that rode along with an enqueue failed (`error`), the enqueue having landed
-    (`enqueued`): its run is answered as enqueued, and its entries wait for another drain."""
-
-    def __init__(self, enqueued: EnqueueResult, error: MotionError) -> None:
-        super().__init__(str(error))
-        self.enqueued = enqueued
-        self.error = error
-
-
-class Store(EventReads):
+class Store(EventReads, DrainCalls):
     """Typed operations on one instance's keys, on a redis.asyncio client (one event loop)."""
 
     def __init__(
@@ -141,7 +87,7 @@ class Store(EventReads):
     async def load_scripts(self) -> None:
         """Load every script ahead of its first call. Otherwise the first burst of calls of a
         script all meet NOSCRIPT and each loads it again (a call still does, should Redis lose it)."""
-        for script in _SCRIPTS:
+        for script in script_calls.ALL:
             await self.client.script_load(script.source)
 
     # -- instance life cycle ------------------------------------------------
@@ -149,7 +95,7 @@ class Store(EventReads):
     @mapped_async
     async def init_begin(self, keys: InstanceKeys, token: str, ttl_ms: int) -> int:
         """protocol.INIT_EXISTS, INIT_GRANTED (the caller runs init_state) or INIT_BUSY."""
-        return int(await _INIT_BEGIN(self.client, [keys.meta, keys.init_lock], [token, ttl_ms]))
+        return int(await script_calls.INIT_BEGIN(self.client, [keys.meta, keys.init_lock], [token, ttl_ms]))
 
     @mapped_async
     async def init_commit(self, keys: InstanceKeys, token: str, fields: dict[str, bytes]) -> int:
@@ -159,21 +105,21 @@ class Store(EventReads):
         for name, value in fields.items():
             args += [name, value]
         script_keys = [keys.meta, keys.state, keys.init_lock, keys.gone]
-        version = int(await _INIT_COMMIT(self.client, script_keys, args))
+        version = int(await script_calls.INIT_COMMIT(self.client, script_keys, args))
         if version > 0:
             await self.client.sadd(index_key(keys.component), keys.instance_id)
         return version
 
     @mapped_async
     async def release_init(self, keys: InstanceKeys, token: str) -> None:
-        await _RELEASE(self.client, [keys.init_lock], [token])
+        await script_calls.RELEASE(self.client, [keys.init_lock], [token])
 
     @mapped_async
     async def delete_instance(self, keys: InstanceKeys) -> bool:
         """Remove every key of an instance and its index entries; False when it did not exist."""
         script_keys = [keys.meta, keys.state, keys.updates, keys.events, keys.lease, keys.init_lock,
                        keys.cache, keys.attempts, keys.gone]  # fmt: skip
-        deleted = int(await _DELETE(self.client, script_keys, [])) == protocol.DELETED
+        deleted = int(await script_calls.DELETE(self.client, script_keys, [])) == protocol.DELETED
         # The index and pending set live in other slots: updated after the script, so a
         # listing may briefly still name a deleted instance (listings check existence).
         pipe = self.client.pipeline(transaction=False)
@@ -283,7 +229,7 @@ class Store(EventReads):
             # extra hint (a drain finds nothing), never entries no sweep would find.
             keys = request.keys
             await self.client.zadd(pending_key(keys.component), {keys.instance_id: request.stamp}, nx=True)
-        return enqueue_result(await _ENQUEUE(self.client, request.script_keys, request.args))
+        return enqueue_result(await script_calls.ENQUEUE(self.client, request.script_keys, request.args))
 
     def enqueue_blocking(self, request: EnqueueRequest, client: Any) -> EnqueueResult:
         """`enqueue` from a caller's own thread, on a blocking client of its own (not on a cluster)."""
@@ -292,173 +238,5 @@ class Store(EventReads):
         if request.idle:
             return EnqueueResult(0, "0-0", 0, [])
         with store_errors():
-            return enqueue_result(_ENQUEUE.call_blocking(client, request.script_keys, request.args))
-
-    @mapped_async
-    async def take(
-        self, keys: InstanceKeys, token: str, ttl_ms: int, policies: Sequence[Any], may_acquire: bool,
-        group_max: int = 1,
-    ) -> Taken:  # fmt: skip
-        """Take (or keep) the lease and start the next entry, batch or group: see scripts.TAKE."""
-        args = take_args(token, ttl_ms, self.events_maxlen, policies, may_acquire, group_max)
-        return taken_reply(await _TAKE(self.client, *self._take_input(keys, args)))
-
-    @property
-    def opens_with_enqueue(self) -> bool:
-        """Whether a drain's first take can ride along with an enqueue (cluster pipelines refuse EVALSHA)."""
-        return not self.cluster
-
-    @mapped_async
-    async def enqueue_then_take(
-        self, request: EnqueueRequest, token: str, ttl_ms: int, policies: Sequence[Any], group_max: int
-    ) -> tuple[EnqueueResult, Taken]:
-        """`enqueue`, then `take` (which may acquire the lease), in one round trip: an idle
-        instance's drain starts with the run's entries in hand. Not on a cluster."""
-        keys = request.keys
-        take = take_args(token, ttl_ms, self.events_maxlen, policies, True, group_max)
-        pipe = self.client.pipeline(transaction=False)
-        _ENQUEUE.queue(pipe, request.script_keys, request.args)
-        _TAKE.queue(pipe, *self._take_input(keys, take))
-        enqueued, taken = await pipe.execute(raise_on_error=False)
-        if isinstance(enqueued, redis.exceptions.NoScriptError):  # so the take ran before it: both again
-            enqueued = await _ENQUEUE(self.client, request.script_keys, request.args)
-            taken = await _TAKE(self.client, *self._take_input(keys, take))
-        elif isinstance(taken, redis.exceptions.NoScriptError):
-            taken = await _TAKE(self.client, *self._take_input(keys, take))
-        if isinstance(enqueued, Exception):
-            raise enqueued
-        if isinstance(taken, Exception):  # the run's entries are queued: only the drain did not start
-            raise TakeAfterEnqueueError(enqueue_result(enqueued), mapped_error(taken)) from taken
-        return enqueue_result(enqueued), taken_reply(taken)
-
-    @property
-    def take_settles_pending(self) -> bool:
-        """Whether a take that finds the queue empty takes the instance out of the pending set
-        itself (see scripts.TAKE); on a cluster, where that set is in another slot, it does not."""
-        return not self.cluster
-
-    def _take_input(self, keys: InstanceKeys, args: list[Any]) -> tuple[list[str], list[Any]]:
-        """TAKE's keys and arguments: with the pending set to settle, when the take may settle it."""
-        if not self.take_settles_pending:
-            return _take_keys(keys), args
-        return [*_take_keys(keys), pending_key(keys.component)], [*args, keys.instance_id]
-
-    @mapped_async
-    async def settle_pending(self, keys: InstanceKeys) -> bool:
-        """After the queue was found empty, drop the instance from the pending set.
-
-        True when an entry arrived meanwhile (the instance is then kept): removing
-        first and looking at the queue second means an enqueue is never missed.
-        """
-        if self.cluster:  # two slots: the order must hold, so two round trips
-            await self.client.zrem(pending_key(keys.component), keys.instance_id)
-            length = await self.client.xlen(keys.updates)
-        else:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zrem(pending_key(keys.component), keys.instance_id)
-            pipe.xlen(keys.updates)
-            _, length = await pipe.execute()
-        if length:
-            await self.client.zadd(pending_key(keys.component), {keys.instance_id: now_ms()}, nx=True)
-        return bool(length)
-
-    @mapped_async
-    async def commit(
-        self, keys: InstanceKeys, token: str, expected_version: int, patch: dict[str, bytes],
-        records: Sequence[CommitRecord],
-    ) -> int:  # fmt: skip
-        """Commit a state patch and the outcome of entries at the head of the queue.
-
-        Returns the new version, or a negative protocol.* code when the commit
-        was refused (lease lost, version moved, entry already gone).
-        """
-        args = commit_args(token, expected_version, self.events_maxlen, self.engine_id, patch, records)
-        return int(await _COMMIT(self.client, _commit_keys(keys), args))
-
-    @mapped_async
-    async def commit_then_take(
-        self, keys: InstanceKeys, token: str, expected_version: int, patch: dict[str, bytes],
-        records: Sequence[CommitRecord], ttl_ms: int, policies: Sequence[Any], group_max: int = 1,
-    ) -> tuple[int, Taken | None]:  # fmt: skip
-        """`commit`, then `take` under the lease already held, in one round trip.
-
-        The take does something only if the commit went through; the Taken is
-        None when it did not run (take again, if at all, on its own).
-        """
-        commit = commit_args(token, expected_version, self.events_maxlen, self.engine_id, patch, records)
-        if self.cluster:  # cluster pipelines refuse EVALSHA
-            return int(await _COMMIT(self.client, _commit_keys(keys), commit)), None
-        take = take_args(token, ttl_ms, self.events_maxlen, policies, False, group_max, records[-1].entry.id)
-        pipe = self.client.pipeline(transaction=False)
-        _COMMIT.queue(pipe, _commit_keys(keys), commit)
-        _TAKE.queue(pipe, *self._take_input(keys, take))
-        committed, taken = await pipe.execute(raise_on_error=False)
-        if isinstance(committed, redis.exceptions.NoScriptError):  # so the take found no commit
-            return int(await _COMMIT(self.client, _commit_keys(keys), commit)), None
-        for reply in (committed, taken):
-            if isinstance(reply, Exception) and not isinstance(reply, redis.exceptions.NoScriptError):
-                raise reply
-        if isinstance(taken, Exception) or int(taken[0]) == protocol.NOT_COMMITTED:
-            return int(committed), None
-        return int(committed), taken_reply(taken)
-
-    # -- leases and scheduling --------------------------------------------------
-
-    @mapped_async
-    async def renew(self, leases: Sequence[tuple[str, str]], ttl_ms: int) -> list[bool]:
-        """Extend leases still held ((key, token) pairs); which ones were."""
-        replies = None
-        if leases and not self.cluster:  # cluster pipelines refuse EVALSHA
-            pipe = self.client.pipeline(transaction=False)
-            for key, token in leases:
-                _RENEW.queue(pipe, [key], [token, ttl_ms])
-            replies = await pipe.execute(raise_on_error=False)
-            replies = _raise_unless_noscript(replies)
-        if replies is None:  # one by one, each loading the script if Redis lost it
-            replies = [await _RENEW(self.client, [key], [token, ttl_ms]) for key, token in leases]
-        return [bool(reply) for reply in replies]
-
-    @mapped_async
-    async def release(self, lease_key: str, token: str) -> None:
-        await _RELEASE(self.client, [lease_key], [token])
-
-    @mapped_async
-    async def uncount_attempts(self, keys: InstanceKeys, token: str, entry_ids: Sequence[str]) -> None:
-        """Take back the attempt the last take counted for each entry (lease holder only)."""
-        await _UNCOUNT(self.client, [keys.lease, keys.attempts], [token, *entry_ids])
-
-    @mapped_async
-    async def pending_instances(self, component: str, count: int = protocol.SWEEP_PAGE) -> list[str]:
-        raw = await self.client.zrange(pending_key(component), 0, count - 1)
-        return [text(item) for item in raw]
-
-    @mapped_async
-    async def publish_wake(self, keys: InstanceKeys) -> None:
-        """Tell the engines hosting this component that the instance's queue is up for grabs."""
-        await self.client.publish(wake_channel(keys.component), keys.instance_id)
-
-    @mapped_async
-    async def lease_ttls(self, keys_list: Sequence[InstanceKeys]) -> list[int]:
-        """Milliseconds each instance's lease has left: 0 when free (-1 when it never expires)."""
-        pipe = self.client.pipeline(transaction=False)
-        for keys in keys_list:
-            pipe.pttl(keys.lease)
-        return [max(int(ttl), 0) if int(ttl) != -1 else -1 for ttl in await pipe.execute()]
-
-
-def _take_keys(keys: InstanceKeys) -> list[str]:
-    return [keys.lease, keys.updates, keys.attempts, keys.events, keys.meta]
-
-
-def _commit_keys(keys: InstanceKeys) -> list[str]:
-    return [keys.meta, keys.state, keys.updates, keys.events, keys.lease, keys.cache, keys.attempts]
-
-
-def _raise_unless_noscript(replies: list[Any]) -> list[Any] | None:
-    """A pipeline's replies; None when a script was missing (nothing of it ran: send again)."""
-    if any(isinstance(reply, redis.exceptions.NoScriptError) for reply in replies):
-        return None
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies
+            reply = script_calls.ENQUEUE.call_blocking(client, request.script_keys, request.args)
+            return enqueue_result(reply)

@@ -9,7 +9,7 @@ from motion_grpc import Component
 from motion_grpc.engine import AsyncEngine, RunOptions
 from motion_grpc.engine.run_payload import queue_entries
 from motion_grpc.store import protocol
-from motion_grpc.store.store import TakeAfterEnqueueError
+from motion_grpc.store.drain_calls import TakeAfterEnqueueError
 from tests.helpers import run_engines, unique
 
 Counter = Component("OpenedCounter", cache_ttl=0)
