@@ -13,6 +13,7 @@ from motion_grpc import logs, observability
 from motion_grpc.arg_types import log_level, port, positive_int, seconds
 from motion_grpc.config import parse_args
 from motion_grpc.engine import EngineSettings
+from motion_grpc.observability.tracing import TracingUnavailableError
 from motion_grpc.operator_cli import add_operator_parsers, run_operator
 from motion_grpc.security_cli import (
     SECURITY_ERRORS,
@@ -310,7 +311,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ListenError as exc:
         print(f"motion-grpc: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    except SECURITY_ERRORS as exc:
+    except (*SECURITY_ERRORS, TracingUnavailableError) as exc:  # a setting to fix: a message, exit 2
         print(f"motion-grpc: {exc}", file=sys.stderr)
         return 2
     return 0

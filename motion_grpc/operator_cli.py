@@ -30,6 +30,8 @@ from motion_grpc.logs import excerpt
 from motion_grpc.operator_io import Output, channel_credentials, connect, read_file, tls_options
 
 DEFAULT_TARGET = "127.0.0.1:50051"
+#: Seconds `health` waits for its answer unless --timeout says otherwise (a probe must not hang).
+HEALTH_TIMEOUT = 5.0
 _STATUS_PREFIX = "UPDATE_STATUS_"
 
 Command = Callable[[argparse.Namespace, "Output"], int]
@@ -48,6 +50,9 @@ def run_operator(args: argparse.Namespace) -> int:
         return output.failed(args.command, error, hint)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `motion-grpc watch ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (Python flushes stdout at exit)
+        return 0
 
 
 class BadUsageError(InvalidArgumentError):
@@ -124,9 +129,8 @@ def _call(args: argparse.Namespace, output: Output) -> int:
             flush_update=args.flush,
             timeout=args.timeout,
         )
-    queued = "applied" if args.flush else "queued"
     summary = f"(version {outcome.version}{', cached' if outcome.cached else ''}; "
-    summary += f"{len(outcome.update_ids)} update(s) {queued})"
+    summary += f"{len(outcome.update_ids)} update(s) {'ended' if args.flush else 'queued'})"
     lines = [_pretty(outcome.result), summary, *_outcome_lines(outcome.update_outcomes)]
     output.emit("\n".join(lines), _run_dict(outcome))
     return _status(outcome.update_outcomes)
@@ -224,7 +228,7 @@ def _health(args: argparse.Namespace, output: Output) -> int:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service=args.service)
         try:
-            reply = stub.Check(request, timeout=args.timeout)
+            reply = stub.Check(request, timeout=HEALTH_TIMEOUT if args.timeout is None else args.timeout)
         except grpc.RpcError as exc:
             raise error_for(exc.code(), exc.details() or str(exc.code())) from None
     finally:
@@ -298,7 +302,13 @@ def _connection_options() -> argparse.ArgumentParser:
     add("--server-name", default=env("MOTION_CLI_SERVER_NAME"), help="name the server cert must carry")
     add("--api-key", default=env("MOTION_API_KEY"), help="API key (prefer MOTION_API_KEY: argv is visible)")
     add("--token", default=env("MOTION_TOKEN"), help="instance token (prefer MOTION_TOKEN)")
-    add("--timeout", type=float, default=None, metavar="SECONDS", help="deadline of the call (default none)")
+    add(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="deadline of the call (default none; health: 5 s)",
+    )
     add("--json", action="store_true", help="print one JSON document, for scripts")
     add("--log-level", default=env("MOTION_LOG_LEVEL", "WARNING"))
     return common
@@ -363,4 +373,5 @@ def _add_health_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "health", parents=[common], help="ask the gRPC health service; exit 0 only when SERVING"
     )
     health.add_argument("--service", default="", help="service name to check (default: the server)")
-    health.set_defaults(operator=_health, timeout=5.0)
+    # (not set_defaults(timeout=...): --timeout is one action shared by every command's parser)
+    health.set_defaults(operator=_health)

@@ -21,6 +21,7 @@ from motion_grpc.errors import (
     ERROR_TYPE_INFO_KEY,
     ERROR_TYPE_METADATA_KEY,
     InvalidArgumentError,
+    InvalidPropsError,
     MotionError,
     error_for,
 )
@@ -133,15 +134,18 @@ def instance_ref(component: str, instance_id: str) -> pb.InstanceRef:
     return pb.InstanceRef(component=component, instance_id=instance_id)
 
 
-def _encode_dict(value: Mapping[str, Any] | None, what: str) -> Any:
+def _encode_dict(
+    value: Mapping[str, Any] | None, what: str, error: type[InvalidArgumentError] = InvalidArgumentError
+) -> Any:
+    """`value` as a Struct; `error` (with the reason the server would give) when it cannot be one."""
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
-        raise InvalidArgumentError(f"{what} must be a dict, not {type(value).__name__}")
+        raise error(f"{what} must be a dict, not {type(value).__name__}")
     try:
         return codec.to_struct(value, what)
     except codec.EncodeError as exc:
-        raise InvalidArgumentError(f"{exc}; send JSON-like data, or use a client with pickle=True") from exc
+        raise error(f"{exc}; send JSON-like data, or use a client with pickle=True") from exc
 
 
 def run_request(
@@ -168,10 +172,10 @@ def run_request(
     )
     if use_pickle:
         if props is not None and not isinstance(props, Mapping):
-            raise InvalidArgumentError(f"props must be a dict, not {type(props).__name__}")
+            raise InvalidPropsError(f"props must be a dict, not {type(props).__name__}")
         request.pickled_props = codec.pickle_dumps(dict(props or {}))
     else:
-        request.props.CopyFrom(_encode_dict(props, "props"))
+        request.props.CopyFrom(_encode_dict(props, "props", InvalidPropsError))
     return request
 
 

@@ -9,6 +9,7 @@ from motion_grpc import MotionClient, codec
 from motion_grpc._proto.motion.v1 import motion_pb2 as pb
 from motion_grpc.errors import (
     InvalidArgumentError,
+    InvalidPropsError,
     NotFoundError,
     OpError,
 )
@@ -50,8 +51,26 @@ def test_longest_valid_id_works(client: MotionClient) -> None:
 
 
 def test_props_that_are_not_an_object(client: MotionClient) -> None:
-    with pytest.raises(InvalidArgumentError, match="props must be a dict"):
+    with pytest.raises(InvalidPropsError, match="props must be a dict") as info:
         client.instance("Ledger", unique()).run("append", [1, 2])  # type: ignore[arg-type]
+    assert info.value.reason == "INVALID_PROPS"
+
+
+def _nested(depth: int) -> object:
+    value: object = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("props", [{"a": float("nan")}, {"a": {1, 2}}, {"deep": _nested(40)}])
+def test_props_the_client_cannot_send_raise_the_reason_the_server_would_give(
+    client: MotionClient, props: dict[str, object]
+) -> None:
+    """The client checks props before sending them: the same error as the server's, INVALID_PROPS."""
+    with pytest.raises(InvalidPropsError) as info:
+        client.instance("Ledger", unique()).run("append", props)
+    assert (info.value.code, info.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PROPS")
 
 
 def test_pickled_props_refused_without_flag(client: MotionClient) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from motion_grpc import MotionClient
-from motion_grpc.cli import main
+from motion_grpc.cli import build_parser, main
 from tests.helpers import MOTION_GRPC, ServerProcess, clean_env, free_port, popen_tied, unique
 
 
@@ -59,12 +59,26 @@ def test_an_awaited_update_that_failed_exits_1(
     code, out, _ = cli(capsys, "call", "Faulty", instance, "go", "--props", '{"fail_update": true}',
                        "--flush", "--target", server.target)  # fmt: skip
     assert code == 1 and "KeyError" in out
+    assert "1 update(s) ended" in out and "applied" not in out
     cli(capsys, "call", "Faulty", instance, "go", "--props", '{"fail_update": true, "sleep": 0.3}',
         "--target", server.target)  # fmt: skip
     code, out, _ = cli(capsys, "flush", "Faulty", instance, "--target", server.target)
     assert code == 1 and "1 failed" in out
     code, _, _ = cli(capsys, "call", "Faulty", instance, "go", "--flush", "--target", server.target)
     assert code == 0
+
+
+def test_commands_wait_past_5_s_unless_told_otherwise(
+    capsys: pytest.CaptureFixture[str], server: ServerProcess
+) -> None:
+    """Only `health` has a deadline of its own (5 s): --timeout is shared by every command."""
+    instance = unique("long")
+    cli(capsys, "call", "Faulty", instance, "go", "--props", '{"sleep": 6}', "--target", server.target)
+    code, _, err = cli(capsys, "flush", "Faulty", instance, "--target", server.target)
+    assert code == 0, err
+    for command in (["flush", "C", "i"], ["watch", "C", "i"], ["state", "C", "i"], ["describe"]):
+        assert build_parser().parse_args(command).timeout is None
+    assert build_parser().parse_args(["health", "--timeout", "2"]).timeout == 2.0
 
 
 def test_state_and_version_come_from_one_read(

@@ -87,6 +87,16 @@ def test_probes_are_grpc_on_the_names_the_server_answers() -> None:
     ]
 
 
+def test_applying_the_kustomization_again_keeps_the_redis_url_the_operator_gave() -> None:
+    """The Secret is created by hand (or from deploy/secret.yaml) once: `kubectl apply -k deploy/`
+    must not carry a placeholder URL over it."""
+    kustomization = (DEPLOY / "kustomization.yaml").read_text()
+    resources = re.findall(r"^\s+- (\S+)$", kustomization, re.MULTILINE)
+    assert resources and all((DEPLOY / name).exists() for name in resources)
+    assert not any("kind: Secret" in (DEPLOY / name).read_text() for name in resources)
+    assert "secretGenerator" not in kustomization
+
+
 def _health(target: str, service: str, capsys: pytest.CaptureFixture[str]) -> str:
     main(["health", "--target", target, "--service", service, "--json"])
     out = capsys.readouterr().out

@@ -4,6 +4,8 @@ the update another replica applies (the traceparent rides with the queue entry t
 from __future__ import annotations
 
 import asyncio
+import pathlib
+import subprocess
 
 import grpc
 import pytest
@@ -21,7 +23,7 @@ from motion_grpc.engine import EngineSettings
 from motion_grpc.observability import tracing
 from motion_grpc.server import ServerOptions, create_server, load_components
 from motion_grpc.store import RedisServer, RedisSettings
-from tests.helpers import TEST_APP, unique
+from tests.helpers import MOTION_GRPC, TEST_APP, clean_env, unique
 
 #: What a traced caller sends: its trace id and span id, sampled.
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -86,3 +88,18 @@ async def _run_on_a_applied_on_b(redis_url: str, instance_id: str) -> None:
     finally:
         await serving_only.stop(0)
         await applying.stop(0)
+
+
+def test_tracing_without_opentelemetry_is_a_one_line_refusal(tmp_path: pathlib.Path) -> None:
+    """`serve --tracing` where the [tracing] extra is missing says what to install, exit 2, and
+    leaves no Redis behind."""
+    missing = tmp_path / "site" / "opentelemetry"
+    missing.mkdir(parents=True)
+    (missing / "__init__.py").write_text("raise ImportError('opentelemetry is not installed here')\n")
+    env = clean_env(PYTHONPATH=str(missing.parent))
+    data_dir = str(tmp_path / "data")
+    command = [MOTION_GRPC, "serve", TEST_APP, "--tracing", "--port", "0", "--data-dir", data_dir]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "pip install 'motion-grpc[tracing]'" in done.stderr
+    assert "Traceback" not in done.stderr
