@@ -270,6 +270,9 @@ _JSON_DEPTH = 64
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _JSON_ASCII_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _JSON_DECODER = json.JSONDecoder()
+#: What a pickle naming the running script's objects holds (a string that holds it costs a
+#: cloudpickle, and loads the same).
+_MAIN = b"__main__"
 
 
 def dumps(obj: Any) -> bytes:
@@ -357,13 +360,18 @@ def pickle_dumps(obj: Any) -> bytes:
 
     Plain pickle first (several times faster for the dicts, lists and strings
     most state is made of), cloudpickle for what it cannot handle (lambdas,
-    classes defined in an app module loaded by path).
+    classes defined in an app module loaded by path), and for what names the
+    running script's own classes and functions (`__main__`): as Motion does,
+    those are pickled by value, so another script can load them.
     """
     try:
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if _MAIN not in data:
+            return data
     except Exception:
-        data: bytes = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        return data
+        pass
+    whole: bytes = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return whole
 
 
 def unpickle_trusted(data: bytes) -> Any:

@@ -14,6 +14,11 @@ instances cost one connection pool, not a thousand worker threads.
   defined at the top level of a module or script, and a script must guard its
   entry point with `if __name__ == "__main__":`, as Motion asks too.
 
+A process forked after it used instances (os.fork, a fork-context
+multiprocessing Pool, a pre-forking web server) finds no engine in the child:
+the parent's have no threads there. The child makes its own on first use, and
+handles made before the fork move to them (`forks` counts the forks).
+
 MOTION_PROCESS_UPDATES=0 makes a process only serve and enqueue, leaving
 every update to servers (or other processes). MOTION_MAX_STATE_BYTES raises
 (or lowers) the state size limit, as it does for `motion-grpc serve`.
@@ -49,6 +54,22 @@ _lock = threading.Lock()
 #: (Redis URL, app the worker process imports; "" for thread engines) -> engine.
 _engines: dict[tuple[str, str], Engine] = {}
 _workers: list[UpdateProcesses] = []
+#: Forks this process descends from, since the module was imported: a handle made under another
+#: count belongs to an ancestor's engine.
+forks = 0
+
+
+def _forget_the_parents_engines() -> None:
+    """In a forked child: drop the parent's engines unclosed (closing them would wait on threads
+    that are not here, and could write to the parent's connections)."""
+    global _lock, forks
+    _lock = threading.Lock()  # (another thread of the parent may have held it at the fork)
+    _engines.clear()
+    _workers.clear()
+    forks += 1
+
+
+os.register_at_fork(after_in_child=_forget_the_parents_engines)
 
 
 def redis_settings(redis_url: str | None = None) -> RedisSettings:
@@ -121,6 +142,32 @@ def _process_engine(app: str, settings: RedisSettings) -> Engine:
             engine = Engine(settings, settings=engine_settings(False), wake=workers.wake)
             _engines[(settings.url, app)] = engine.start()
         return engine
+
+
+class EngineBinding:
+    """The engine a handle runs on: the shared one it was made with and, in a process forked since,
+    that process's own (made on first use). An engine its maker passed in is never replaced."""
+
+    def __init__(
+        self,
+        component: Definable,
+        task_type: UpdateTaskType,
+        settings: RedisSettings | None,
+        engine: Engine | None = None,
+    ) -> None:
+        self._component, self._task_type, self._settings = component, task_type, settings
+        self._given = engine is not None
+        self._engine = engine if engine is not None else engine_for(component, task_type, settings)
+        self._engine.add_component(component, replace=True)  # the latest definition wins, as in Motion
+        self._forks = forks
+
+    @property
+    def engine(self) -> Engine:
+        if self._forks != forks and not self._given:  # made before this process was forked
+            self._engine = engine_for(self._component, self._task_type, self._settings)
+            self._engine.add_component(self._component, replace=True)
+            self._forks = forks
+        return self._engine
 
 
 def app_of(component: Definable) -> str:

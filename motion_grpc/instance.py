@@ -37,7 +37,7 @@ from motion_grpc.errors import (
     UpdateFailedError,
     UpdatesDisabledError,
 )
-from motion_grpc.inprocess import UpdateTaskType, check_update_task_type, engine_for, redis_settings
+from motion_grpc.inprocess import EngineBinding, UpdateTaskType, check_update_task_type, redis_settings
 from motion_grpc.names import validate_name
 from motion_grpc.store import protocol
 from motion_grpc.store.keys import InstanceKeys
@@ -101,21 +101,26 @@ class ComponentInstance:
         #: Flows run through this handle (flush_on_exit flushes them).
         self.flows_run: set[str] = set()
         check_update_task_type(update_task_type)
-        if engine is None:
-            # As in Motion, update_task_type does not matter when no update task runs.
-            task_type = "thread" if disable_update_task else update_task_type
-            engine = engine_for(component, task_type, redis_settings(redis_url) if redis_url else None)
-        self._engine = engine
-        self._engine.add_component(component, replace=True)  # the latest definition wins, as in Motion
+        # As in Motion, update_task_type does not matter when no update task runs.
+        task_type = "thread" if disable_update_task else update_task_type
+        settings = redis_settings(redis_url) if redis_url else None
+        self._binding = EngineBinding(component, task_type, settings, engine)
         self._init_state_params = dict(init_state_params or {})
         self._keys = InstanceKeys.of(component.name, self.instance_id)
-        self._caller_updates = CallerUpdates(engine, self._keys)
         if not self._engine.on_own_loop():  # in an async op, the first arun creates it instead
             _call(self._engine.ensure_instance, component, self._keys, self._init_state_params, None)
         if flush_on_exit:
             atexit.register(self.shutdown)
         #: As Motion's: True from creation until shutdown.
         self.running = True
+
+    @property
+    def _engine(self) -> Engine:
+        return self._binding.engine
+
+    @property
+    def _caller_updates(self) -> CallerUpdates:
+        return CallerUpdates(self._engine, self._keys)
 
     @property
     def instance_name(self) -> str:
@@ -280,13 +285,7 @@ class ComponentInstance:
             outcomes = [waited.outcomes[i] for i in ids if i in waited.outcomes]
             version = max([result.version, *(event.version for event in outcomes)])
             result = dataclasses.replace(result, version=version, outcomes=outcomes)
-        for event in result.outcomes:
-            if event.status == protocol.FAILED:
-                raise UpdateFailedError(
-                    f"update op {event.op} of {self.component.name}/{event.flow} failed: "
-                    f"{event.error_type}: {event.error_message}",
-                    event.error_type,
-                )
+        _raise_if_failed(self.component.name, result)
         return result
 
     def flush_update(self, flow_key: str | None = None, timeout: float | None = None) -> int:
@@ -382,6 +381,17 @@ def _user_error(exc: MotionError) -> BaseException | None:
     ):
         return None
     return cause
+
+
+def _raise_if_failed(component: str, result: RunResult) -> None:
+    """UpdateFailedError (a RuntimeError, as in Motion) for the first awaited update that failed."""
+    for event in result.outcomes:
+        if event.status == protocol.FAILED:
+            raise UpdateFailedError(
+                f"update op {event.op} of {component}/{event.flow} failed: "
+                f"{event.error_type}: {event.error_message}",
+                event.error_type,
+            )
 
 
 def _deadline(timeout: float | None) -> float | None:

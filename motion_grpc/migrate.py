@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from motion_grpc.definition import ComponentDefinition, ComponentSource, Definable
 from motion_grpc.engine import Engine
+from motion_grpc.errors import OpError
 from motion_grpc.inprocess import shared_engine
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,15 @@ class MigrationResult(NamedTuple):
 
     instance_id: str
     exception: Exception | None
+
+
+class MigrationAssertionError(AssertionError):
+    """A migration function returned a non-dict (or asserted) for some instance; `results` has
+    every instance's outcome (the others were migrated)."""
+
+    def __init__(self, message: str, results: list[MigrationResult]) -> None:
+        super().__init__(f"{message}; the other instances were migrated")
+        self.results = results
 
 
 class StateMigrator:
@@ -95,6 +105,11 @@ class StateMigrator:
         Returns:
             One MigrationResult per instance, in order; `exception` is None on success,
             else what went wrong for that instance (the other instances still migrate).
+
+        Raises:
+            MigrationAssertionError: An AssertionError, as in Motion: raised once every
+                instance was tried, when the function returned something other than a dict
+                for one, or raised AssertionError; its `results` say how each instance ended.
         """
         if num_workers < 1:
             raise ValueError("num_workers must be >= 1")
@@ -104,7 +119,12 @@ class StateMigrator:
             log.warning("no instances of component %s found", self.component.name)
             return []
         with ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="motion-migrate") as pool:
-            return list(pool.map(lambda instance_id: self._migrate_one(engine, instance_id, timeout), ids))
+            results = list(pool.map(lambda instance_id: self._migrate_one(engine, instance_id, timeout), ids))
+        for result in results:
+            if isinstance(result.exception, OpError) and result.exception.error_type == "AssertionError":
+                # As in Motion, whose own check that the function returns a dict is an assert.
+                raise MigrationAssertionError(result.exception.message, results)
+        return results
 
     def _migrate_one(self, engine: Engine, instance_id: str, timeout: float | None) -> MigrationResult:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -14,7 +14,7 @@ from typing import Any
 
 from motion_grpc.component import Component
 from motion_grpc.engine import Engine, EngineSettings
-from motion_grpc.migrate import StateMigrator
+from motion_grpc.migrate import MigrationAssertionError, StateMigrator
 from motion_grpc.server.loader import AppLoadError, load_module
 from motion_grpc.store import RedisSettings
 from motion_grpc.trust import configure_process
@@ -66,6 +66,8 @@ def run_migrate(args: argparse.Namespace, redis: RedisSettings) -> int:
         results = StateMigrator(component, func, engine=engine).migrate(
             args.instances, num_workers=args.workers, timeout=args.timeout
         )
+    except MigrationAssertionError as asserted:  # the per-instance outcomes say which
+        results = asserted.results
     finally:
         engine.close()
     failed = 0

@@ -114,6 +114,20 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_script(script: pathlib.Path, redis_url: str, *args: str, timeout: float = 120) -> str:
+    """A Motion user's script run as `python SCRIPT ARGS` on `redis_url`; its stdout (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        env=clean_env(MOTION_REDIS_URL=redis_url),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 class ServerProcess:
     """A `motion-grpc serve` child process on a free port."""
 

@@ -229,6 +229,9 @@ class Applier:
             migrate = admin.load_function(what, entry.payload)
             # A plain copy: the function may change it in place and return it, as in Motion's examples.
             changes = await self._runner.call(what, migrate, (dict(data),), self._timeout)
+            if not isinstance(changes, Mapping):  # an AssertionError, as Motion's own check is an assert
+                raise OpError(f"{what}: the function must return a dict, not {type(changes).__name__}",
+                              "AssertionError")  # fmt: skip
             return _changes_dict(what, changes)
         if entry.op != WRITE_STATE_OP:
             raise OpError(f"unknown admin operation {entry.op!r}", "UnknownOp")

@@ -44,21 +44,24 @@ class RedisSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RedisSettings | None:
-        """Settings from MOTION_REDIS_URL or Motion's MOTION_REDIS_HOST/PORT/DB/PASSWORD (any of them
-        set, the others default as in Motion: localhost, 6379, 0); None if none is set."""
+        """Settings from MOTION_REDIS_URL or Motion's MOTION_REDIS_HOST/PORT/DB/PASSWORD/SSL (any of
+        them set, the others default as in Motion: localhost, 6379, 0, no password, no TLS); None if
+        none is set. As Motion reads them, a password of "None" is none (`motion init` writes it),
+        and only an SSL of "True" asks for TLS."""
         env = os.environ if env is None else env
         url = env.get("MOTION_REDIS_URL")
         if url:
             return cls(url=url)
-        named = ("MOTION_REDIS_HOST", "MOTION_REDIS_PORT", "MOTION_REDIS_DB", "MOTION_REDIS_PASSWORD")
-        if not any(env.get(name) for name in named):
+        named = ("HOST", "PORT", "DB", "PASSWORD", "SSL")
+        if not any(env.get(f"MOTION_REDIS_{name}") for name in named):
             return None
-        host = env.get("MOTION_REDIS_HOST") or "localhost"  # Motion's defaults for the ones unset
+        host = env.get("MOTION_REDIS_HOST") or "localhost"
         port = env.get("MOTION_REDIS_PORT", "6379")
         db = env.get("MOTION_REDIS_DB", "0")
         password = env.get("MOTION_REDIS_PASSWORD")
-        auth = f":{quote(password, safe='')}@" if password else ""
-        return cls(url=f"redis://{auth}{host}:{port}/{db}")
+        auth = f":{quote(password, safe='')}@" if password and password != "None" else ""
+        scheme = "rediss" if env.get("MOTION_REDIS_SSL") == "True" else "redis"
+        return cls(url=f"{scheme}://{auth}{host}:{port}/{db}")
 
     def _options(self, retry: Any) -> dict[str, Any]:
         return {

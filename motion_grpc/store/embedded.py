@@ -157,6 +157,7 @@ class RedisServer:
         self.appendonly = appendonly
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
+        self._starter = os.getpid()
 
     @property
     def url(self) -> str:
@@ -183,6 +184,7 @@ class RedisServer:
         if self.unix_socket is not None:
             args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
         self.process = _popen_tied(args)
+        self._starter = os.getpid()
         self._wait_ready(timeout)
         return self
 
@@ -211,8 +213,9 @@ class RedisServer:
             client.close()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server (SIGTERM: it flushes its append-only file first)."""
-        if self.process is None:
+        """Stop the server (SIGTERM: it flushes its append-only file first); only from the process
+        that started it (a forked child inherits the atexit hook that stops it)."""
+        if self.process is None or self._starter != os.getpid():
             return
         if self.process.poll() is None:
             self.process.terminate()

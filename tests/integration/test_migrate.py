@@ -89,9 +89,16 @@ def test_a_migration_is_serialized_with_the_updates(engine: Engine, semantics_cl
 def test_unknown_instance_and_bad_functions(engine: Engine) -> None:
     [result] = StateMigrator(engine.component("Migr"), add_flag, engine=engine).migrate([unique("nope")])
     assert isinstance(result.exception, NotFoundError)
-    [instance_id] = _instances(engine, [1])
-    [bad] = StateMigrator(engine.component("Migr"), lambda s: [1], engine=engine).migrate([instance_id])
-    assert isinstance(bad.exception, OpError) and "return a dict" in str(bad.exception)
+    ids = _instances(engine, [1, 2])
+
+    def half_bad(state):  # type: ignore[no-untyped-def]
+        return [1] if state["n"] == 1 else {"n": 20}
+
+    with pytest.raises(AssertionError, match="must return a dict, not list") as asserted:  # as in Motion
+        StateMigrator(engine.component("Migr"), half_bad, engine=engine).migrate(ids)
+    bad, good = asserted.value.results  # type: ignore[attr-defined]
+    assert isinstance(bad.exception, OpError) and bad.exception.error_type == "AssertionError"
+    assert good.exception is None and _n(engine, ids[1]) == 20 and _n(engine, ids[0]) == 1
     with pytest.raises(ValueError, match="exactly one parameter"):
         StateMigrator(engine.component("Migr"), lambda a, b: {})  # type: ignore[arg-type,misc]
     with pytest.raises(TypeError):

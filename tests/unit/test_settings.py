@@ -33,3 +33,15 @@ def test_unset_means_embedded_default() -> None:
 
 def test_cluster_scheme() -> None:
     assert RedisSettings("redis+cluster://h:7000").is_cluster
+
+
+def test_motion_init_s_none_password_is_no_password_and_ssl_true_is_tls() -> None:
+    """`motion init` writes MOTION_REDIS_PASSWORD: None and MOTION_REDIS_SSL: False; Motion reads
+    "None" as no password and only "True" as TLS."""
+    env = {"MOTION_REDIS_HOST": "db", "MOTION_REDIS_PASSWORD": "None", "MOTION_REDIS_SSL": "False"}
+    settings = RedisSettings.from_env(env)
+    assert settings is not None and settings.url == "redis://db:6379/0"
+    settings = RedisSettings.from_env({**env, "MOTION_REDIS_PASSWORD": "s3cret", "MOTION_REDIS_SSL": "True"})
+    assert settings is not None and settings.url == "rediss://:s3cret@db:6379/0"
+    settings = RedisSettings.from_env({"MOTION_REDIS_SSL": "True"})
+    assert settings is not None and settings.url == "rediss://localhost:6379/0"
