@@ -2,6 +2,8 @@ package motion_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math"
@@ -9,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/motion-grpc/motion-grpc/clients/go/motion"
 	"github.com/motion-grpc/motion-grpc/clients/go/motionpb"
@@ -169,8 +173,72 @@ func TestValuesJSONCannotCarryAreRefusedBeforeSending(t *testing.T) {
 			if !errors.As(err, &e) || e.Code != codes.InvalidArgument || !strings.Contains(e.Message, tc.names) {
 				t.Fatalf("got %v, want InvalidArgument naming %q", err, tc.names)
 			}
+			// Props get the reason a server gives them, as the Python client's do.
+			equal(t, [2]string{e.Reason, e.Domain}, [2]string{"INVALID_PROPS", "motion-grpc"})
+			_, err = counter.RunStream(context.Background(), "add", tc.props)
+			equal(t, motion.ReasonOf(err), "INVALID_PROPS")
 		})
 	}
+	// Anything else: INVALID_ARGUMENT.
 	_, err = counter.WriteState(context.Background(), map[string]any{"x": math.NaN()})
 	equal(t, motion.CodeOf(err), codes.InvalidArgument)
+	equal(t, motion.ReasonOf(err), "INVALID_ARGUMENT")
+	_, err = counter.WriteState(context.Background(), []int{1})
+	equal(t, motion.ReasonOf(err), "INVALID_ARGUMENT")
+	_, err = counter.Run(context.Background(), "add", nil, motion.InitStateParams(map[string]any{"x": math.Inf(-1)}))
+	equal(t, motion.ReasonOf(err), "INVALID_ARGUMENT")
+	_, err = motion.ToValue("value", make(chan int))
+	equal(t, motion.ReasonOf(err), "INVALID_ARGUMENT")
+	// The status of the error carries the reason too, as a server's does.
+	details := status.Convert(err).Details()
+	if len(details) != 1 || details[0].(*errdetails.ErrorInfo).GetReason() != "INVALID_ARGUMENT" {
+		t.Fatalf("got details %v, want one ErrorInfo with reason INVALID_ARGUMENT", details)
+	}
+}
+
+func TestRunWithFlushUpdateReportsAFailedUpdate(t *testing.T) {
+	client, ctx := dial(t)
+	b := make([]byte, 8)
+	rand.Read(b)
+	instance := client.Instance("Conformance", "go-"+hex.EncodeToString(b))
+	result, err := instance.Run(ctx, "update_fails", nil, motion.FlushUpdate())
+	equal(t, result, any("accepted"))
+	var e *motion.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want a *motion.Error", err)
+	}
+	equal(t, [3]string{e.Code.String(), e.Reason, e.ErrorType}, [3]string{"Unknown", "OP_FAILED", "KeyError"})
+	if !strings.HasPrefix(e.Message, "update op update_fails of flow update_fails failed: KeyError: ") {
+		t.Fatalf("got message %q", e.Message)
+	}
+	outcome, err := instance.RunOutcome(ctx, "update_fails", nil, motion.FlushUpdate())
+	ok(t, err)
+	equal(t, outcome.UpdateOutcomes[0].GetStatus(), motionpb.UpdateStatus_UPDATE_STATUS_FAILED)
+	result, err = instance.Run(ctx, "update_fails", nil) // nothing awaited, nothing to report
+	ok(t, err)
+	equal(t, result, any("accepted"))
+}
+
+func TestARepeatedRequestIDIsDeduplicated(t *testing.T) {
+	client, ctx := dial(t)
+	counter := freshCounter(t, client)
+	first, err := counter.RunOutcome(ctx, "add", nil, motion.RequestID("go-dedup-"+counter.ID()))
+	ok(t, err)
+	equal(t, first.Deduplicated, false)
+	again, err := counter.RunOutcome(ctx, "add", nil, motion.RequestID("go-dedup-"+counter.ID()))
+	ok(t, err)
+	equal(t, again.Deduplicated, true)
+	equal(t, again.UpdateIDs, first.UpdateIDs)
+
+	streamed := func(id string) *motion.RunOutcome {
+		stream, err := counter.RunStream(ctx, "add", nil, motion.RequestID(id))
+		ok(t, err)
+		defer stream.Close()
+		for _, err := range stream.Items() {
+			ok(t, err)
+		}
+		return stream.Outcome()
+	}
+	equal(t, streamed("go-dedup-stream-"+counter.ID()).Deduplicated, false)
+	equal(t, streamed("go-dedup-stream-"+counter.ID()).Deduplicated, true)
 }

@@ -4,7 +4,8 @@
 // as anything encoding/json can marshal (maps, slices, structs with json
 // tags, numbers...) and returned as plain JSON values (nil, bool, float64,
 // string, []any, map[string]any). Values JSON cannot carry (channels, funcs,
-// NaN) are refused before sending, with an InvalidArgument *Error.
+// NaN) are refused before sending, with an InvalidArgument *Error (reason
+// INVALID_PROPS for props, INVALID_ARGUMENT otherwise).
 //
 //	client, err := motion.Dial("localhost:50051")
 //	counter := client.Instance("Counter", "user42")

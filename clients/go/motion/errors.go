@@ -2,16 +2,35 @@ package motion
 
 import (
 	"errors"
+	"fmt"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/motion-grpc/motion-grpc/clients/go/motionpb"
 )
 
 // ErrorTypeMetadataKey is the trailing metadata key naming the exception type
 // of a user op that raised.
 const ErrorTypeMetadataKey = "motion-error-type"
+
+// ErrorDomain is the google.rpc.ErrorInfo domain of motion-grpc's reasons.
+const ErrorDomain = "motion-grpc"
+
+// Reasons of the errors the client makes itself, before or after a call (the
+// server's reasons are listed in conformance/README.md).
+const (
+	// ReasonInvalidArgument: a value with no JSON form (NaN, a channel...)
+	// in a patch, init state params or ToValue.
+	ReasonInvalidArgument = "INVALID_ARGUMENT"
+	// ReasonInvalidProps: props with no JSON form, or not a JSON object.
+	ReasonInvalidProps = "INVALID_PROPS"
+	// ReasonOpFailed: a user op raised; Run with FlushUpdate returns it for
+	// an awaited update that failed.
+	ReasonOpFailed = "OP_FAILED"
+)
 
 // Error is a failed call. status.Code(err) and status.FromError(err) work on
 // it, and errors.As(err, &e) reaches it.
@@ -48,12 +67,34 @@ func (e *Error) Error() string {
 }
 
 // GRPCStatus is the status as received (with its details), so status.Code
-// and status.FromError see it.
+// and status.FromError see it. An error the client made itself gets a status
+// with its ErrorInfo, as a server's would have.
 func (e *Error) GRPCStatus() *status.Status {
 	if e.status != nil {
 		return e.status
 	}
-	return status.New(e.Code, e.Message)
+	s := status.New(e.Code, e.Message)
+	if e.Reason != "" {
+		if detailed, err := s.WithDetails(&errdetails.ErrorInfo{Reason: e.Reason, Domain: e.Domain, Metadata: e.Metadata}); err == nil {
+			return detailed
+		}
+	}
+	return s
+}
+
+// updateFailed is the error of a Run whose awaited update failed: the
+// OP_FAILED error a failed op gets, with the update op's exception type.
+func updateFailed(update *motionpb.UpdateOutcome) *Error {
+	errorType := update.GetErrorType()
+	return &Error{
+		Code: codes.Unknown,
+		Message: fmt.Sprintf("update op %s of flow %s failed: %s: %s",
+			update.GetOp(), update.GetFlow(), errorType, update.GetErrorMessage()),
+		Reason:    ReasonOpFailed,
+		Domain:    ErrorDomain,
+		Metadata:  map[string]string{"error_type": errorType},
+		ErrorType: errorType,
+	}
 }
 
 // CodeOf is the gRPC status code of err (codes.OK for nil, codes.Unknown for

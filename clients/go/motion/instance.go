@@ -33,7 +33,7 @@ func FlushUpdate() RunOption {
 // InitStateParams are passed to init_state when this call creates the instance.
 func InitStateParams(params any) RunOption {
 	return func(r *motionpb.RunRequest) (err error) {
-		r.InitStateParams, err = toObject("init state params", params)
+		r.InitStateParams, err = toObject("init state params", ReasonInvalidArgument, params)
 		return err
 	}
 }
@@ -45,6 +45,10 @@ type RunOutcome struct {
 	Cached         bool
 	UpdateIDs      []string
 	UpdateOutcomes []*motionpb.UpdateOutcome
+	// Deduplicated is true when the run's request id matched an earlier
+	// call's (a retry): nothing was enqueued, and UpdateIDs and Version are
+	// the first call's.
+	Deduplicated bool
 }
 
 // FlushOutcome is the version after a flush and the awaited updates that
@@ -60,17 +64,29 @@ func (i *Instance) Component() string { return i.ref.GetComponent() }
 // ID is the instance id.
 func (i *Instance) ID() string { return i.ref.GetInstanceId() }
 
-// Run runs a flow and returns the serve op's result.
+// Run runs a flow and returns the serve op's result. With FlushUpdate, when
+// an update the run waited for ended FAILED (DISCARDED is no failure), it
+// returns the result together with an *Error as a failed op gets: Code
+// Unknown, Reason OP_FAILED, ErrorType (and Metadata["error_type"]) the update
+// op's exception type, Message naming the op, flow and message (the Python
+// client's UpdateFailedError). RunOutcome reports it in UpdateOutcomes
+// instead, without failing.
 func (i *Instance) Run(ctx context.Context, flow string, props any, opts ...RunOption) (any, error) {
 	outcome, err := i.RunOutcome(ctx, flow, props, opts...)
 	if err != nil {
 		return nil, err
 	}
+	for _, update := range outcome.UpdateOutcomes {
+		if update.GetStatus() == motionpb.UpdateStatus_UPDATE_STATUS_FAILED {
+			return outcome.Result, updateFailed(update)
+		}
+	}
 	return outcome.Result, nil
 }
 
-// RunOutcome runs a flow and returns the result with its version, cache flag
-// and update ids.
+// RunOutcome runs a flow and returns the result with its version, cache flag,
+// update ids and (with FlushUpdate) how each update ended; a failed update is
+// no error here.
 func (i *Instance) RunOutcome(ctx context.Context, flow string, props any, opts ...RunOption) (*RunOutcome, error) {
 	req, err := i.runRequest(flow, props, opts)
 	if err != nil {
@@ -86,12 +102,13 @@ func (i *Instance) RunOutcome(ctx context.Context, flow string, props any, opts 
 		Cached:         resp.GetCached(),
 		UpdateIDs:      resp.GetUpdateIds(),
 		UpdateOutcomes: resp.GetUpdateOutcomes(),
+		Deduplicated:   resp.GetDeduplicated(),
 	}, nil
 }
 
 // runRequest builds a RunRequest; props are a map or a struct (a JSON object).
 func (i *Instance) runRequest(flow string, props any, opts []RunOption) (*motionpb.RunRequest, error) {
-	encoded, err := toObject("props", props)
+	encoded, err := toObject("props", ReasonInvalidProps, props)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +153,7 @@ func (i *Instance) Flush(ctx context.Context, flow string) (*FlushOutcome, error
 // WriteState patches state keys, serialized with the update queue, and
 // returns the new version.
 func (i *Instance) WriteState(ctx context.Context, patch any) (uint64, error) {
-	encoded, err := toObject("patch", patch)
+	encoded, err := toObject("patch", ReasonInvalidArgument, patch)
 	if err != nil {
 		return 0, err
 	}

@@ -11,8 +11,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/motion-grpc/motion-grpc/clients/go/motion"
+	"github.com/motion-grpc/motion-grpc/clients/go/motionpb"
 )
 
 func shortContext(t *testing.T) context.Context {
@@ -130,4 +132,62 @@ func TestErrorExposesCodeReasonAndErrorType(t *testing.T) {
 	equal(t, e.Metadata["error_type"], "TypeError")
 	equal(t, motion.ReasonOf(err), "OP_FAILED")
 	equal(t, len(status.Convert(err).Details()), 1) // the status keeps its details
+}
+
+// updateOutcome is how an awaited update of the flow "add" ended.
+func updateOutcome(s motionpb.UpdateStatus, errorType, message string) *motionpb.UpdateOutcome {
+	return &motionpb.UpdateOutcome{UpdateId: "1-0", Flow: "add", Op: "add", Status: s, ErrorType: errorType, ErrorMessage: message}
+}
+
+func TestRunWithFlushUpdateReturnsAFailedUpdateAsAnOpFailedError(t *testing.T) {
+	server := &recordingServer{answer: &motionpb.RunResponse{
+		Result: structpb.NewStringValue("served"),
+		UpdateOutcomes: []*motionpb.UpdateOutcome{
+			updateOutcome(motionpb.UpdateStatus_UPDATE_STATUS_APPLIED, "", ""),
+			updateOutcome(motionpb.UpdateStatus_UPDATE_STATUS_FAILED, "KeyError", "'missing'"),
+		},
+	}}
+	client, err := motion.Dial(serve(t, server))
+	ok(t, err)
+	defer client.Close()
+	counter := client.Instance("Counter", "x")
+	result, err := counter.Run(shortContext(t), "add", nil, motion.FlushUpdate())
+	equal(t, result, any("served")) // the result comes with the error
+	var e *motion.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want a *motion.Error", err)
+	}
+	equal(t, [4]string{e.Code.String(), e.Reason, e.Domain, e.ErrorType}, [4]string{"Unknown", "OP_FAILED", "motion-grpc", "KeyError"})
+	equal(t, e.Metadata, map[string]string{"error_type": "KeyError"})
+	equal(t, e.Message, "update op add of flow add failed: KeyError: 'missing'")
+	equal(t, status.Code(err), codes.Unknown)
+	equal(t, motion.ReasonOf(err), "OP_FAILED")
+
+	// The variants that return the whole outcome report it there, without failing.
+	outcome, err := counter.RunOutcome(shortContext(t), "add", nil, motion.FlushUpdate())
+	ok(t, err)
+	equal(t, outcome.UpdateOutcomes[1].GetStatus(), motionpb.UpdateStatus_UPDATE_STATUS_FAILED)
+}
+
+func TestRunWithFlushUpdateOfADiscardedUpdateIsNoError(t *testing.T) {
+	server := &recordingServer{answer: &motionpb.RunResponse{
+		Result:         structpb.NewStringValue("served"),
+		UpdateOutcomes: []*motionpb.UpdateOutcome{updateOutcome(motionpb.UpdateStatus_UPDATE_STATUS_DISCARDED, "superseded", "")},
+	}}
+	client, err := motion.Dial(serve(t, server))
+	ok(t, err)
+	defer client.Close()
+	result, err := client.Instance("Counter", "x").Run(shortContext(t), "add", nil, motion.FlushUpdate())
+	ok(t, err)
+	equal(t, result, any("served"))
+}
+
+func TestRunOutcomeHasDeduplicated(t *testing.T) {
+	server := &recordingServer{answer: &motionpb.RunResponse{Deduplicated: true}}
+	client, err := motion.Dial(serve(t, server))
+	ok(t, err)
+	defer client.Close()
+	outcome, err := client.Instance("Counter", "x").RunOutcome(shortContext(t), "add", nil)
+	ok(t, err)
+	equal(t, outcome.Deduplicated, true)
 }

@@ -55,6 +55,7 @@ func (s *Stream) Recv() (any, error) {
 				Version:        message.GetVersion(),
 				UpdateIDs:      message.GetUpdateIds(),
 				UpdateOutcomes: message.GetUpdateOutcomes(),
+				Deduplicated:   message.GetDeduplicated(),
 			}
 		}
 		if message.GetItem() != nil {
@@ -101,8 +102,9 @@ func (s *Stream) Items() iter.Seq2[any, error] {
 	}
 }
 
-// Outcome is the final message's version, update ids and (with FlushUpdate)
-// outcomes; nil until Recv has returned io.EOF.
+// Outcome is the final message's version, update ids, deduplicated flag and
+// (with FlushUpdate) update outcomes; nil until Recv has returned io.EOF. A
+// failed update is no error of the stream: its status is in UpdateOutcomes.
 func (s *Stream) Outcome() *RunOutcome { return s.outcome }
 
 // Close cancels the call if it is still running, and releases it.

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/motion-grpc/motion-grpc/clients/go/motionpb"
 )
@@ -35,6 +36,8 @@ type recordingServer struct {
 	failFirst int
 	failWith  error
 	trailer   metadata.MD
+	// answer is what a successful Run answers, its version set to the number of attempts.
+	answer *motionpb.RunResponse
 }
 
 func (s *recordingServer) DescribeComponents(ctx context.Context, _ *motionpb.DescribeComponentsRequest) (*motionpb.DescribeComponentsResponse, error) {
@@ -55,7 +58,12 @@ func (s *recordingServer) Run(ctx context.Context, req *motionpb.RunRequest) (*m
 	if len(s.runs) <= s.failFirst {
 		return nil, s.failWith
 	}
-	return &motionpb.RunResponse{Version: uint64(len(s.runs))}, nil
+	answer := &motionpb.RunResponse{}
+	if s.answer != nil {
+		answer = proto.Clone(s.answer).(*motionpb.RunResponse)
+	}
+	answer.Version = uint64(len(s.runs))
+	return answer, nil
 }
 
 func (s *recordingServer) recorded() ([]metadata.MD, []*motionpb.RunRequest) {

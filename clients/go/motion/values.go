@@ -14,31 +14,42 @@ import (
 // can marshal (nil, bools, numbers, strings, slices, arrays, maps with string
 // keys, structs with their json tags, json.Marshaler) and refuses the rest
 // (channels, funcs, complex numbers, NaN and infinities) with an
-// InvalidArgument *Error, before anything is sent. what names the value in
-// the error ("props", "patch"...).
+// InvalidArgument *Error of reason INVALID_ARGUMENT, before anything is sent.
+// what names the value in the error ("props", "patch"...).
 func ToValue(what string, v any) (*structpb.Value, error) {
-	if err := checkFinite(what, reflect.ValueOf(v), 0); err != nil {
+	value, err := toValue(what, ReasonInvalidArgument, v)
+	if err != nil {
+		return nil, err
+	}
+	return value, nil
+}
+
+// toValue is ToValue, its refusals of the given reason.
+func toValue(what, reason string, v any) (*structpb.Value, *Error) {
+	if err := checkFinite(what, reason, reflect.ValueOf(v), 0); err != nil {
 		return nil, err
 	}
 	encoded, err := json.Marshal(v)
 	if err != nil {
-		return nil, invalid(what, err)
+		return nil, invalid(what, reason, err)
 	}
 	var plain any
 	if err := json.Unmarshal(encoded, &plain); err != nil {
-		return nil, invalid(what, err)
+		return nil, invalid(what, reason, err)
 	}
 	value, err := structpb.NewValue(plain)
 	if err != nil {
-		return nil, invalid(what, err)
+		return nil, invalid(what, reason, err)
 	}
 	return value, nil
 }
 
 // toObject encodes props, patches and init params: a map or a struct (a
-// JSON object); nil is an empty Struct.
-func toObject(what string, v any) (*structpb.Struct, error) {
-	value, err := ToValue(what, v)
+// JSON object); nil is an empty Struct. Its refusals have the reason a
+// server gives the same value: INVALID_PROPS for props, INVALID_ARGUMENT
+// otherwise (as the Python client's do).
+func toObject(what, reason string, v any) (*structpb.Struct, error) {
+	value, err := toValue(what, reason, v)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +57,7 @@ func toObject(what string, v any) (*structpb.Struct, error) {
 		return &structpb.Struct{}, nil
 	}
 	if value.GetStructValue() == nil {
-		return nil, invalid(what, fmt.Errorf("a %T is not a JSON object", v))
+		return nil, invalid(what, reason, fmt.Errorf("a %T is not a JSON object", v))
 	}
 	return value.GetStructValue(), nil
 }
@@ -54,30 +65,30 @@ func toObject(what string, v any) (*structpb.Struct, error) {
 // checkFinite finds NaN and infinities, which JSON (hence a Value sent to a
 // Python server) cannot carry, and names where they are. Past maxCheckDepth
 // it leaves the rest to encoding/json, which also catches cycles.
-func checkFinite(path string, v reflect.Value, depth int) error {
+func checkFinite(path, reason string, v reflect.Value, depth int) *Error {
 	if depth > maxCheckDepth {
 		return nil
 	}
 	switch v.Kind() {
 	case reflect.Float32, reflect.Float64:
 		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
-			return invalid(path, fmt.Errorf("%v is not a JSON number", f))
+			return invalid(path, reason, fmt.Errorf("%v is not a JSON number", f))
 		}
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
-		return invalid(path, fmt.Errorf("a %s has no JSON form", v.Type()))
+		return invalid(path, reason, fmt.Errorf("a %s has no JSON form", v.Type()))
 	case reflect.Interface, reflect.Pointer:
 		if !v.IsNil() {
-			return checkFinite(path, v.Elem(), depth+1)
+			return checkFinite(path, reason, v.Elem(), depth+1)
 		}
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
-			if err := checkFinite(fmt.Sprintf("%s[%d]", path, i), v.Index(i), depth+1); err != nil {
+			if err := checkFinite(fmt.Sprintf("%s[%d]", path, i), reason, v.Index(i), depth+1); err != nil {
 				return err
 			}
 		}
 	case reflect.Map:
 		for it := v.MapRange(); it.Next(); {
-			if err := checkFinite(fmt.Sprintf("%s[%v]", path, it.Key()), it.Value(), depth+1); err != nil {
+			if err := checkFinite(fmt.Sprintf("%s[%v]", path, it.Key()), reason, it.Value(), depth+1); err != nil {
 				return err
 			}
 		}
@@ -87,6 +98,13 @@ func checkFinite(path string, v reflect.Value, depth int) error {
 
 const maxCheckDepth = 64
 
-func invalid(what string, err error) *Error {
-	return &Error{Code: codes.InvalidArgument, Message: fmt.Sprintf("motion: cannot send %s: %v", what, err)}
+// invalid is the client's refusal of a value, with the reason a server would
+// give it (ReasonInvalidProps for props, ReasonInvalidArgument otherwise).
+func invalid(what, reason string, err error) *Error {
+	return &Error{
+		Code:    codes.InvalidArgument,
+		Message: fmt.Sprintf("motion: cannot send %s: %v", what, err),
+		Reason:  reason,
+		Domain:  ErrorDomain,
+	}
 }

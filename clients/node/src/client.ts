@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { callError, cancelOnAbort, prepareCall, type CallDefaults, type CallOptions } from './calls.js';
 import { componentInfo, type Raw } from './decode.js';
+import { MotionError } from './errors.js';
 import { Instance, type InstanceOptions } from './instance.js';
 import { MessageReader } from './stream.js';
 import type { ComponentInfo, InstancePage } from './types.js';
@@ -74,6 +75,8 @@ export class MotionClient {
   /** The underlying grpc-js client, for what this API does not cover. */
   readonly grpcClient: grpc.Client;
   private readonly defaults: CallDefaults;
+  /** The calls started and not yet ended, which close() cancels. */
+  private readonly inFlight = new Set<{ abort(failure: MotionError): void }>();
 
   /** @param target e.g. 'localhost:50051' */
   constructor(target: string, options: ClientOptions = {}) {
@@ -142,20 +145,35 @@ export class MotionClient {
     );
   }
 
-  /** Close the channel; calls in flight are cancelled. */
+  /**
+   * Close the channel; calls in flight are cancelled: unary calls reject, and watches and run
+   * streams end their iteration, with a MotionError CANCELLED ('the client was closed').
+   */
   close(): void {
+    const calls = [...this.inFlight];
+    this.inFlight.clear();
+    for (const call of calls) call.abort(new MotionError({ code: grpc.status.CANCELLED, details: 'the client was closed' }));
     this.grpcClient.close();
   }
 
   /** @internal A unary call whose failures are MotionErrors (or the signal's reason). */
   unary(method: string, request: object, options: CallOptions): Promise<Raw> {
     return new Promise((resolve, reject) => {
+      const args = this.callArguments(method, request, options); // throws before any call starts
       let stopListening = (): void => {};
-      const call = this.grpcClient.makeUnaryRequest(...this.callArguments(method, request, options), (error, response) => {
+      const entry = {
+        abort: (failure: MotionError): void => {
+          reject(failure); // first: the cancellation's own CANCELLED then changes nothing
+          call.cancel();
+        },
+      };
+      const call = this.grpcClient.makeUnaryRequest(...args, (error, response) => {
         stopListening();
+        this.inFlight.delete(entry);
         if (error) reject(callError(error, options.signal));
         else resolve(response as Raw);
       });
+      this.inFlight.add(entry);
       stopListening = cancelOnAbort(call, options.signal);
     });
   }
@@ -163,16 +181,32 @@ export class MotionClient {
   /** @internal A server-streaming call, read as an async iterator. */
   serverStream(method: string, request: object, options: CallOptions): MessageReader<Raw> {
     const call = this.grpcClient.makeServerStreamRequest(...this.callArguments(method, request, options));
-    return new MessageReader(call, options.signal);
+    const reader: MessageReader<Raw> = new MessageReader(call, options.signal, () => this.inFlight.delete(reader));
+    this.inFlight.add(reader);
+    return reader;
   }
 
-  /** What grpc-js needs to start a call of `method`: path, codecs, request, metadata and options. */
+  /**
+   * What grpc-js needs to start a call of `method`: path, codecs, the request already
+   * serialized, metadata and options. A request that cannot be serialized throws a TypeError
+   * here, before any call exists (grpc-js would fail the call INTERNAL, but still open a stream
+   * for it that keeps the connection, and so the process, alive after close()).
+   */
   private callArguments(method: string, request: object, options: CallOptions) {
     const { path, requestSerialize, responseDeserialize } = motionService()[method];
     const [metadata, callOptions] = prepareCall(options, this.defaults);
-    return [path, requestSerialize, responseDeserialize as (bytes: Buffer) => Raw, request, metadata, callOptions] as const;
+    let bytes: Buffer;
+    try {
+      bytes = requestSerialize(request);
+    } catch (error) {
+      throw new TypeError(`cannot encode the ${method} request: ${(error as Error)?.message ?? error}`, { cause: error });
+    }
+    return [path, passBytes, responseDeserialize as (bytes: Buffer) => Raw, bytes, metadata, callOptions] as const;
   }
 }
+
+/** The serializer of a request serialized beforehand. */
+const passBytes = (bytes: Buffer): Buffer => bytes;
 
 function channelCredentials(tls: boolean | TlsOptions | undefined): grpc.ChannelCredentials {
   if (tls === undefined || tls === false) return grpc.credentials.createInsecure();

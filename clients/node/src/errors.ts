@@ -3,12 +3,15 @@
 
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import type { RunOutcome, UpdateOutcome } from './types.js';
 
 /** Trailing metadata key naming the exception type of a user op that raised. */
 export const ERROR_TYPE_METADATA_KEY = 'motion-error-type';
 /** Trailing metadata key carrying a serialized google.rpc.Status with details. */
 export const STATUS_DETAILS_METADATA_KEY = 'grpc-status-details-bin';
 const ERROR_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.ErrorInfo';
+/** The ErrorInfo domain of motion-grpc's reasons. */
+const DOMAIN = 'motion-grpc';
 
 // The two google.rpc messages needed, declared here so no extra .proto ships.
 const rpc = protobuf.Root.fromJSON({
@@ -51,8 +54,8 @@ export class MotionError extends Error {
   readonly code: status;
   /** The server's message, saying what to fix. */
   readonly details: string;
-  /** The ErrorInfo reason of the google.rpc.Status details, when the server sent one. */
-  readonly reason: string | undefined;
+  /** The ErrorInfo reason of the google.rpc.Status details; '' when the status carries none. */
+  readonly reason: string;
   /** The whole ErrorInfo detail, when the server sent one. */
   readonly errorInfo: ErrorInfo | undefined;
   /** Exception type of the user op that raised (the `motion-error-type` trailer). */
@@ -60,21 +63,48 @@ export class MotionError extends Error {
   /** Trailing metadata of the call. */
   readonly metadata: Metadata;
 
-  constructor(error: Partial<ServiceError> & { code: status }) {
+  /**
+   * @param error the failed call's status
+   * @param errorInfo its ErrorInfo; read from the `grpc-status-details-bin` trailer by default
+   */
+  constructor(error: Partial<ServiceError> & { code: status }, errorInfo?: ErrorInfo) {
     const details = error.details ?? error.message ?? '';
     super(details || `gRPC status ${status[error.code] ?? error.code}`);
     this.name = 'MotionError';
     this.code = error.code;
     this.details = details;
     this.metadata = error.metadata ?? new Metadata();
-    this.errorInfo = decodeErrorInfo(this.metadata);
-    this.reason = this.errorInfo?.reason || undefined;
+    this.errorInfo = errorInfo ?? decodeErrorInfo(this.metadata);
+    this.reason = this.errorInfo?.reason ?? '';
     this.errorType = firstString(this.metadata, ERROR_TYPE_METADATA_KEY) ?? this.errorInfo?.metadata.error_type;
   }
 
   /** The code's name, e.g. 'NOT_FOUND'. */
   get codeName(): string {
     return status[this.code] ?? String(this.code);
+  }
+}
+
+/**
+ * A run with `flushUpdate` whose answer says an update it waited for FAILED (the run itself
+ * took effect: `runOutcome` is its answer). Code UNKNOWN, reason OP_FAILED, `errorType` the
+ * exception type of the update op, as the Python client's UpdateFailedError.
+ */
+export class UpdateFailedError extends MotionError {
+  /** The failed update. */
+  readonly outcome: UpdateOutcome;
+  /** The run's whole answer: its result, version and every update outcome. */
+  readonly runOutcome: RunOutcome;
+
+  constructor(outcome: UpdateOutcome, runOutcome: RunOutcome) {
+    const details = `update op ${outcome.op} of flow ${outcome.flow} failed: ${outcome.errorType}: ${outcome.errorMessage}`;
+    super(
+      { code: status.UNKNOWN, details },
+      { reason: 'OP_FAILED', domain: DOMAIN, metadata: { error_type: outcome.errorType } },
+    );
+    this.name = 'UpdateFailedError';
+    this.outcome = outcome;
+    this.runOutcome = runOutcome;
   }
 }
 

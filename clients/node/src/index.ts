@@ -2,7 +2,7 @@
 
 export type { CallOptions } from './calls.js';
 export { MotionClient, PROTO_DIR, defaultServiceConfig, type ClientOptions, type TlsOptions } from './client.js';
-export { ERROR_TYPE_METADATA_KEY, MotionError, decodeErrorInfo, type ErrorInfo } from './errors.js';
+export { ERROR_TYPE_METADATA_KEY, MotionError, UpdateFailedError, decodeErrorInfo, type ErrorInfo } from './errors.js';
 export { Instance, RunStream, Watch, type InstanceOptions, type RunOptions, type WatchOptions } from './instance.js';
 export type * from './types.js';
 export { fromStruct, fromValue, toStruct, toValue, type JsonObject, type JsonValue } from './values.js';

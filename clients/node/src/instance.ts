@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { CallOptions } from './calls.js';
 import type { MotionClient } from './client.js';
 import { updateEvent, updateOutcome, value, type Raw } from './decode.js';
+import { UpdateFailedError } from './errors.js';
 import type { MessageReader } from './stream.js';
 import type { FlushOutcome, RunOutcome, UpdateOutcome, WatchItem } from './types.js';
 import { fromStruct, toStruct, type JsonObject, type JsonValue } from './values.js';
@@ -51,9 +52,16 @@ export class Instance {
     this.ref = { component, instanceId };
   }
 
-  /** Run a flow and return the serve op's result. */
+  /**
+   * Run a flow and return the serve op's result. With `flushUpdate`, an update it waited for
+   * that FAILED rejects with an UpdateFailedError (reason OP_FAILED; DISCARDED is no failure):
+   * `runOutcome` reports it among its `updateOutcomes` instead.
+   */
   async run(flow: string, props?: Record<string, unknown>, options: RunOptions = {}): Promise<JsonValue> {
-    return (await this.runOutcome(flow, props, options)).result;
+    const outcome = await this.runOutcome(flow, props, options);
+    const failed = outcome.updateOutcomes.find((update) => update.status === 'FAILED');
+    if (failed !== undefined) throw new UpdateFailedError(failed, outcome);
+    return outcome.result;
   }
 
   /** Run a flow: the result with its version, cache flag, update ids and request id. */

@@ -19,9 +19,13 @@ export class MessageReader<T> implements AsyncIterableIterator<T> {
   /** Resolves with the first message, or undefined when the call ends without one; rejects when it fails first. */
   readonly first: Promise<T | undefined>;
 
+  /**
+   * @param onEnd called once, when the call has ended (however it ended)
+   */
   constructor(
     private readonly call: ClientReadableStream<T>,
     signal: AbortSignal | undefined,
+    private readonly onEnd: () => void = () => {},
   ) {
     this.first = new Promise((resolve, reject) => (this.settleFirst = { resolve, reject }));
     this.first.catch(() => {}); // its failure is also thrown by next(): not unhandled
@@ -59,12 +63,21 @@ export class MessageReader<T> implements AsyncIterableIterator<T> {
 
   /** Cancel the call; iteration ends after the messages already received are dropped. */
   cancel(): void {
+    this.stop(undefined);
+  }
+
+  /** Cancel the call and drop what was received; iteration (and `first`, if pending) fails with `failure`. */
+  abort(failure: unknown): void {
+    this.stop(failure);
+  }
+
+  private stop(failure: unknown): void {
     if (!this.ended) {
       this.cancelled = true;
       this.call.cancel();
     }
     this.buffered.length = 0;
-    this.finish(undefined);
+    this.finish(failure);
   }
 
   [Symbol.asyncIterator](): this {
@@ -78,6 +91,7 @@ export class MessageReader<T> implements AsyncIterableIterator<T> {
       this.stopListening();
       if (failure === undefined) this.settleFirst?.resolve(undefined);
       else this.settleFirst?.reject(failure);
+      this.onEnd();
     }
     this.notify();
   }

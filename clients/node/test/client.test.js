@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MotionClient, MotionError, status } from '../dist/index.js';
-import { freshCounter, live, target } from './live.js';
+import { randomUUID } from 'node:crypto';
+import { MotionClient, MotionError, UpdateFailedError, status } from '../dist/index.js';
+import { conformanceTarget, freshCounter, live, target } from './live.js';
 
 describe('MotionClient against a live server', live, () => {
   let client;
@@ -102,6 +103,36 @@ describe('MotionClient against a live server', live, () => {
     const counter = fresh();
     await assert.rejects(counter.run('add', { n: () => 1 }), { name: 'TypeError', message: /props\.n/ });
     await assert.rejects(counter.getState(), { code: status.NOT_FOUND }); // nothing reached the server
+  });
+
+  test('props nested deeper than the server takes, or with a lone surrogate, are refused before anything is sent', async () => {
+    const counter = fresh();
+    let props = { n: 1 };
+    for (let i = 0; i < 60; i++) props = { a: props };
+    await assert.rejects(counter.run('add', props), { name: 'TypeError', message: /^props(\.a){32}: nests arrays and objects more than 32 deep/ });
+    await assert.rejects(counter.run('add', { n: 1, s: 'x\ud800' }), { name: 'TypeError', message: /^props\.s: .*lone surrogate/ });
+    await assert.rejects(counter.getState(), { code: status.NOT_FOUND }); // nothing reached the server
+  });
+
+  test('run with flushUpdate rejects when an update it waited for failed; runOutcome reports it', async () => {
+    const conformance = new MotionClient(conformanceTarget);
+    try {
+      const instance = conformance.instance('Conformance', `node-${randomUUID()}`);
+      await assert.rejects(instance.run('update_fails', {}, { flushUpdate: true, timeoutMs: 10_000 }), (error) => {
+        assert.ok(error instanceof UpdateFailedError && error instanceof MotionError);
+        assert.equal(error.code, status.UNKNOWN);
+        assert.equal(error.reason, 'OP_FAILED');
+        assert.equal(error.errorType, 'KeyError');
+        assert.match(error.message, /^update op update_fails of flow update_fails failed: KeyError: .*missing/);
+        return true;
+      });
+      const outcome = await instance.runOutcome('update_fails', {}, { flushUpdate: true, timeoutMs: 10_000 });
+      assert.equal(outcome.result, 'accepted');
+      assert.equal(outcome.updateOutcomes[0].status, 'FAILED');
+      assert.equal(await instance.run('update_fails', {}), 'accepted'); // without flushUpdate nothing is awaited
+    } finally {
+      conformance.close();
+    }
   });
 
   test('a deadline already passed is DEADLINE_EXCEEDED', async () => {

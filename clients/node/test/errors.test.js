@@ -19,10 +19,13 @@ test('MotionError reads the ErrorInfo reason and the op error type from the trai
   assert.ok(error instanceof Error);
 });
 
-test('a missing or malformed status trailer leaves reason undefined', () => {
-  assert.equal(new MotionError({ code: status.NOT_FOUND, details: 'x', metadata: new Metadata() }).reason, undefined);
+test('a missing or malformed status trailer leaves reason empty', () => {
+  const bare = new MotionError({ code: status.NOT_FOUND, details: 'x', metadata: new Metadata() });
+  assert.equal(bare.reason, ''); // conformance/README.md: empty when a status carries none
+  assert.equal(bare.errorInfo, undefined);
+  assert.equal(new MotionError({ code: status.NOT_FOUND }).reason, '');
   const metadata = new Metadata();
   metadata.set('grpc-status-details-bin', Buffer.from([0xff, 0xff, 0xff]));
   assert.equal(decodeErrorInfo(metadata), undefined);
-  assert.equal(new MotionError({ code: status.INTERNAL, details: 'x', metadata }).reason, undefined);
+  assert.equal(new MotionError({ code: status.INTERNAL, details: 'x', metadata }).reason, '');
 });

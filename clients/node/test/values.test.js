@@ -55,3 +55,36 @@ test('what JSON cannot carry is refused with a TypeError naming where it is', ()
   ];
   for (const [props, message] of refused) assert.throws(() => toStruct(props), { name: 'TypeError', message });
 });
+
+/** `levels` objects nested in each other: { a: { a: ... {} } }. */
+function nested(levels) {
+  const root = {};
+  let inner = root;
+  for (let i = 1; i < levels; i++) inner = inner.a = {};
+  return root;
+}
+
+test("nesting deeper than the server's 32 levels is refused with a TypeError naming where", () => {
+  assert.doesNotThrow(() => toStruct(nested(32))); // props itself is the first level
+  assert.throws(() => toStruct(nested(33)), {
+    name: 'TypeError',
+    message: new RegExp(`^props${'\\.a'.repeat(32)}: nests arrays and objects more than 32 deep`),
+  });
+  let list = 1;
+  for (let i = 0; i < 32; i++) list = [list];
+  assert.doesNotThrow(() => toValue(list));
+  assert.throws(() => toValue([list]), { name: 'TypeError', message: /^value(\[0\]){32}: nests arrays and objects more than 32 deep/ });
+  // Far deeper than protobufjs can encode: still the same TypeError, found in one walk.
+  assert.throws(() => toStruct(nested(5000)), { name: 'TypeError', message: /more than 32 deep/ });
+});
+
+test('a string with a lone surrogate is refused: UTF-8 cannot carry it', () => {
+  assert.deepEqual(toValue('a\u{1F600}'), { stringValue: 'a\u{1F600}' }); // a surrogate pair is one character
+  const refused = [
+    [{ s: 'x\ud800' }, /^props\.s: a string with a lone surrogate U\+D800 at index 1, which UTF-8 cannot carry/],
+    [{ list: ['\udc00y'] }, /^props\.list\[0\]: a string with a lone surrogate U\+DC00 at index 0/],
+    [{ s: 'ab\ude00\ud83d' }, /^props\.s: .* U\+DE00 at index 2/],
+    [{ ['k\ud83d']: 1 }, /^props: the key "k\\ud83d" has a lone surrogate U\+D83D at index 1, which UTF-8 cannot carry/],
+  ];
+  for (const [props, message] of refused) assert.throws(() => toStruct(props), { name: 'TypeError', message });
+});

@@ -8,6 +8,7 @@ import io.motiongrpc.v1.InstanceRef;
 import io.motiongrpc.v1.RunRequest;
 import io.motiongrpc.v1.RunResponse;
 import io.motiongrpc.v1.UpdateOutcome;
+import io.motiongrpc.v1.UpdateStatus;
 import io.motiongrpc.v1.WriteStateRequest;
 import java.time.Duration;
 import java.util.List;
@@ -61,12 +62,25 @@ public final class Instance {
     return ref.getInstanceId();
   }
 
-  /** Runs a flow and returns the serve op's result. */
+  /**
+   * Runs a flow and returns the serve op's result. With {@link RunOption#FLUSH_UPDATE}, an update
+   * the run waited for that FAILED (DISCARDED is no failure) throws a {@link MotionException} as a
+   * failed op does: code UNKNOWN, reason OP_FAILED, {@code errorType()} the update op's exception
+   * type, the details naming the op, flow and message (what the Python client's UpdateFailedError
+   * says). {@link #runOutcome} and {@link #runAsync} report it in {@code updateOutcomes()} instead.
+   */
   public Object run(String flow, Map<String, ?> props, RunOption... options) {
-    return runOutcome(flow, props, options).result();
+    RunOutcome outcome = runOutcome(flow, props, options);
+    for (UpdateOutcome update : outcome.updateOutcomes()) {
+      if (update.getStatus() == UpdateStatus.UPDATE_STATUS_FAILED) throw MotionException.updateFailed(update);
+    }
+    return outcome.result();
   }
 
-  /** Runs a flow; the result with its version, cache flag and update ids. */
+  /**
+   * Runs a flow; the result with its version, cache flag and update ids. It never throws for a
+   * failed update: with FLUSH_UPDATE, {@code updateOutcomes()} says how each ended.
+   */
   public RunOutcome runOutcome(String flow, Map<String, ?> props, RunOption... options) {
     RunRequest request = runRequest(flow, props, options);
     return outcome(Stubs.call(() -> stubs.blocking().run(request)));

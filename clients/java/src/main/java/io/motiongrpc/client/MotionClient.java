@@ -21,6 +21,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +37,10 @@ import java.util.concurrent.TimeUnit;
  *   Object result = client.instance("Counter", "user42").run("add", Map.of("n", 3));
  * }
  * }</pre>
+ *
+ * <p>{@link #close()} ends the client for real: open watches and streams are cancelled at once and
+ * deliver nothing after it returns; unary calls in flight get one second to finish, then are
+ * cancelled.
  *
  * <p>Every client uses the published service config ({@link #defaultServiceConfig()}): UNAVAILABLE
  * and CANCELLED (a server shutting down) are retried for Run, GetState, FlushUpdates, DescribeComponents and ListInstances.
@@ -62,7 +67,7 @@ public final class MotionClient implements AutoCloseable {
       headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + apiKey);
       calls = ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(headers));
     }
-    this.stubs = new Stubs(calls, null);
+    this.stubs = new Stubs(calls, null, new OpenCalls());
   }
 
   /** A builder for a client with TLS, mTLS, an API key or another service config. */
@@ -124,11 +129,34 @@ public final class MotionClient implements AutoCloseable {
     return stubs.blocking();
   }
 
-  /** Shuts the channel down, waiting up to 5 seconds for calls in flight. */
+  /** How long {@link #close()} lets unary calls in flight finish before cancelling them. */
+  public static final Duration CLOSE_GRACE = Duration.ofSeconds(1);
+
+  /**
+   * Ends the client for real: {@link #close(Duration)} with a grace of {@link #CLOSE_GRACE} (one
+   * second) for unary calls in flight.
+   */
   @Override
   public void close() {
+    close(CLOSE_GRACE);
+  }
+
+  /**
+   * Shuts the channel down. Open watches and streams ({@link Watch}, {@link RunStream} and their
+   * observed forms) are cancelled at once: a blocked or later read throws a {@link MotionException}
+   * (CANCELLED), an observer gets its onError (CANCELLED) before this returns, and nothing of
+   * theirs is delivered after it. Unary calls in flight get up to grace to finish, then are
+   * cancelled with the channel. New calls fail. Returns once the channel has terminated (or a few
+   * seconds after cancelling, at most).
+   */
+  public void close(Duration grace) {
+    stubs.openCalls().closeAll();
+    channel.shutdown();
     try {
-      channel.shutdown().awaitTermination(5, TimeUnit.SECONDS);
+      if (!channel.awaitTermination(grace.toNanos(), TimeUnit.NANOSECONDS)) {
+        channel.shutdownNow();
+        channel.awaitTermination(5, TimeUnit.SECONDS);
+      }
     } catch (InterruptedException e) {
       channel.shutdownNow();
       Thread.currentThread().interrupt();

@@ -7,12 +7,14 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
+import io.motiongrpc.v1.UpdateOutcome;
 import java.util.Map;
 
 /**
  * A failed call: its gRPC status code and message, the {@code google.rpc.ErrorInfo} reason the
  * server attached (FLOW_NOT_FOUND, QUEUE_FULL, OP_FAILED...), and the user op's exception type if
- * one raised.
+ * one raised. {@link Instance#run} with FLUSH_UPDATE throws one too (OP_FAILED) when an update it
+ * waited for failed.
  */
 public final class MotionException extends RuntimeException {
   private static final long serialVersionUID = 1L;
@@ -33,6 +35,28 @@ public final class MotionException extends RuntimeException {
     Metadata trailers = cause.getTrailers();
     this.errorType = trailers == null ? null : trailers.get(ERROR_TYPE_KEY);
     this.errorInfo = errorInfo(cause);
+  }
+
+  /**
+   * An update op the run waited for (FLUSH_UPDATE) failed: the OP_FAILED error a failed op gets
+   * from the server, with the update op's exception type (what the Python client's
+   * UpdateFailedError carries).
+   */
+  static MotionException updateFailed(UpdateOutcome update) {
+    String message = "update op " + update.getOp() + " of flow " + update.getFlow() + " failed: "
+        + update.getErrorType() + ": " + update.getErrorMessage();
+    ErrorInfo info = ErrorInfo.newBuilder()
+        .setReason("OP_FAILED")
+        .setDomain("motion-grpc")
+        .putMetadata("error_type", update.getErrorType())
+        .build();
+    Metadata trailers = new Metadata();
+    trailers.put(ERROR_TYPE_KEY, update.getErrorType());
+    return new MotionException(StatusProto.toStatusRuntimeException(com.google.rpc.Status.newBuilder()
+        .setCode(Status.Code.UNKNOWN.value())
+        .setMessage(message)
+        .addDetails(Any.pack(info))
+        .build(), trailers));
   }
 
   /** Wraps a failure of a call: a StatusRuntimeException as a MotionException, the rest as is. */

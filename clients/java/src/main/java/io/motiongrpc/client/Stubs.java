@@ -18,14 +18,21 @@ import java.util.function.Supplier;
 final class Stubs {
   private final io.grpc.Channel channel;
   private final Duration timeout;
+  private final OpenCalls openCalls;
 
-  Stubs(io.grpc.Channel channel, Duration timeout) {
+  Stubs(io.grpc.Channel channel, Duration timeout, OpenCalls openCalls) {
     this.channel = channel;
     this.timeout = timeout;
+    this.openCalls = openCalls;
   }
 
   Stubs withTimeout(Duration timeout) {
-    return new Stubs(channel, timeout);
+    return new Stubs(channel, timeout, openCalls);
+  }
+
+  /** The client's streaming calls still open, which its close ends. */
+  OpenCalls openCalls() {
+    return openCalls;
   }
 
   MotionServiceBlockingStub blocking() {

@@ -11,9 +11,11 @@ import java.util.Map;
 
 /**
  * Plain Java values to and from {@code google.protobuf.Value}: null, Boolean, Number, String (any
- * CharSequence), Map with String keys, and Iterable or array. Numbers come back as Double. Anything
- * else, NaN, infinities and structures nested deeper than 100 levels (or cyclic) are refused with
- * an IllegalArgumentException naming where they are, before anything is sent.
+ * CharSequence, or a Character), Map with String keys, and Iterable or array (of objects or of
+ * primitives: {@code int[]}, {@code double[]}...). Numbers come back as Double. Anything else, NaN,
+ * infinities, strings (values or keys) holding a lone UTF-16 surrogate, which UTF-8 cannot carry,
+ * and structures nested deeper than 100 levels (or cyclic) are refused with an
+ * IllegalArgumentException naming where they are, before anything is sent.
  */
 public final class Values {
   private static final int MAX_DEPTH = 100;
@@ -41,10 +43,11 @@ public final class Values {
     if (value instanceof Value v) return v;
     if (value instanceof Boolean b) return out.setBoolValue(b).build();
     if (value instanceof Number n) return out.setNumberValue(finite(path, n)).build();
-    if (value instanceof CharSequence s) return out.setStringValue(s.toString()).build();
+    if (value instanceof CharSequence s) return out.setStringValue(text(path, "a string", s.toString())).build();
+    if (value instanceof Character c) return out.setStringValue(text(path, "a string", c.toString())).build();
     if (value instanceof Map<?, ?> m) return out.setStructValue(toStruct(path, m, depth)).build();
     if (value instanceof Iterable<?> items) return out.setListValue(toList(path, items, depth)).build();
-    if (value instanceof Object[] items) return toValue(path, java.util.Arrays.asList(items), depth);
+    if (value.getClass().isArray()) return out.setListValue(toList(path, value, depth)).build();
     throw refuse(path, "a " + value.getClass().getName() + " has no JSON form (use a Map, List, String, Number...)");
   }
 
@@ -60,7 +63,7 @@ public final class Values {
       if (!(entry.getKey() instanceof String key)) {
         throw refuse(path, "keys must be strings, got " + entry.getKey());
       }
-      struct.putFields(key, toValue(path + "[" + key + "]", entry.getValue(), depth + 1));
+      struct.putFields(text(path, "a key", key), toValue(path + "[" + key + "]", entry.getValue(), depth + 1));
     }
     return struct.build();
   }
@@ -70,6 +73,34 @@ public final class Values {
     int index = 0;
     for (Object item : items) list.addValues(toValue(path + "[" + index++ + "]", item, depth + 1));
     return list.build();
+  }
+
+  /** Any array, primitive or not (java.lang.reflect.Array reads both). */
+  private static ListValue toList(String path, Object array, int depth) {
+    ListValue.Builder list = ListValue.newBuilder();
+    int length = java.lang.reflect.Array.getLength(array);
+    for (int i = 0; i < length; i++) {
+      list.addValues(toValue(path + "[" + i + "]", java.lang.reflect.Array.get(array, i), depth + 1));
+    }
+    return list.build();
+  }
+
+  /**
+   * text, if UTF-8 can carry it: a lone UTF-16 surrogate cannot (protobuf would send it as "?"),
+   * so it is refused, as the Python client refuses it.
+   */
+  private static String text(String path, String what, String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (!Character.isSurrogate(c)) continue;
+      if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+        i++; // a pair: one code point
+        continue;
+      }
+      throw refuse(path, String.format(
+          "%s with a lone surrogate U+%04X at index %d, which UTF-8 cannot carry", what, (int) c, i));
+    }
+    return text;
   }
 
   private static IllegalArgumentException refuse(String path, String why) {

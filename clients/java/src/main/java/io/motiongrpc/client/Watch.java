@@ -16,7 +16,8 @@ import java.util.Iterator;
  * or repeated. {@link #close} ends the call; an instance's {@code withTimeout} bounds the whole
  * watch.
  */
-public final class Watch implements Iterator<Watch.Message>, Iterable<Watch.Message>, AutoCloseable {
+public final class Watch
+    implements Iterator<Watch.Message>, Iterable<Watch.Message>, AutoCloseable {
   /**
    * An update event, or a heartbeat (event null) saying every event up to latestEventId has been
    * received.
@@ -38,14 +39,22 @@ public final class Watch implements Iterator<Watch.Message>, Iterable<Watch.Mess
   }
 
   private final Context.CancellableContext context = Context.current().withCancellation();
+  private final OpenCalls openCalls;
   private final Iterator<WatchUpdatesResponse> messages;
+  private final OpenCalls.Call registration = this::endByClose;
+  private volatile boolean endedByClose;
   private String lastEventId;
 
   Watch(Stubs stubs, WatchUpdatesRequest request) {
     lastEventId = request.getAfterEventId();
+    openCalls = stubs.openCalls();
+    if (!openCalls.add(registration)) throw OpenCalls.closedError();
     Context previous = context.attach();
     try {
       messages = Stubs.call(() -> stubs.blocking().watchUpdates(request));
+    } catch (RuntimeException e) {
+      openCalls.remove(registration);
+      throw e;
     } finally {
       context.detach(previous);
     }
@@ -62,11 +71,17 @@ public final class Watch implements Iterator<Watch.Message>, Iterable<Watch.Mess
     return true;
   }
 
-  /** The next event or heartbeat; blocks until one arrives. */
+  /**
+   * The next event or heartbeat; blocks until one arrives. Throws {@link MotionException} when the
+   * call fails (CANCELLED once its client is closed).
+   */
   @Override
   public Message next() {
     try {
-      if (!Stubs.call(messages::hasNext)) {
+      if (endedByClose) throw OpenCalls.closedError();
+      boolean more = Stubs.call(messages::hasNext);
+      if (endedByClose) throw OpenCalls.closedError(); // nothing is delivered after the client's close
+      if (!more) {
         throw new MotionException(Status.UNAVAILABLE.withDescription("the server ended the watch").asRuntimeException());
       }
       Message message = Message.of(messages.next());
@@ -74,6 +89,7 @@ public final class Watch implements Iterator<Watch.Message>, Iterable<Watch.Mess
       return message;
     } catch (RuntimeException e) {
       close();
+      if (endedByClose) throw OpenCalls.closedError();
       throw e;
     }
   }
@@ -100,12 +116,18 @@ public final class Watch implements Iterator<Watch.Message>, Iterable<Watch.Mess
   @Override
   public void close() {
     context.cancel(null);
+    openCalls.remove(registration);
+  }
+
+  /** The client was closed: ends the call, and makes every later read throw CANCELLED. */
+  private void endByClose() {
+    endedByClose = true;
+    context.cancel(null);
   }
 
   static Cancellable observe(Stubs stubs, WatchUpdatesRequest request, StreamObserver<Message> observer) {
     RunStream.Forwarder<WatchUpdatesRequest, WatchUpdatesResponse> forwarder =
-        new RunStream.Forwarder<>(observer, Message::of);
-    stubs.async().watchUpdates(request, forwarder);
-    return forwarder;
+        new RunStream.Forwarder<>(stubs.openCalls(), observer, Message::of);
+    return forwarder.start(() -> stubs.async().watchUpdates(request, forwarder));
   }
 }

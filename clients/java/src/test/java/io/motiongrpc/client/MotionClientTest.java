@@ -173,4 +173,17 @@ class MotionClientTest {
     assertEquals(Status.Code.UNKNOWN, e.code());
     assertEquals("TypeError", e.errorType());
   }
+
+  @Test
+  void runWithFlushUpdateThrowsWhenItsUpdateFailed() {
+    Instance instance = client.instance("Conformance", "java-" + UUID.randomUUID()).withTimeout(Duration.ofSeconds(20));
+    MotionException e = assertThrows(MotionException.class,
+        () -> instance.run("update_fails", null, RunOption.FLUSH_UPDATE));
+    assertEquals(List.of(Status.Code.UNKNOWN, "OP_FAILED", "KeyError"), List.of(e.code(), e.reason(), e.errorType()));
+    assertTrue(e.details().contains("update op update_fails of flow update_fails failed: KeyError"), e.details());
+    RunOutcome outcome = instance.runOutcome("update_fails", null, RunOption.FLUSH_UPDATE);
+    assertEquals("accepted", outcome.result());
+    assertEquals(UpdateStatus.UPDATE_STATUS_FAILED, outcome.updateOutcomes().get(0).getStatus());
+    assertEquals("accepted", instance.run("update_fails", null)); // nothing awaited, nothing to report
+  }
 }
