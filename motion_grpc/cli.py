@@ -13,6 +13,7 @@ from motion_grpc import logs, observability
 from motion_grpc.arg_types import log_level, port, positive_int, seconds
 from motion_grpc.config import parse_args
 from motion_grpc.engine import EngineSettings
+from motion_grpc.observability import tracing
 from motion_grpc.observability.tracing import TracingUnavailableError
 from motion_grpc.operator_cli import add_operator_parsers, run_operator
 from motion_grpc.security_cli import (
@@ -300,6 +301,8 @@ def _serve(args: argparse.Namespace) -> int:
         options.security.check(options.address, options.allow_pickle)  # refuse before Redis starts
         if options.security.tls is not None:
             options.security.tls.server_credentials()  # unreadable or mismatched files, likewise
+        if tracing.wanted(options.observability.tracing):
+            tracing.check_available()  # once, not in each serving process
         if args.processes > 1:
             log_format = getattr(args, "log_format", "text")
             redis, engine_settings = _redis_settings(args), _engine_settings(args)

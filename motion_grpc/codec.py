@@ -366,12 +366,15 @@ def pickle_dumps(obj: Any) -> bytes:
     """
     try:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        if _MAIN not in data:
-            return data
     except Exception:
-        pass
-    whole: bytes = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return whole
+        whole: bytes = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        return whole
+    if _MAIN not in data:
+        return data
+    try:
+        return bytes(cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # by value it holds what cannot be pickled (a lock its methods use): by reference
+        return data
 
 
 def unpickle_trusted(data: bytes) -> Any:

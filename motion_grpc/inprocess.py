@@ -163,7 +163,12 @@ class EngineBinding:
 
     @property
     def engine(self) -> Engine:
-        if self._forks != forks and not self._given:  # made before this process was forked
+        if self._forks != forks:  # made before this process was forked
+            if self._given:
+                raise RuntimeError(
+                    "this handle runs on an engine made before this process was forked, which has no "
+                    "threads here: make the engine and the handle in this process"
+                )
             self._engine = engine_for(self._component, self._task_type, self._settings)
             self._engine.add_component(self._component, replace=True)
             self._forks = forks

@@ -39,10 +39,11 @@ class MigrationResult(NamedTuple):
 
 class MigrationAssertionError(AssertionError):
     """A migration function returned a non-dict (or asserted) for some instance; `results` has
-    every instance's outcome (the others were migrated)."""
+    every instance's outcome."""
 
     def __init__(self, message: str, results: list[MigrationResult]) -> None:
-        super().__init__(f"{message}; the other instances were migrated")
+        migrated = sum(result.exception is None for result in results)
+        super().__init__(f"{message}; {migrated} of {len(results)} instances were migrated (see .results)")
         self.results = results
 
 
@@ -73,11 +74,11 @@ class StateMigrator:
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = shared_engine()
-            self._engine.add_component(self.component, replace=True)  # in-process: the latest definition
-        else:
-            self._engine.add_component(self.component)
+        if self._engine is None:  # the process's shared engine (looked up each time: a fork replaces it)
+            engine = shared_engine()
+            engine.add_component(self.component, replace=True)  # in-process: the latest definition
+            return engine
+        self._engine.add_component(self.component)
         return self._engine
 
     def instance_ids(self) -> Iterator[str]:

@@ -64,7 +64,10 @@ class Administration:
                 reason=Reason.STATE_KEY_NOT_FOUND,
             )
         # Copies: a caller in this process may change what it is given in place.
-        return StateView(snapshot.version, {name: private_copy(snapshot.data[name]) for name in names})
+        chosen = {name: snapshot.data[name] for name in names}
+        if codec.is_large(chosen):  # copying it here would hold up every other call
+            return StateView(snapshot.version, await asyncio.to_thread(_copies, chosen))
+        return StateView(snapshot.version, _copies(chosen))
 
     async def flush(
         self,
@@ -165,6 +168,10 @@ class _Outcome:
 
     def __init__(self, status: int, version: int, error_type: str, message: str) -> None:
         self.status, self.version, self.error_type, self.message = status, version, error_type, message
+
+
+def _copies(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: private_copy(value) for name, value in state.items()}
 
 
 def _patch_payload(patch: Mapping[str, Any]) -> bytes:

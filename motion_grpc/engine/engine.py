@@ -188,7 +188,8 @@ class AsyncEngine:
 
         Args:
             check_result: Called with the serve op's result before anything is enqueued;
-                a MotionError it raises fails the run with nothing enqueued.
+                a MotionError it raises fails the run with nothing enqueued. For a large
+                result it is called on a worker thread (see engine/run_payload.py).
         """
         call = self.serve_call(component_name, instance_id, flow_key, props, options, check_result)
         return await self.run_call(call)

@@ -31,6 +31,9 @@ _TRACER_NAME = "motion_grpc"
 _tracer: Any = None  # an opentelemetry Tracer once tracing is on
 
 
+_NOT_INSTALLED = "tracing needs OpenTelemetry: pip install 'motion-grpc[tracing]'"
+
+
 class TracingUnavailableError(RuntimeError):
     """Tracing was asked for but OpenTelemetry is not installed."""
 
@@ -45,15 +48,22 @@ def wanted(flag: bool, env: Mapping[str, str] = os.environ) -> bool:
     return flag or any(env.get(name, "").strip() for name in _ENABLING_ENV)
 
 
+def check_available() -> None:
+    """TracingUnavailableError when OpenTelemetry is not installed: asked before serving processes
+    start, so the server refuses once rather than in each of them."""
+    try:
+        import opentelemetry.trace  # noqa: F401
+    except ImportError as exc:
+        raise TracingUnavailableError(_NOT_INSTALLED) from exc
+
+
 def enable(provider: Any = None) -> None:
     """Turn tracing on with `provider`, else the global one (built from OTEL_* when none is set)."""
     global _tracer
     try:
         from opentelemetry import trace
     except ImportError as exc:
-        raise TracingUnavailableError(
-            "tracing needs OpenTelemetry: pip install 'motion-grpc[tracing]'"
-        ) from exc
+        raise TracingUnavailableError(_NOT_INSTALLED) from exc
     if provider is None:
         provider = _global_provider(trace)
     _tracer = provider.get_tracer(_TRACER_NAME)
@@ -173,6 +183,7 @@ __all__ = [
     "active",
     "carried",
     "carry",
+    "check_available",
     "disable",
     "enable",
     "op_span",

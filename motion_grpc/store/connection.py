@@ -53,7 +53,8 @@ class RedisSettings:
         if url:
             return cls(url=url)
         named = ("HOST", "PORT", "DB", "PASSWORD", "SSL")
-        if not any(env.get(f"MOTION_REDIS_{name}") for name in named):
+        unset = {"PASSWORD": "None", "SSL": "False"}  # what `motion init` writes when there is none
+        if not any(env.get(f"MOTION_REDIS_{name}", "") not in ("", unset.get(name)) for name in named):
             return None
         host = env.get("MOTION_REDIS_HOST") or "localhost"
         port = env.get("MOTION_REDIS_PORT", "6379")

@@ -14,6 +14,9 @@ SCRIPT = textwrap.dedent(
     """
     import json, multiprocessing, os, sys
     from motion_grpc import Component
+    from motion_grpc.engine import Engine
+    from motion_grpc.instance import ComponentInstance
+    from motion_grpc.store import RedisSettings
 
     Counter = Component("ForkCounter")
 
@@ -36,12 +39,18 @@ SCRIPT = textwrap.dedent(
         prefix = sys.argv[1]
         parent = Counter(prefix + "-parent")
         parent.run("add", props={"k": 1}, flush_update=True)
+        own = Engine(RedisSettings(os.environ["MOTION_REDIS_URL"]), [Counter]).start()
+        given = ComponentInstance(Counter, prefix + "-given", engine=own)
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: a new handle, and the one the parent made
             os.close(read)
             seen = [Counter(prefix + "-child").run("add", props={"k": 5}, flush_update=True)]
             seen.append(parent.run("add", props={"k": 10}, flush_update=True))
+            try:  # an engine its maker passed in is not replaced: a clear error, not a hang
+                given.run("add", props={"k": 1})
+            except RuntimeError as exc:
+                seen.append("forked" in str(exc))
             os.write(write, json.dumps(seen).encode())
             sys.exit(0)  # the atexit hooks run: they must not wait on the parent's engine
         os.close(write)
@@ -50,6 +59,7 @@ SCRIPT = textwrap.dedent(
         with multiprocessing.get_context("fork").Pool(2) as pool:
             pooled = pool.map(in_child, [prefix + f"-pool{i}" for i in range(4)])
         after = parent.run("add", props={"k": 100}, flush_update=True)
+        own.close()
         print(json.dumps({"status": os.waitstatus_to_exitcode(status), "child": child,
                           "pooled": pooled, "after": after, "n": parent.read_state("n")}))
     """
@@ -61,4 +71,4 @@ def test_a_forked_child_uses_instances_and_exits(redis_url: str, tmp_path: pathl
     script.write_text(SCRIPT)
     outcome = json.loads(run_script(script, redis_url, unique("fork")).splitlines()[-1])
     # Serve results are the state before each run's update: the child saw the parent's first run.
-    assert outcome == {"status": 0, "child": [0, 1], "pooled": [0, 0, 0, 0], "after": 11, "n": 111}
+    assert outcome == {"status": 0, "child": [0, 1, True], "pooled": [0, 0, 0, 0], "after": 11, "n": 111}

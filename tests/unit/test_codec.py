@@ -1,6 +1,8 @@
 import collections
 import enum
 import math
+import pickle
+import sys
 import typing
 
 import pytest
@@ -161,3 +163,24 @@ def test_is_large_counts_every_containers_items_and_stops_at_the_limit() -> None
     holds_itself.append(holds_itself)
     assert codec.is_large(holds_itself, limit=1000)  # (the walk ends)
     assert codec.is_large(collections.OrderedDict.fromkeys(range(200)), limit=100)
+
+
+def test_a_scripts_object_is_pickled_by_value_unless_it_cannot_be(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cloudpickle stores `__main__` classes by value (another script can load them); a class whose
+    methods use what cannot be pickled (a lock) is still stored, by reference."""
+    main = sys.modules["__main__"]
+    namespace: dict[str, typing.Any] = {"__name__": "__main__"}
+    exec(
+        "import threading\n"
+        "LOCK = threading.Lock()\n"
+        "class Plain:\n    pass\n"
+        "class Locked:\n    def use(self):\n        with LOCK:\n            return 1\n",
+        namespace,
+    )
+    for name in ("LOCK", "Plain", "Locked"):
+        monkeypatch.setattr(main, name, namespace[name], raising=False)
+    plain = codec.pickle_dumps(namespace["Plain"]())
+    assert b"cloudpickle" in plain  # its class travels with it
+    locked = codec.pickle_dumps(namespace["Locked"]())
+    assert b"cloudpickle" not in locked and b"__main__" in locked and b"Locked" in locked
+    assert type(pickle.loads(locked)) is namespace["Locked"]

@@ -45,3 +45,7 @@ def test_motion_init_s_none_password_is_no_password_and_ssl_true_is_tls() -> Non
     assert settings is not None and settings.url == "rediss://:s3cret@db:6379/0"
     settings = RedisSettings.from_env({"MOTION_REDIS_SSL": "True"})
     assert settings is not None and settings.url == "rediss://localhost:6379/0"
+
+
+def test_motion_init_s_defaults_alone_leave_the_embedded_redis() -> None:
+    assert RedisSettings.from_env({"MOTION_REDIS_PASSWORD": "None", "MOTION_REDIS_SSL": "False"}) is None
