@@ -165,6 +165,8 @@ func TestValuesJSONCannotCarryAreRefusedBeforeSending(t *testing.T) {
 		"complex":           {map[string]any{"z": 1i}, "props[z]"},
 		"channel in struct": {struct{ C chan int }{make(chan int)}, "chan int"},
 		"not an object":     {[]int{1}, "not a JSON object"},
+		"invalid UTF-8":     {map[string]any{"s": "a\xffb"}, "props[s]"},
+		"invalid UTF-8 key": {map[string]any{"k\xff": 1}, "not valid UTF-8"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

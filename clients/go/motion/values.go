@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -13,7 +14,8 @@ import (
 // ToValue encodes v as a google.protobuf.Value. It accepts what encoding/json
 // can marshal (nil, bools, numbers, strings, slices, arrays, maps with string
 // keys, structs with their json tags, json.Marshaler) and refuses the rest
-// (channels, funcs, complex numbers, NaN and infinities) with an
+// (channels, funcs, complex numbers, NaN and infinities, strings and map keys
+// that are not valid UTF-8) with an
 // InvalidArgument *Error of reason INVALID_ARGUMENT, before anything is sent.
 // what names the value in the error ("props", "patch"...).
 func ToValue(what string, v any) (*structpb.Value, error) {
@@ -74,6 +76,10 @@ func checkFinite(path, reason string, v reflect.Value, depth int) *Error {
 		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
 			return invalid(path, reason, fmt.Errorf("%v is not a JSON number", f))
 		}
+	case reflect.String:
+		if !utf8.ValidString(v.String()) { // encoding/json would send U+FFFD in its place
+			return invalid(path, reason, fmt.Errorf("%q is not valid UTF-8", v.String()))
+		}
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
 		return invalid(path, reason, fmt.Errorf("a %s has no JSON form", v.Type()))
 	case reflect.Interface, reflect.Pointer:
@@ -88,6 +94,9 @@ func checkFinite(path, reason string, v reflect.Value, depth int) *Error {
 		}
 	case reflect.Map:
 		for it := v.MapRange(); it.Next(); {
+			if key := it.Key(); key.Kind() == reflect.String && !utf8.ValidString(key.String()) {
+				return invalid(path, reason, fmt.Errorf("the key %q is not valid UTF-8", key.String()))
+			}
 			if err := checkFinite(fmt.Sprintf("%s[%v]", path, it.Key()), reason, it.Value(), depth+1); err != nil {
 				return err
 			}
