@@ -372,9 +372,10 @@ def pickle_dumps(obj: Any) -> bytes:
     if _MAIN not in data:
         return data
     try:
-        return bytes(cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        whole = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # by value it holds what cannot be pickled (a lock its methods use): by reference
         return data
+    return whole
 
 
 def unpickle_trusted(data: bytes) -> Any:

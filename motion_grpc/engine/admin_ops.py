@@ -49,7 +49,7 @@ class Administration:
         self._local = local
 
     async def get_state(
-        self, component: ComponentDefinition, keys: InstanceKeys, names: Sequence[str] | None
+        self, component: ComponentDefinition, keys: InstanceKeys, names: Sequence[str] | None, copies: bool
     ) -> StateView:
         """The committed state (all keys or some) and its version; NOT_FOUND for a missing instance."""
         version = await self._store.version(keys)
@@ -63,8 +63,10 @@ class Administration:
                 f"state of {component.name}/{excerpt(keys.instance_id)} has no key(s) {excerpt(missing)}",
                 reason=Reason.STATE_KEY_NOT_FOUND,
             )
-        # Copies: a caller in this process may change what it is given in place.
         chosen = {name: snapshot.data[name] for name in names}
+        if not copies:
+            return StateView(snapshot.version, chosen)
+        # Copies: a caller in this process may change what it is given in place.
         if codec.is_large(chosen):  # copying it here would hold up every other call
             return StateView(snapshot.version, await asyncio.to_thread(_copies, chosen))
         return StateView(snapshot.version, _copies(chosen))

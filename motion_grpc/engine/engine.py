@@ -262,10 +262,12 @@ class AsyncEngine:
         await self._instances.ensure(component, keys, params, deadline)
 
     async def get_state(
-        self, component_name: str, instance_id: str, keys: Sequence[str] | None = None
+        self, component_name: str, instance_id: str, keys: Sequence[str] | None = None, copies: bool = True
     ) -> StateView:
+        """The committed state and its version; `copies=False` for a caller that only reads the
+        values (encodes them): it gets the snapshot's own."""
         component, ikeys = self.resolve(component_name, instance_id)
-        return await self._admin.get_state(component, ikeys, keys)
+        return await self._admin.get_state(component, ikeys, keys, copies)
 
     async def flush(
         self, component_name: str, instance_id: str, flow: str | None = None, deadline: float | None = None,

@@ -101,7 +101,7 @@ class MotionServicer(motion_pb2_grpc.MotionServiceServicer):  # type: ignore[mis
         self, request: pb.GetStateRequest, context: aio.ServicerContext[Any, Any]
     ) -> pb.GetStateResponse:
         ref = request.instance
-        view = await self._engine.get_state(ref.component, ref.instance_id, list(request.keys))
+        view = await self._engine.get_state(ref.component, ref.instance_id, list(request.keys), copies=False)
         if request.version_only:
             return pb.GetStateResponse(version=view.version)
         state, pickled = view.state, request.accept_pickle

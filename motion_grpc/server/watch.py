@@ -86,7 +86,7 @@ class WatchService:
         return message
 
     async def _load_state(self, keys: InstanceKeys) -> tuple[int, Any]:
-        view = await self._engine.get_state(keys.component, keys.instance_id)
+        view = await self._engine.get_state(keys.component, keys.instance_id, copies=False)
         try:
             return view.version, codec.to_struct(view.state, "state")
         except codec.EncodeError as exc:
